@@ -1,0 +1,3 @@
+"""gui (later issues)."""
+
+__all__: list[str] = []

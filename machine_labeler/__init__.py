@@ -1,0 +1,3 @@
+"""machine_labeler (later issues)."""
+
+__all__: list[str] = []

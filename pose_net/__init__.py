@@ -1,0 +1,3 @@
+"""pose_net (later issues)."""
+
+__all__: list[str] = []
