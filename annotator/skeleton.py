@@ -143,7 +143,8 @@ def joint_color_bgr(j: int) -> tuple[int, int, int]:
 def skeleton_txt() -> str:
     """InterHand2.6M ``skeleton.txt``: a comment line, then ``name id parent`` per joint."""
     lines = ["# joint_name joint_id joint_parent_id"]
-    lines += [f"{n} {j} {int(p)}" for j, (n, p) in enumerate(zip(JOINT_NAMES, PARENTS))]
+    pairs = zip(JOINT_NAMES, PARENTS, strict=True)
+    lines += [f"{n} {j} {int(p)}" for j, (n, p) in enumerate(pairs)]
     return "\n".join(lines) + "\n"
 
 

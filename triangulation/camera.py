@@ -60,7 +60,9 @@ class Camera:
         for attr in ("width", "height"):
             value = getattr(self, attr)
             if isinstance(value, bool) or int(value) != value or int(value) <= 0:
-                raise ValueError(f"camera {name!r}: {attr} must be a positive integer, got {value!r}")
+                raise ValueError(
+                    f"camera {name!r}: {attr} must be a positive integer, got {value!r}"
+                )
             object.__setattr__(self, attr, int(value))
         K = _as_float_array(self.K, (3, 3), "K", name)
         if K[0, 0] <= 0 or K[1, 1] <= 0 or not np.allclose(K[2], [0.0, 0.0, 1.0]) or K[1, 0] != 0:
