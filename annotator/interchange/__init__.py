@@ -1,0 +1,55 @@
+"""Dataset import and export: InterHand2.6M (JSON files, official layout) and COCO keypoints.
+
+The format layer (:mod:`.interhand`, :mod:`.interhand_layout`) is pure: it reads, validates
+and writes the files. Moving data into and out of a project goes through
+:class:`annotator.store.ProjectStore` only (:mod:`.interhand_import`, :mod:`.interhand_export`,
+:mod:`.coco`).
+"""
+
+from __future__ import annotations
+
+from annotator.interchange._jsonio import InterchangeFormatError
+from annotator.interchange.interhand import (
+    HAND_TYPES,
+    InterHandAnnotation,
+    InterHandCamera,
+    InterHandFrame,
+    InterHandImage,
+    InterHandSet,
+    JsonStyle,
+    parse_interhand,
+    read_interhand,
+)
+from annotator.interchange.interhand_layout import (
+    BBOX_SCALE,
+    InterHandJson,
+    InterHandLayout,
+    enlarged_bbox_xywh,
+    interhand_camera,
+    place_image,
+    rig_from_interhand,
+    to_json,
+    write_interhand,
+)
+
+__all__ = [
+    "BBOX_SCALE",
+    "HAND_TYPES",
+    "InterchangeFormatError",
+    "InterHandAnnotation",
+    "InterHandCamera",
+    "InterHandFrame",
+    "InterHandImage",
+    "InterHandJson",
+    "InterHandLayout",
+    "InterHandSet",
+    "JsonStyle",
+    "enlarged_bbox_xywh",
+    "interhand_camera",
+    "parse_interhand",
+    "place_image",
+    "read_interhand",
+    "rig_from_interhand",
+    "to_json",
+    "write_interhand",
+]
