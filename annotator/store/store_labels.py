@@ -1,0 +1,161 @@
+"""The human-work half of :class:`~annotator.store.ProjectStore` (labels.h5 edits and reads).
+
+Kept apart from ``store.py`` to keep each module readable; the mixin relies on the store's
+``_labels``, ``_check_instant``, ``camera_index``, ``_need_write`` and rig lookups.
+"""
+
+from __future__ import annotations
+
+import time as _time
+
+import numpy as np
+
+from annotator import skeleton
+from annotator.store.errors import ProjectFormatError
+from annotator.store.records import JOINT_SOURCES, InstantLabels
+
+__all__ = ["LabelsMixin"]
+
+
+def _joint(joint: int | str) -> int:
+    if isinstance(joint, str):
+        try:
+            return skeleton.joint_index(joint)
+        except (KeyError, ValueError):
+            raise ProjectFormatError(f"unknown joint name {joint!r}") from None
+    if isinstance(joint, bool) or not isinstance(joint, (int, np.integer)):
+        raise ProjectFormatError(f"joint must be an index or a name, got {joint!r}")
+    if not 0 <= int(joint) < skeleton.NUM_JOINTS:
+        raise ProjectFormatError(f"joint index {joint} out of range 0..{skeleton.NUM_JOINTS - 1}")
+    return int(joint)
+
+
+def _hand(hand: int | str) -> int:
+    if isinstance(hand, str):
+        if hand not in skeleton.HANDS:
+            raise ProjectFormatError(f"hand must be one of {skeleton.HANDS}, got {hand!r}")
+        return skeleton.HANDS.index(hand)
+    if isinstance(hand, bool) or not isinstance(hand, (int, np.integer)) or not 0 <= hand < 2:
+        raise ProjectFormatError(f"hand must be 'right'/'left' or 0/1, got {hand!r}")
+    return int(hand)
+
+
+class LabelsMixin:
+    """Label edits (pending until ``save()``) and reads."""
+
+    def labels(self, i: int) -> InstantLabels:
+        """Clicks, 3D joints with provenance, hand presence and flags of instant ``i``."""
+        return self._labels.instant(self._check_instant(i))
+
+    def set_click(
+        self,
+        i: int,
+        camera: str | int,
+        joint: int | str,
+        uv_px,
+        annotator: str = "",
+        time: float | None = None,
+    ) -> None:
+        """Set (or with ``uv_px=None`` / NaN, clear) the click of ``joint`` in ``camera``.
+
+        ``uv_px`` is (2,) pixels and must lie inside that camera's image.
+        """
+        self._need_write()
+        i = self._check_instant(i)
+        c = self.camera_index(camera)
+        j = _joint(joint)
+        uv = None
+        if uv_px is not None:
+            arr = np.asarray(uv_px, dtype=np.float64)
+            if arr.shape != (2,):
+                raise ProjectFormatError(f"set_click: uv_px must have shape (2,), got {arr.shape}")
+            if np.isinf(arr).any():
+                raise ProjectFormatError(f"set_click: uv_px is infinite ({arr.tolist()})")
+            if not np.isnan(arr).any():
+                cap = self.instant(i).capture
+                name = self._camera_names[c]
+                if name not in self.rig(cap):
+                    raise ProjectFormatError(
+                        f"set_click: camera {name!r} is not part of capture {cap!r}"
+                    )
+                w, h = self.rig(cap)[name].size
+                if not (-0.5 <= arr[0] <= w - 0.5 and -0.5 <= arr[1] <= h - 0.5):
+                    raise ProjectFormatError(
+                        f"set_click: ({arr[0]:.1f}, {arr[1]:.1f}) px is outside camera "
+                        f"{name!r}'s {w}x{h} image"
+                    )
+                uv = (float(arr[0]), float(arr[1]))
+        self._labels.set_click(i, c, j, uv, str(annotator), _now(time))
+
+    def set_joints_3d(
+        self,
+        i: int,
+        joints_world_mm,
+        source: str = "human",
+        annotator: str = "",
+        time: float | None = None,
+    ) -> None:
+        """Set the (J, 3) world-mm joints of instant ``i``; NaN rows are left as they are."""
+        self._need_write()
+        i = self._check_instant(i)
+        arr = np.asarray(joints_world_mm, dtype=np.float64)
+        J = skeleton.NUM_JOINTS
+        if arr.shape != (J, 3):
+            raise ProjectFormatError(
+                f"set_joints_3d: joints_world_mm must be ({J}, 3), got {arr.shape}"
+            )
+        if np.isinf(arr).any():
+            raise ProjectFormatError(
+                "set_joints_3d: joints_world_mm contains inf (NaN means unset; inf is never valid)"
+            )
+        if source not in JOINT_SOURCES[1:]:
+            raise ProjectFormatError(
+                f"set_joints_3d: source must be one of {JOINT_SOURCES[1:]}, got {source!r}"
+            )
+        nan = np.isnan(arr)
+        partial = nan.any(axis=1) & ~nan.all(axis=1)
+        if partial.any():
+            raise ProjectFormatError(
+                f"set_joints_3d: joint {int(np.argmax(partial))} is partly NaN"
+            )
+        t = _now(time)
+        for j in np.nonzero(~nan.any(axis=1))[0].tolist():
+            self._labels.set_joint(i, j, arr[j].copy(), source, str(annotator), t)
+
+    def clear_joint_3d(self, i: int, joint: int | str) -> None:
+        self._need_write()
+        self._labels.set_joint(self._check_instant(i), _joint(joint), None, "", "", 0.0)
+
+    def set_hand_present(self, i: int, hand: int | str, present: bool | None) -> None:
+        """Mark ``hand`` present (True), absent (False) or unknown (None) in instant ``i``."""
+        self._need_write()
+        value = None if present is None else int(bool(present))
+        self._labels.set_hand(self._check_instant(i), _hand(hand), value)
+
+    def set_flag(self, i: int, joint: int | str | None, reason: str | None) -> None:
+        """Flag ``joint`` (None = the whole instant) for review; ``reason=None`` clears it."""
+        self._need_write()
+        j = -1 if joint is None else _joint(joint)
+        self._labels.set_flag(self._check_instant(i), j, None if reason is None else str(reason))
+
+    def labelled_instants(self, source: str | None = "human") -> np.ndarray:
+        """Sorted instant indices with any 3D joint of ``source`` (None = any source)."""
+        if source is not None and source not in JOINT_SOURCES[1:]:
+            raise ProjectFormatError(f"source must be one of {JOINT_SOURCES[1:]} or None")
+        return self._labels.instants_with_joints(source).astype(np.int64)
+
+    def flagged_instants(self) -> np.ndarray:
+        return self._labels.flagged_instants().astype(np.int64)
+
+    def discard_changes(self) -> None:
+        """Forget unsaved label edits."""
+        self._labels.discard()
+
+
+def _now(time: float | None) -> float:
+    if time is None:
+        return _time.time()
+    t = float(time)
+    if not np.isfinite(t):
+        raise ProjectFormatError(f"time must be finite, got {time!r}")
+    return t
