@@ -175,7 +175,9 @@ def _load(
         size_of = interhand.size_lookup(data_sizes, size_fallback)
         hint = ""
         sibling = path.with_name(path.name.replace("_camera.json", "_data.json"))
-        if data_json is None and sibling != path and sibling.is_file():
+        if data_json is not None:
+            hint = f" ({Path(data_json).name} has no image from it)"
+        elif sibling != path and sibling.is_file():
             hint = f" (there is one next to it: {sibling.name})"
         rigs = interhand.rigs_from_json(data, size_of, units_scale, only=only, size_hint=hint)
         return rigs, True, [str(k) for k in data]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 
 import cv2
 import numpy as np
@@ -14,6 +14,13 @@ from hypothesis import strategies as st
 from triangulation import Camera, CameraRig, load_rig, load_rigs, save_rig, save_rigs
 from triangulation.io import CalibrationFormatError, detect_format
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+# tmp_path is reused across examples; each example overwrites the same file.
+FIXTURE_OK = HealthCheck.function_scoped_fixture
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, allow_subnormal=True)
 positive = st.floats(1e-3, 1e5, allow_nan=False, allow_infinity=False)
 
@@ -57,7 +64,7 @@ def _assert_identical(a: CameraRig, b: CameraRig) -> None:
             assert x.tobytes() == y.tobytes(), (ca.name, attr)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[FIXTURE_OK])
 @given(rig=rigs())
 def test_save_load_round_trip_is_exact(tmp_path, rig):
     path = tmp_path / "cameras.toml"
@@ -68,7 +75,7 @@ def test_save_load_round_trip_is_exact(tmp_path, rig):
     assert detect_format(path) == "native"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE_OK])
 @given(data=st.dictionaries(st.text(min_size=1, max_size=6), rigs(3), min_size=1, max_size=4))
 def test_save_rigs_round_trip_keeps_capture_order(tmp_path, data):
     path = tmp_path / "cameras.toml"

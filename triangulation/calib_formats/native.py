@@ -46,8 +46,8 @@ _HEADER = (
 
 
 def is_native(data: Mapping[str, Any]) -> bool:
-    """Whether parsed TOML looks like our format (a ``version`` key and cameras/captures)."""
-    return "version" in data and ("camera" in data or "capture" in data)
+    """Whether parsed TOML looks like our format (``[[camera]]`` or ``[[capture]]`` arrays)."""
+    return isinstance(data.get("camera"), list) or isinstance(data.get("capture"), list)
 
 
 def _camera(table: Any, where: str) -> Camera:
