@@ -17,7 +17,9 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
+    "init",
     "status",
+    "propagate",
 )
 
 

@@ -12,8 +12,32 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _project_status(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from annotator.store import ProjectStore
+
+    store = ProjectStore.open(args.project, mode="r")
+    try:
+        counts = dataclasses.asdict(store.status())
+        info = {"project": store.name, "path": str(store.path),
+                "schema_version": store.schema_version, "captures": store.captures, **counts}
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import json
+
+    if args.project:
+        return _project_status(args)
     import platform
 
     import numpy as np

@@ -15,6 +15,7 @@ from annotator.store.records import (
     InstantTable,
     ProjectStatus,
     Propagation,
+    PropagationSummary,
 )
 from annotator.store.store import ProjectStore
 
@@ -31,4 +32,5 @@ __all__ = [
     "InstantTable",
     "ProjectStatus",
     "Propagation",
+    "PropagationSummary",
 ]

@@ -62,8 +62,10 @@ def write_propagated(
     attrs: dict[str, float],
     batch: int = 256,
     progress: Callable[[int, int], None] | None = None,
-) -> None:
-    """Write ``propagated.h5`` atomically, computing ``batch`` instants at a time."""
+) -> tuple[int, int]:
+    """Write ``propagated.h5`` atomically, computing ``batch`` instants at a time.
+
+    Returns (labelled views, visible joint views)."""
     C, J = num_cameras, num_joints
     n = int(instants.size)
     with atomic_file(Path(path)) as tmp:
@@ -85,12 +87,18 @@ def write_propagated(
             frn_ds = f.create_dataset(
                 "in_front", (n, C, J), "?", chunks=(1, C, J), compression="lzf"
             )
+            views = joint_views = 0
             for start in range(0, n, batch):
                 stop = min(n, start + batch)
                 uv, inimg, front = compute(instants[start:stop])
+                views += int(inimg.any(axis=2).sum())
+                joint_views += int(inimg.sum())
                 uv_ds[start:stop] = uv
                 img_ds[start:stop] = inimg
                 frn_ds[start:stop] = front
                 if progress is not None:
                     progress(stop, n)
+            f.attrs["labelled_views"] = views
+            f.attrs["joint_views"] = joint_views
             f.flush()
+    return views, joint_views

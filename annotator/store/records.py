@@ -16,6 +16,7 @@ __all__ = [
     "GroundTruth",
     "Propagation",
     "ProjectStatus",
+    "PropagationSummary",
     "JOINT_SOURCES",
 ]
 
@@ -114,3 +115,14 @@ class ProjectStatus:
     human_labelled: int
     machine_labelled: int
     flagged: int
+
+
+@dataclass(frozen=True)
+class PropagationSummary:
+    """What :meth:`ProjectStore.write_propagation` wrote: instants, (instant, camera) views
+    with at least one visible joint, visible (instant, camera, joint) 2D labels, the file."""
+
+    instants: int
+    labelled_views: int
+    joint_views: int
+    path: str

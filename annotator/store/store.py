@@ -38,6 +38,7 @@ from annotator.store.records import (
     InstantTable,
     ProjectStatus,
     Propagation,
+    PropagationSummary,
 )
 from annotator.store.store_labels import LabelsMixin
 from triangulation.camera import CameraRig
@@ -631,8 +632,8 @@ class ProjectStore(LabelsMixin):
 
     def write_propagation(
         self, instants=None, progress: Progress | None = None, batch: int = 256
-    ) -> int:
-        """Propagate and write ``propagated.h5`` atomically; returns the number of instants."""
+    ) -> PropagationSummary:
+        """Propagate and write ``propagated.h5`` atomically (layout: :mod:`.propagate`)."""
         from annotator.store.propagate import write_propagated
 
         self._need_write()
@@ -648,7 +649,7 @@ class ProjectStore(LabelsMixin):
             uv, inimg, front = self._propagate_batch(chunk)
             return uv, inimg & front, front
 
-        write_propagated(
+        views, joint_views = write_propagated(
             self.path / PROPAGATED_NAME,
             idx,
             len(self._camera_names),
@@ -658,7 +659,9 @@ class ProjectStore(LabelsMixin):
             batch=batch,
             progress=progress,
         )
-        return int(idx.size)
+        return PropagationSummary(
+            int(idx.size), views, joint_views, str(self.path / PROPAGATED_NAME)
+        )
 
     def propagated(self, instants=None) -> Propagation | None:
         """Read ``propagated.h5`` (all of it, or the given instants present in it)."""

@@ -1,0 +1,42 @@
+"""``annotator propagate PROJECT``: human 3D joints -> 2D labels in every camera."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "propagate",
+        help="project human 3D labels into every camera (writes propagated.h5)",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from tqdm import tqdm
+
+    from annotator.store import ProjectStore
+
+    with ProjectStore.open(args.project, mode="w") as store:
+        with tqdm(desc="propagating", unit="instant", disable=None) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            summary = store.write_propagation(progress=progress)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(summary)))
+    else:
+        print(
+            f"propagated {summary.instants} instants: {summary.labelled_views} labelled "
+            f"views, {summary.joint_views} visible 2D joints -> {summary.path}"
+        )
+    return 0
