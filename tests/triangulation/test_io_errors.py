@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 
 import cv2
 import numpy as np
 import pytest
 
-from triangulation import Camera, CameraRig, load_rig, load_rigs, save_rig
+from triangulation import Camera, CameraRig, load_rig, load_rigs, save_rig, save_rigs
 from triangulation.io import CalibrationFormatError, detect_format
 
 
@@ -227,6 +228,8 @@ def test_interhand_data_json_errors_name_the_data_json(tmp_path):
          r"camera_matrix must be 3x3"),
         ("cal.json", '{"camera_matrix": {"rows": 3, "cols": 3, "data": [1, 0]}}',
          "do not fill"),
+        ("cal.json", '{"camera_matrix": {"rows": null, "cols": 3, "data": [1, 0]}}',
+         "dimensions must be whole numbers"),
         ("cal.json", '{"cameras": [{"K": [[1, 0, 1], [0, 1, 1], [0, 0, 1]]}]}',
          r"cameras\[0\] must be a mapping with a name"),
         ("cal.json", '{"K": [[1, 0, 1], [0, 1, 1], [0, 0, 1]], "image_size": [4, 4], '
@@ -264,3 +267,50 @@ def test_bad_keywords(tmp_path, native_text):
 def test_missing_file_is_an_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_rig(tmp_path / "absent.toml")
+
+
+def _corpus(tmp_path) -> dict[str, bytes]:
+    """One valid file of every format, as bytes."""
+    rig = _rig()
+    save_rig(rig, tmp_path / "n.toml")
+    save_rigs({"x": rig, "y": rig}, tmp_path / "m.toml")
+    fs = cv2.FileStorage(str(tmp_path / "o.yaml"), cv2.FILE_STORAGE_WRITE)
+    for cam in rig:
+        fs.startWriteStruct(cam.name, cv2.FileNode_MAP)
+        fs.write("image_width", cam.width)
+        fs.write("image_height", cam.height)
+        fs.write("camera_matrix", cam.K)
+        fs.write("distortion_coefficients", cam.dist)
+        fs.write("R", cam.R)
+        fs.write("T", cam.t)
+        fs.endWriteStruct()
+    fs.release()
+    files = {name: (tmp_path / name).read_bytes() for name in ("n.toml", "m.toml", "o.yaml")}
+    files["a.toml"] = ANIPOSE.encode()
+    files["i.json"] = json.dumps(INTERHAND, indent=1).encode()
+    return files
+
+
+def test_corrupted_files_fail_cleanly(tmp_path):
+    """Truncated files, deleted lines and flipped bytes of every format: each either loads
+    or raises the one-line CalibrationFormatError, never another exception."""
+    rng = random.Random(1)
+    outcomes = {"loaded": 0, "refused": 0}
+    for name, good in _corpus(tmp_path).items():
+        lines = good.split(b"\n")
+        variants = [good[:k] for k in range(0, len(good), 11)]
+        variants += [b"\n".join(lines[:i] + lines[i + 1 :]) for i in range(len(lines))]
+        for _ in range(60):
+            corrupt = bytearray(good)
+            corrupt[rng.randrange(len(corrupt))] = rng.choice(b'[]{},:=".0-ne\n x')
+            variants.append(bytes(corrupt))
+        path = tmp_path / f"bad_{name}"
+        for variant in variants:
+            path.write_bytes(variant)
+            try:
+                load_rigs(path, image_size=(10, 10))
+                outcomes["loaded"] += 1
+            except CalibrationFormatError as exc:
+                assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+                outcomes["refused"] += 1
+    assert outcomes["refused"] > 500 and outcomes["loaded"] > 10

@@ -99,11 +99,14 @@ def _matrix(value: Any, what: str) -> np.ndarray:
             raise ValueError(f"{what}: matrix mapping without 'data'")
         data = as_array(value["data"], None, what).reshape(-1)
         if "rows" in value and "cols" in value:
-            shape = (int(value["rows"]), int(value["cols"]))
+            dims = [value["rows"], value["cols"]]
         elif "sizes" in value:
-            shape = tuple(int(s) for s in np.ravel(value["sizes"]))
+            dims = value["sizes"] if isinstance(value["sizes"], list) else [value["sizes"]]
         else:
-            shape = data.shape
+            dims = [data.size]
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+            raise ValueError(f"{what}: matrix dimensions must be whole numbers, got {dims!r}")
+        shape = tuple(dims)
         if int(np.prod(shape)) != data.size:
             raise ValueError(f"{what}: {data.size} values do not fill a {shape} matrix")
         return data.reshape(shape)
