@@ -20,6 +20,9 @@ SUBCOMMANDS: tuple[str, ...] = (
     "init",
     "status",
     "propagate",
+    "import-interhand",
+    "export-interhand",
+    "export-coco",
 )
 
 

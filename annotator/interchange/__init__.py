@@ -9,6 +9,7 @@ and writes the files. Moving data into and out of a project goes through
 from __future__ import annotations
 
 from annotator.interchange._jsonio import InterchangeFormatError
+from annotator.interchange.coco import CocoExport, coco_categories, export_coco
 from annotator.interchange.interhand import (
     HAND_TYPES,
     InterHandAnnotation,
@@ -19,6 +20,13 @@ from annotator.interchange.interhand import (
     JsonStyle,
     parse_interhand,
     read_interhand,
+)
+from annotator.interchange.interhand_export import InterHandExport, export_interhand
+from annotator.interchange.interhand_import import (
+    ImportPlan,
+    InterHandImport,
+    import_interhand,
+    plan_import,
 )
 from annotator.interchange.interhand_layout import (
     BBOX_SCALE,
@@ -34,6 +42,15 @@ from annotator.interchange.interhand_layout import (
 
 __all__ = [
     "BBOX_SCALE",
+    "CocoExport",
+    "ImportPlan",
+    "InterHandExport",
+    "InterHandImport",
+    "coco_categories",
+    "export_coco",
+    "export_interhand",
+    "import_interhand",
+    "plan_import",
     "HAND_TYPES",
     "InterchangeFormatError",
     "InterHandAnnotation",

@@ -1,0 +1,35 @@
+"""``annotator export-coco PROJECT OUT.json``: COCO keypoints of the projected 3D labels."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "export-coco",
+        help="export COCO keypoints (right_hand/left_hand) from the projected 3D joints",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("out", help="output JSON file")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from annotator.interchange import export_coco
+    from annotator.store import ProjectStore
+
+    with (
+        ProjectStore.open(args.project, mode="r") as store,
+        tqdm(desc="export", unit="instant", disable=None) as bar,
+    ):
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = export_coco(store, args.out, progress=progress)
+    print(f"wrote {result.images} images, {result.annotations} hand annotations to {result.path}")
+    return 0

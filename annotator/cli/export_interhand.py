@@ -1,0 +1,49 @@
+"""``annotator export-interhand PROJECT OUT --split S``: write the InterHand2.6M layout."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "export-interhand",
+        help="export the project in the InterHand2.6M layout (readable by InterNet's loader)",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("out", help="output root: OUT/annotations/S/..., OUT/images/S/...")
+    p.add_argument("--split", required=True, help="split name, e.g. train")
+    p.add_argument(
+        "--images",
+        choices=("link", "copy", "none"),
+        default="link",
+        help="hard-link (default) or copy the images, or write the JSON only",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from annotator.interchange import export_interhand
+    from annotator.store import ProjectStore
+
+    with (
+        ProjectStore.open(args.project, mode="r") as store,
+        tqdm(desc="export", unit="instant", disable=None) as bar,
+    ):
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = export_interhand(
+            store, args.out, args.split, images=args.images, progress=progress
+        )
+    print(f"wrote {result.images} images, {result.frames} frames to {result.layout.root}")
+    if result.skipped_instants or result.skipped_images:
+        print(
+            f"skipped {result.skipped_instants} instants without hands, "
+            f"{result.skipped_images} images without a visible joint"
+        )
+    return 0
