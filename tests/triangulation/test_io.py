@@ -177,3 +177,19 @@ def test_write_failure_cleans_up_temp_file(tmp_path):
         save_rig(_rig(), target)
     assert sorted(os.listdir(tmp_path)) == ["cameras.toml"]
     assert target.is_dir()
+
+
+def test_anipose_keeps_section_order(tmp_path):
+    # Sorting section keys would give cam_1, cam_10, cam_2; sorting names a, m, z.
+    body = (
+        'name = "{n}"\nsize = [64, 48]\n'
+        "matrix = [[100.0, 0.0, 32.0], [0.0, 100.0, 24.0], [0.0, 0.0, 1.0]]\n"
+        "distortions = [0.0, 0.0, 0.0, 0.0, 0.0]\nrotation = [0.0, 0.0, 0.0]\n"
+        "translation = [0.0, 0.0, {z}]\n"
+    )
+    sections = [("cam_2", "z"), ("cam_10", "a"), ("cam_1", "m")]
+    text = "".join(f"[{s}]\n" + body.format(n=n, z=i + 1.0) for i, (s, n) in enumerate(sections))
+    (tmp_path / "calibration.toml").write_text(text + "[metadata]\nerror = 0.1\n")
+    rig = load_rig(tmp_path / "calibration.toml")
+    assert rig.names == ["z", "a", "m"]
+    np.testing.assert_array_equal(rig.t[:, 2], [1.0, 2.0, 3.0])

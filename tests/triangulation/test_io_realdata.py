@@ -27,8 +27,7 @@ def test_sleap_anipose_calibration(realdata_dir, tmp_path):
     path = realdata_dir("sleap_anipose_minimal_session") / "calibration.toml"
     assert detect_format(path) == "anipose"
     rig = load_rig(path)
-    # File order, not a sort of the names (which would also be back, mid, side, top here)
-    # nor of the section keys.
+    # File order (here it equals the sorted order too; test_io.py checks a file where not).
     assert rig.names == ["back", "mid", "side", "top"]
     sections = [v for k, v in tomllib.loads(path.read_text()).items() if k != "metadata"]
     for cam, sec in zip(rig, sections, strict=True):
