@@ -108,8 +108,11 @@ def _parse(path: Path, fmt: str | None) -> tuple[str, Any]:
             return fmt, data
         if interhand.is_interhand(data):
             return "interhand", data
-        if isinstance(data, dict) and (opencv.has_camera(data) or "cameras" in data
-                                       or any(opencv.has_camera(v) for v in data.values())):
+        if isinstance(data, dict) and (
+            opencv.has_camera(data)
+            or "cameras" in data
+            or any(opencv.has_camera(v) for v in data.values())
+        ):
             return "opencv", data
         raise ValueError(
             "unknown JSON calibration format (expected InterHand2.6M {capture: {campos, "
@@ -167,11 +170,11 @@ def _load(
         rigs, multi = native.rigs_from_toml(data)
         return rigs, multi, list(rigs)
     if kind == "interhand":
+        if single and only is None and len(data) > 1:
+            raise ValueError(_several(list(map(str, data))))
         data_sizes = None
         if data_json is not None:
             data_sizes = _data_json_sizes(Path(data_json))
-        if single and only is None and len(data) > 1:
-            raise ValueError(_several(list(map(str, data))))
         size_of = interhand.size_lookup(data_sizes, size_fallback)
         hint = ""
         sibling = path.with_name(path.name.replace("_camera.json", "_data.json"))
