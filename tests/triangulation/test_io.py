@@ -193,3 +193,14 @@ def test_anipose_keeps_section_order(tmp_path):
     rig = load_rig(tmp_path / "calibration.toml")
     assert rig.names == ["z", "a", "m"]
     np.testing.assert_array_equal(rig.t[:, 2], [1.0, 2.0, 3.0])
+
+
+def test_detection_by_content_and_forced_format(tmp_path):
+    save_rig(_rig(), tmp_path / "calib.cfg")  # extension says nothing
+    assert detect_format(tmp_path / "calib.cfg") == "native"
+    assert load_rig(tmp_path / "calib.cfg") == _rig()
+    assert load_rig(tmp_path / "calib.cfg", format="native") == _rig()
+    with pytest.raises(CalibrationFormatError, match="unexpected top-level key 'version'"):
+        load_rig(tmp_path / "calib.cfg", format="anipose")
+    with pytest.raises(CalibrationFormatError, match="malformed JSON"):
+        load_rig(tmp_path / "calib.cfg", format="interhand")
