@@ -1,0 +1,112 @@
+"""World points -> pixels in every camera of a rig, and what can be seen where.
+
+``x_cam = R_cam_from_world @ X_world + t``; a point with camera depth ``z <= MIN_DEPTH_MM``
+is behind (or on the plane of) that camera and projects to NaN, so it is never reported
+as visible in it. Projection matches ``cv2.projectPoints`` (same distortion model) to
+~1e-12 px for cameras without skew; skew in K is applied too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from triangulation.camera import CameraRig
+from triangulation.distortion import DistortionCoeffs, distort_normalized, normalized_to_pixels
+from triangulation.results import (
+    DEFAULT_CHUNK,
+    block_points,
+    check_points,
+    check_rig,
+    check_uv,
+    chunks,
+)
+
+__all__ = [
+    "MIN_DEPTH_MM",
+    "world_to_camera",
+    "project",
+    "in_front",
+    "in_image",
+    "reprojection_error",
+]
+
+#: Camera depth (mm) at or below which a point counts as behind the camera.
+MIN_DEPTH_MM = 1e-6
+
+
+def world_to_camera(points_world_mm: np.ndarray, rig: CameraRig) -> np.ndarray:
+    """(N, 3) world mm -> (N, C, 3) camera-frame mm (one GEMM, no loop over cameras)."""
+    C = len(rig)
+    Rs = rig.R.reshape(C * 3, 3)
+    return (points_world_mm @ Rs.T).reshape(-1, C, 3) + rig.t
+
+
+def _project_flat(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs) -> np.ndarray:
+    xc = world_to_camera(pts, rig)
+    z = xc[..., 2]
+    z = np.where(z > MIN_DEPTH_MM, z, np.nan)  # behind the camera -> NaN, never visible
+    x, y = distort_normalized(xc[..., 0] / z, xc[..., 1] / z, co)
+    return normalized_to_pixels(x, y, rig.K)
+
+
+def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUNK) -> np.ndarray:
+    """Project world points into every camera, lens distortion included.
+
+    Args:
+        points_world_mm: (..., 3) points in world mm; NaN propagates.
+        rig: the C cameras.
+    Returns:
+        uv_px: (..., C, 2) pixel coordinates (top-left pixel centre at (0, 0)); NaN for a
+        point behind a camera (depth <= ``MIN_DEPTH_MM``).
+
+    Example:
+        >>> uv = project(np.zeros(3), rig)   # (C, 2): where the world origin appears
+    """
+    pts = check_points(points_world_mm)
+    check_rig(rig)
+    co = DistortionCoeffs.from_rig(rig)
+    flat = pts.reshape(-1, 3)
+    out = np.empty((flat.shape[0], len(rig), 2))
+    for sl in chunks(flat.shape[0], block_points(len(rig), chunk)):
+        out[sl] = _project_flat(flat[sl], rig, co)
+    return out.reshape(pts.shape[:-1] + (len(rig), 2))
+
+
+def in_front(points_world_mm, rig: CameraRig) -> np.ndarray:
+    """(..., 3) world mm -> (..., C) bool: depth in that camera > ``MIN_DEPTH_MM``.
+
+    NaN points are in front of no camera.
+    """
+    pts = check_points(points_world_mm)
+    check_rig(rig)
+    z = np.einsum("cj,...j->...c", rig.R[:, 2, :], pts) + rig.t[:, 2]
+    return z > MIN_DEPTH_MM
+
+
+def in_image(uv_px, rig: CameraRig, margin_px: float = 0.0) -> np.ndarray:
+    """(..., C, 2) pixels -> (..., C) bool: inside camera c's image, ``margin_px`` from the edge.
+
+    The image spans pixel centres 0 .. width-1 (so -0.5 .. width-0.5 to the pixel edges);
+    a positive margin shrinks the accepted area, a negative one grows it. NaN is outside.
+    """
+    uv = check_uv(uv_px, rig)
+    if not np.isfinite(margin_px):
+        raise ValueError(f"margin_px must be finite, got {margin_px}")
+    lo = -0.5 + margin_px
+    hi = rig.sizes - 0.5 - margin_px  # (C, 2) as (width, height)
+    return np.all((uv >= lo) & (uv <= hi), axis=-1)
+
+
+def reprojection_error(points_world_mm, uv_px, rig: CameraRig) -> np.ndarray:
+    """Pixel distance between observations and projected points.
+
+    Args:
+        points_world_mm: (..., 3), broadcastable against the leading axes of ``uv_px``.
+        uv_px: (..., C, 2) observations, NaN where missing.
+    Returns:
+        (..., C) error in px; NaN where there is no observation, the point is NaN or it is
+        behind that camera.
+    """
+    uv = check_uv(uv_px, rig)
+    proj = project(points_world_mm, rig)
+    return np.linalg.norm(proj - uv, axis=-1)

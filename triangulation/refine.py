@@ -1,0 +1,137 @@
+"""Gauss-Newton refinement of 3D points on reprojection error, vectorised over points.
+
+The residual of view c is measured on the undistorted image plane and scaled to pixels
+by the local pixel scale of that observation (``sx, sy``: focal length times the lens's
+local magnification, see :func:`pixel_scales`)::
+
+    r_c = (X_c / Z_c - x_c) * sx_c,  (Y_c / Z_c - y_c) * sy_c
+
+which equals the pixel reprojection error to first order in the (small) distance between
+observation and projection, without evaluating the distortion model and its Jacobian in
+every iteration. The final pixel errors reported to the caller are always computed with
+the full distorted projection.
+
+The normal equations ``JᵀJ δ = -Jᵀr`` are, like the DLT, assembled by GEMMs of a few
+scalars per observation against per-camera blocks of the rotation; each point's 3×3
+system is solved in closed form. A step is kept only if it lowers that point's cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from triangulation.camera import CameraRig
+from triangulation.projection import MIN_DEPTH_MM, world_to_camera
+
+__all__ = ["pixel_scales", "refine_points", "refine_blocks"]
+
+_IU3 = np.triu_indices(3)
+
+
+def pixel_scales(xd, yd, x, y, K: np.ndarray):
+    """(n, C) pixels per normalised unit at each observation: f times r_d / r_u."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.sqrt((xd * xd + yd * yd) / (x * x + y * y))
+    ratio = np.where(np.isfinite(ratio) & (ratio > 0), ratio, 1.0)
+    return K[:, 0, 0] * ratio, K[:, 1, 1] * ratio
+
+
+def refine_blocks(rig: CameraRig):
+    """Per-camera blocks for JᵀJ (C*5, 6) and Jᵀr (C*3, 3)."""
+    R0, R1, R2 = rig.R[:, 0], rig.R[:, 1], rig.R[:, 2]
+
+    def outer(a, b):
+        return np.einsum("ci,cj->cij", a, b)
+
+    q = np.stack(
+        [
+            outer(R0, R0),
+            outer(R0, R2) + outer(R2, R0),
+            outer(R2, R2),
+            outer(R1, R1),
+            outer(R1, R2) + outer(R2, R1),
+        ],
+        axis=1,
+    )  # (C, 5, 3, 3)
+    jtj = np.ascontiguousarray(q[:, :, _IU3[0], _IU3[1]].reshape(-1, 6))
+    jtr = np.ascontiguousarray(rig.R.reshape(-1, 3))  # rows R0, R1, R2 per camera
+    return jtj, jtr
+
+
+def _residuals(X, x, y, wx, wy, rig):
+    xc = world_to_camera(X, rig)
+    z = xc[..., 2]
+    front = z > MIN_DEPTH_MM
+    iz = np.where(front, 1.0 / np.where(front, z, 1.0), 0.0)
+    px = xc[..., 0] * iz
+    py = xc[..., 1] * iz
+    rx = px - x
+    ry = py - y
+    cost = (wx * rx * rx + wy * ry * ry).sum(1)
+    cost = np.where(((wx > 0) & ~front).any(1), np.inf, cost)  # behind a used camera
+    return cost, iz, px, py, rx, ry
+
+
+def refine_points(X, x, y, wx, wy, rig: CameraRig, blocks, iterations: int = 3) -> np.ndarray:
+    """Gauss-Newton on ``Σ_c wx rx² + wy ry²`` (normalised-plane residuals rx, ry).
+
+    Args:
+        X: (n, 3) start points (NaN rows stay NaN).
+        x, y: (n, C) undistorted normalised observations (any finite value where unused).
+        wx, wy: (n, C) residual weights, e.g. ``sx²`` / ``sy²`` on inliers, 0 elsewhere.
+        blocks: ``refine_blocks(rig)``.
+    Returns:
+        (n, 3) refined points: each never worse in cost than its start.
+    """
+    jtj_blocks, jtr_blocks = blocks
+    n, C = x.shape
+    X = X.copy()
+    finite = np.isfinite(X).all(1)
+    X[~finite] = 0.0
+    best_cost = None
+    for it in range(iterations + 1):
+        cost, iz, px, py, rx, ry = _residuals(X, x, y, wx, wy, rig)
+        if best_cost is None:
+            best_cost, best_X = cost, X
+        else:
+            better = cost < best_cost
+            best_cost = np.where(better, cost, best_cost)
+            best_X = np.where(better[:, None], X, best_X)
+        if it == iterations:
+            break
+        ax = wx * iz * iz
+        ay = wy * iz * iz
+        s = np.empty((n, C, 5))
+        s[..., 0] = ax
+        s[..., 1] = -ax * px
+        s[..., 2] = ax * px * px + ay * py * py
+        s[..., 3] = ay
+        s[..., 4] = -ay * py
+        a, b, c, d, e, f = (s.reshape(n, C * 5) @ jtj_blocks).T
+        g = np.empty((n, C, 3))
+        alpha = wx * rx * iz
+        beta = wy * ry * iz
+        g[..., 0] = alpha
+        g[..., 1] = beta
+        g[..., 2] = -(alpha * px + beta * py)
+        gx, gy, gz = (g.reshape(n, C * 3) @ jtr_blocks).T
+        # tiny Levenberg damping keeps nearly singular systems solvable
+        damp = 1e-12 * (a + d + f)
+        a, d, f = a + damp, d + damp, f + damp
+        c11 = d * f - e * e
+        c12 = c * e - b * f
+        c13 = b * e - c * d
+        c22 = a * f - c * c
+        c23 = b * c - a * e
+        c33 = a * d - b * b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            det = a * c11 + b * c12 + c * c13
+            step = -np.stack(
+                [c11 * gx + c12 * gy + c13 * gz, c12 * gx + c22 * gy + c23 * gz,
+                 c13 * gx + c23 * gy + c33 * gz],
+                axis=1,
+            ) / det[:, None]
+        X = X + np.where(np.isfinite(step), step, 0.0)
+    best_X = best_X.copy()
+    best_X[~finite] = np.nan
+    return best_X
