@@ -23,6 +23,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "import-interhand",
     "export-interhand",
     "export-coco",
+    "synth",
 )
 
 
