@@ -328,6 +328,23 @@ def _ordered_captures(captures: list[str], preferred: list[str]) -> list[str]:
 
 def _cameras(store, meta: dict, cap_out: dict, cam_out: dict) -> dict:
     campos_meta = meta.get("campos", {})
+    lossy = sorted(
+        {
+            c.name
+            for rig in store.rigs.values()
+            for c in rig
+            if c.K[0, 1] != 0 or np.any(c.dist != 0)
+        }
+    )
+    if lossy:
+        logger.warning(
+            "%d camera(s) (%s%s) have lens distortion or skew, which the "
+            "InterHand2.6M camera format cannot hold: the exported camera json "
+            "ignores them (boxes are computed with the full model)",
+            len(lossy),
+            ", ".join(lossy[:3]),
+            ", …" if len(lossy) > 3 else "",
+        )
     out = {}
     for cap in _ordered_captures(store.captures, meta.get("capture_order", [])):
         cams = {}

@@ -276,15 +276,11 @@ def interhand_camera(
     """InterHand parameters of ``cam``: campos = centre, camrot = R, focal/princpt from K.
 
     ``campos_mm``/``camrot`` override the derived values (used to write back the exact
-    numbers an import read). Skew and distortion cannot be written: a camera with either
-    is logged as a warning (its JSON projection ignores them).
+    numbers an import read). Skew and distortion cannot be written and are dropped (the
+    caller warns; see :func:`annotator.interchange.export_interhand`).
     """
     if cam.K[0, 1] != 0 or np.any(cam.dist != 0):
-        logger.warning(
-            "camera %s has skew or lens distortion, which the InterHand2.6M camera "
-            "format cannot hold; exported projections ignore them",
-            cam.name,
-        )
+        logger.debug("camera %s: skew/distortion dropped (not in the format)", cam.name)
     return InterHandCamera(
         campos_mm=np.array(cam.center_world if campos_mm is None else campos_mm, dtype=np.float64),
         camrot=np.array(cam.R if camrot is None else camrot, dtype=np.float64),

@@ -77,7 +77,7 @@ def test_derived_export(labelled, tmp_path, caplog):
     with caplog.at_level(logging.WARNING), ProjectStore.open(project) as store:
         result = export_interhand(store, tmp_path / "out", "train")
         rig = store.rig("studio")
-    assert "camA has skew or lens distortion" in caplog.text
+    assert "(camA) have lens distortion or skew" in caplog.text
     assert result.skipped_instants == 1 and result.skipped_images == 3  # camC sees nothing
     lay = result.layout
     data = json.loads(lay.data.read_text())
