@@ -112,13 +112,14 @@ def camera_points(points_world_mm: np.ndarray, cam: Camera) -> tuple[np.ndarray,
     return np.stack([u, v], axis=1), z
 
 
-def _pixel_rays(cam: Camera, x0: int, x1: int, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+def _pixel_rays(cam: Camera, x0: int, x1: int, y0: int, y1: int,
+                coeffs: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Undistorted normalised ray coordinates (x/z, y/z) of a pixel box (one fixed-point step:
     the distortion is small, so the residual is far below a pixel)."""
     K = cam.K
     yd = ((np.arange(y0, y1 + 1, dtype=np.float32) - K[1, 2]) / K[1, 1])[:, None]
     xd = (np.arange(x0, x1 + 1, dtype=np.float32)[None, :] - K[0, 2] - K[0, 1] * yd) / K[0, 0]
-    k1, k2, p1, p2, k3 = (np.float32(v) for v in cam.dist8[:5])
+    k1, k2, p1, p2, k3 = coeffs or tuple(np.float32(v) for v in cam.dist8[:5])
     r2 = xd * xd + yd * yd
     radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
     xn = (xd - 2 * p1 * xd * yd - p2 * (r2 + 2 * xd * xd)) / radial
@@ -149,6 +150,7 @@ def _raster_capsules(cam: Camera, scene: Scene, depth: np.ndarray, shade: np.nda
     ua, ub = uv[:P], uv[P:]
     f = 0.5 * (cam.K[0, 0] + cam.K[1, 1])
     lights = (_LIGHTS_WORLD @ cam.R.T).astype(np.float32)  # towards the lights, camera frame
+    coeffs = tuple(np.float32(v) for v in cam.dist8[:5])
     for p in range(P):
         A, B = A_all[p], B_all[p]
         if A[2] < _NEAR_MM or B[2] < _NEAR_MM:
@@ -162,7 +164,7 @@ def _raster_capsules(cam: Camera, scene: Scene, depth: np.ndarray, shade: np.nda
         y1 = min(int(np.ceil(max(ay + rpa, by + rpb))), H - 1)
         if x1 < x0 or y1 < y0:
             continue
-        wx, wy = _pixel_rays(cam, x0, x1, y0, y1)
+        wx, wy = _pixel_rays(cam, x0, x1, y0, y1, coeffs)
         w2 = wx * wx + wy * wy + 1
         axis = B - A
         L = float(np.linalg.norm(axis))
@@ -210,15 +212,16 @@ def _raster_capsules(cam: Camera, scene: Scene, depth: np.ndarray, shade: np.nda
         label[y0 : y1 + 1, x0 : x1 + 1][win] = scene.caps_label[p]
 
 
-def _shirt_texture(kind: int, H: int, W: int) -> np.ndarray:
-    """(H, W) float32 multiplicative pattern for the subject's shirt."""
+def _shirt_texture(kind: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """(y1 - y0, x1 - x0) float32 multiplicative pattern for the subject's shirt."""
     if kind == 0:
-        return np.ones((H, W), np.float32)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        return np.ones((y1 - y0, x1 - x0), np.float32)
+    yy = np.arange(y0, y1, dtype=np.float32)[:, None]
+    xx = np.arange(x0, x1, dtype=np.float32)[None, :]
     stripes = 0.75 + 0.25 * (np.sin(xx * 0.35) > 0.3)
-    if kind == 1:
-        return stripes.astype(np.float32)
-    return (stripes * (0.8 + 0.2 * (np.sin(yy * 0.3) > 0.5))).astype(np.float32)
+    if kind == 2:
+        stripes = stripes * (0.8 + 0.2 * (np.sin(yy * 0.3) > 0.5))
+    return np.broadcast_to(stripes.astype(np.float32), (y1 - y0, x1 - x0))
 
 
 def render_view(
@@ -260,7 +263,7 @@ def render_view(
         col = appearance.albedo_bgr.astype(np.float32)[lab] * shade[y0:y1, x0:x1, None]
         body = lab == LABELS["body"]
         if body.any() and appearance.shirt_pattern:
-            tex = _shirt_texture(appearance.shirt_pattern, H, W)[y0:y1, x0:x1]
+            tex = _shirt_texture(appearance.shirt_pattern, y0, y1, x0, x1)
             col[body] *= tex[body][:, None]
         m = fg[y0:y1, x0:x1]
         img[y0:y1, x0:x1][m] = col[m]
