@@ -35,10 +35,19 @@ MIN_DEPTH_MM = 1e-6
 
 
 def world_to_camera(points_world_mm: np.ndarray, rig: CameraRig) -> np.ndarray:
-    """(N, 3) world mm -> (N, C, 3) camera-frame mm (one GEMM, no loop over cameras)."""
+    """(N, 3) world mm -> (N, C, 3) camera-frame mm (one GEMM, no loop over cameras).
+
+    Homogeneous coordinates against a contiguous (4, 3C) ``[R | t]ᵀ`` let BLAS do it all;
+    a transposed operand or a separate broadcast add of t is several times slower.
+    """
     C = len(rig)
-    Rs = rig.R.reshape(C * 3, 3)
-    return (points_world_mm @ Rs.T).reshape(-1, C, 3) + rig.t
+    Rt = np.empty((4, 3 * C))
+    Rt[:3] = rig.R.reshape(C * 3, 3).T
+    Rt[3] = rig.t.reshape(-1)
+    X4 = np.empty((points_world_mm.shape[0], 4))
+    X4[:, :3] = points_world_mm
+    X4[:, 3] = 1.0
+    return (X4 @ Rt).reshape(-1, C, 3)
 
 
 def _project_flat(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs) -> np.ndarray:

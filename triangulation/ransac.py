@@ -5,11 +5,13 @@ For each point (all vectorised over points, no loop over points or cameras):
 1. pick up to ``max_pair_views`` of its observed views (highest ``confidence`` first, or
    a pseudo-random choice that is a function of the observation itself, so the result
    does not depend on the order of the cameras) and form every pair of them;
-2. triangulate each pair (two-view DLT) and score every hypothesis against *all* views
-   in one broadcast with the MSAC cost ``Σ_c min(e_c², threshold²)`` (Torr & Zisserman
-   2000), e_c the reprojection error in pixels (first-order, on the undistorted plane);
-3. take the best hypothesis's inliers (e_c < threshold), refit the weighted DLT on them,
-   refine by Gauss-Newton on their reprojection error (:mod:`triangulation.refine`);
+2. triangulate each pair (two-view DLT) and score every hypothesis against
+   ``score_views`` views (the seed views and the next ones) in one broadcast with the
+   MSAC cost ``Σ_c min(e_c², threshold²)`` (Torr & Zisserman 2000), e_c the reprojection
+   error in pixels (first-order, on the undistorted plane);
+3. take the best hypothesis's inliers among all views (e_c < threshold), refit the
+   weighted DLT on them, refine by Gauss-Newton on their reprojection error
+   (:mod:`triangulation.refine`);
 4. recompute exact pixel errors with the full distorted projection and the final inlier
    set; points with fewer than ``min_inliers`` inliers are NaN.
 
@@ -53,6 +55,7 @@ def triangulate_ransac(
     min_inliers: int = 2,
     *,
     max_pair_views: int = 6,
+    score_views: int = 16,
     refine_iterations: int = 3,
     chunk: int | None = None,
 ) -> Triangulation:
@@ -68,6 +71,9 @@ def triangulate_ransac(
         min_inliers: points with fewer inlier views are NaN (at least 2).
         max_pair_views: hypotheses come from all pairs of this many views per point
             (all views when there are fewer): 6 gives 15 hypotheses.
+        score_views: hypotheses are scored on this many views per point (the seed views
+            first, then the next by confidence / hash); the inliers of the winner are then
+            found among all views. Scoring on all C views costs C / score_views more.
         refine_iterations: Gauss-Newton iterations after the DLT refit (0 to skip).
         chunk: points per block (bounds memory).
     Returns:
@@ -82,12 +88,15 @@ def triangulate_ransac(
         raise ValueError(f"min_inliers must be an integer >= 2, got {min_inliers}")
     if int(max_pair_views) != max_pair_views or max_pair_views < 2:
         raise ValueError(f"max_pair_views must be an integer >= 2, got {max_pair_views}")
+    if int(score_views) != score_views or score_views < max_pair_views:
+        raise ValueError(f"score_views must be an integer >= max_pair_views, got {score_views}")
     C = len(rig)
     batch = uv.shape[:-2]
     flat = uv.reshape(-1, C, 2)
     conf_flat = None if conf is None else conf.reshape(-1, C)
     n = flat.shape[0]
     k = min(C, int(max_pair_views))
+    n_score = min(C, int(score_views))
     pairs = np.array(list(combinations(range(k), 2)))  # (H, 2)
     co = DistortionCoeffs.from_rig(rig)
     dblocks = dlt_blocks(rig).reshape(C, 4, 10)
@@ -111,37 +120,53 @@ def triangulate_ransac(
         sx2 = np.where(seen, sx * sx, 0.0)
         sy2 = np.where(seen, sy * sy, 0.0)
 
-        # 1. views that seed the hypotheses: top confidence, else an order-free hash
+        # 1. views that seed and score the hypotheses: top confidence, else an order-free
+        #    hash; the first k seed the pairs, all S (k <= S <= C) score them
         key = observation_hash(np.nan_to_num(obs))
         if conf_flat is not None:
             key = key * 1e-6 - w
         key = np.where(seen, key, np.inf)
-        if k < C:
-            views = np.argpartition(key, k - 1, axis=1)[:, :k]
+        if n_score < C:
+            cand = np.argpartition(key, n_score - 1, axis=1)[:, :n_score]
         else:
-            views = np.tile(np.arange(C), (m, 1))
+            cand = np.tile(np.arange(C), (m, 1))
+        cand = np.take_along_axis(cand, np.argsort(np.take_along_axis(key, cand, 1), 1), 1)
         rows = np.arange(m)[:, None]
+        sv = seen[rows, cand]
+        xv, yv = x[rows, cand], y[rows, cand]
         # 2. two-view DLT per pair: per-view normal-matrix terms, summed per pair
-        sv = seen[rows, views].astype(np.float64)
-        xv, yv = x[rows, views], y[rows, views]
-        s = np.stack([sv * (xv * xv + yv * yv), -sv * xv, -sv * yv, sv], axis=-1)  # (m,k,4)
-        per_view = np.einsum("mks,mksj->mkj", s, dblocks[views])  # (m, k, 10)
+        svf = sv[:, :k].astype(np.float64)
+        xk, yk = xv[:, :k], yv[:, :k]
+        s = np.stack([svf * (xk * xk + yk * yk), -svf * xk, -svf * yk, svf], axis=-1)
+        per_view = np.einsum("mks,mksj->mkj", s, dblocks[cand[:, :k]])  # (m, k, 10)
         m10 = per_view[:, pairs[:, 0]] + per_view[:, pairs[:, 1]]  # (m, H, 10)
         H = pairs.shape[0]
-        hyp = solve_normal_matrix(m10.reshape(m * H, 10), refine_steps=2)  # (m*H, 3)
-        # score all hypotheses against all views at once (MSAC)
-        xc = world_to_camera(np.nan_to_num(hyp, nan=0.0), rig).reshape(m, H, C, 3)
+        hyp = solve_normal_matrix(m10.reshape(m * H, 10), refine_steps=2).reshape(m, H, 3)
+        bad_hyp = ~np.isfinite(hyp[..., 0])
+        hyp[bad_hyp] = 0.0
+        # score all hypotheses against the S views at once (MSAC)
+        Rv = rig.R[cand]  # (m, S, 3, 3)
+        xc = np.matmul(hyp, Rv.transpose(0, 3, 1, 2).reshape(m, 3, -1)).reshape(m, H, -1, 3)
+        xc += rig.t[cand][:, None]
         z = xc[..., 2]
         front = z > MIN_DEPTH_MM
         iz = 1.0 / np.where(front, z, 1.0)
-        ex = xc[..., 0] * iz - x[:, None]
-        ey = xc[..., 1] * iz - y[:, None]
-        e2 = ex * ex * sx2[:, None] + ey * ey * sy2[:, None]
-        e2 = np.where(front | ~seen[:, None], e2, th2)
+        ex = xc[..., 0] * iz - xv[:, None]
+        ey = xc[..., 1] * iz - yv[:, None]
+        e2 = ex * ex * sx2[rows, cand][:, None] + ey * ey * sy2[rows, cand][:, None]
+        e2 = np.where(front | ~sv[:, None], e2, th2)
         cost = np.minimum(e2, th2).sum(-1)
-        cost[~np.isfinite(hyp[:, 0]).reshape(m, H)] = np.inf
-        best = np.argmin(cost, axis=1)
-        inl = seen & (e2[np.arange(m), best] < th2)
+        cost[bad_hyp] = np.inf
+        best = hyp[np.arange(m), np.argmin(cost, axis=1)]
+        # inliers of the best hypothesis among all views
+        xc = world_to_camera(best, rig)
+        z = xc[..., 2]
+        front = z > MIN_DEPTH_MM
+        iz = 1.0 / np.where(front, z, 1.0)
+        ex = xc[..., 0] * iz - x
+        ey = xc[..., 1] * iz - y
+        e2 = ex * ex * sx2 + ey * ey * sy2
+        inl = seen & front & (e2 < th2)
         # 3. DLT refit on the inliers, Gauss-Newton on their reprojection error
         wi = np.where(inl, w, 0.0)
         X = solve_normal_matrix(normal_matrix(x, y, wi, dblocks.reshape(C * 4, 10)))
@@ -159,7 +184,7 @@ def triangulate_ransac(
         inliers[sl] = final
         errors[sl] = err
 
-    block = chunk if chunk is not None else max(64, 4 * BLOCK_OBSERVATIONS // (C * len(pairs)))
+    block = chunk if chunk is not None else max(256, BLOCK_OBSERVATIONS // C)
     if int(block) < 1:
         raise ValueError(f"chunk must be a positive number of points, got {chunk}")
     for_each_chunk(work, n, int(block))
