@@ -94,11 +94,21 @@ _REST_DEG = {
     "ring": (-5.0, 2.0),
     "pinky": (-11.0, 4.0),
 }
-# Pronation of the thumb about its own axis, so that its flexion axis points across the
-# palm: the pad faces the fingers rather than the floor.
-_THUMB_TWIST_DEG = 70.0
 # During opposition the thumb also rotates about its axis (coupled, per radian of CMC flex).
-_THUMB_TWIST_COUPLING = 0.5
+_THUMB_TWIST_COUPLING = 0.4
+
+
+def _thumb_frame() -> np.ndarray:
+    """Rest frame of the thumb metacarpal: columns x (along it), y (flexion axis), z."""
+    x = np.array([0.75, 0.6, -0.2])
+    x /= np.linalg.norm(x)
+    towards = np.array([0.25, -1.0, -0.45])  # where flexion takes it: across the palm
+    towards -= (towards @ x) * x
+    z = -towards / np.linalg.norm(towards)
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+_THUMB_FRAME = _thumb_frame()
 
 
 def rot_x(a: float) -> np.ndarray:
@@ -229,10 +239,11 @@ def _finger_frames(angles: np.ndarray, shape: HandShape) -> list[list[tuple]]:
         yaw, pitch = np.deg2rad(_REST_DEG[finger])
         rest = rot_z(yaw) @ rot_y(pitch)
         if finger == "thumb":
-            twist = np.deg2rad(_THUMB_TWIST_DEG) + _THUMB_TWIST_COUPLING * f1
-            rest = rest @ rot_x(twist)
-            # Thumb abduction lifts it out of the palm plane (palmar), flexion opposes it.
-            r1 = rest @ rot_z(-abd) @ rot_y(f1)
+            # The thumb's own frame: x along the metacarpal, flexion (about y) sweeps it
+            # across the palm towards the little finger, abduction (about z) lifts it away
+            # from the palm; opposition adds a pronation about its axis.
+            rest = _THUMB_FRAME @ rot_x(_THUMB_TWIST_COUPLING * f1)
+            r1 = rest @ rot_z(abd) @ rot_y(f1)
         else:
             r1 = rest @ rot_z(abd) @ rot_y(f1)
         r2 = r1 @ rot_y(f2)
