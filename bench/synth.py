@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from annotator.synth import Studio, StudioConfig, write_capture
+# bench/ holds a triangulation.py benchmark that would shadow the package of that name.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from annotator.synth import Studio, StudioConfig, write_capture  # noqa: E402
 
 
 def _peak_rss_mb(who: int) -> float:
