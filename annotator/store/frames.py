@@ -101,7 +101,7 @@ class FramesIndex:
         self._h5: h5py.File | None = None
         self._working: Path | None = None
         self._columns: dict[str, np.ndarray] | None = None
-        self._templates: tuple[list[str], np.ndarray, list[str]] | None = None
+        self._templates: tuple[list[str], list[int], list[str]] | None = None
         self._template_table: dict[tuple[str, int, str], int] | None = None
         self._sequence_names: list[str] | None = None
 
@@ -253,12 +253,12 @@ class FramesIndex:
         f = self.h5
         return tuple(int(f[name][i]) for name in _COLUMNS)  # type: ignore[return-value]
 
-    def _template_lists(self) -> tuple[list[str], np.ndarray, list[str]]:
+    def _template_lists(self) -> tuple[list[str], list[int], list[str]]:
         if self._templates is None:
             f = self.h5
             self._templates = (
                 list(f["path_prefix"].asstr()[...]),
-                f["path_width"][...].astype(np.int64),
+                f["path_width"][...].astype(np.int64).tolist(),
                 list(f["path_suffix"].asstr()[...]),
             )
         return self._templates
