@@ -1,13 +1,12 @@
 """Z-buffer rasteriser of capsule volumes: one camera view of the synthetic studio.
 
 Each volume is a tapered capsule (a sphere swept along a segment with a linearly varying
-radius). Its two axis end points are projected with the camera's full lens model, so the
+radius). Its axis end points are projected with the camera's full lens model, so the
 ground-truth joints (capsule end points) land exactly where ``triangulation.project`` puts
-them; between the ends the projected axis is a straight segment (bones are short, the
-distortion is small). For every pixel of a capsule's screen box the renderer takes the
-closest point of the projected axis, the depth and radius there, and the sphere of that
-radius: pixel inside its disc -> the front surface depth ``z - sqrt(r² - d²)`` and its
-normal, kept when nearer than what the depth buffer holds.
+them, and they bound the capsule's screen box. Every pixel of that box is ray-cast: the
+pixel is undistorted to a viewing ray, which is intersected with the cylinder round the axis
+(radius taken where the ray passes closest to the axis) or with an end sphere; the nearest
+hit is kept in the depth buffer with its normal's Lambert shading and the capsule's label.
 
 Outputs per view: the 8-bit BGR image, the depth map (mm along the optical axis, ``inf``
 where nothing is drawn) and the label map (which part is seen, ``LABELS``), from which
