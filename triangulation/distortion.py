@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triangulation.camera import CameraRig
-from triangulation.results import DEFAULT_CHUNK, block_points, check_rig, check_uv, chunks
+from triangulation.results import DEFAULT_CHUNK, block_points, check_rig, check_uv, for_each_chunk
 
 __all__ = [
     "DistortionCoeffs",
@@ -272,7 +272,10 @@ def undistort_points(uv_px, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUNK
     co = DistortionCoeffs.from_rig(rig)
     flat = uv.reshape(-1, len(rig), 2)
     out = np.empty_like(flat)
-    for sl in chunks(flat.shape[0], block_points(len(rig), chunk)):
+
+    def work(sl: slice) -> None:
         xd, yd = pixels_to_normalized(flat[sl], rig.K)
         out[sl, :, 0], out[sl, :, 1] = undistort_normalized(xd, yd, co)
+
+    for_each_chunk(work, flat.shape[0], block_points(len(rig), chunk))
     return out.reshape(uv.shape)

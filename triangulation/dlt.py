@@ -22,7 +22,7 @@ import numpy as np
 
 from triangulation.camera import CameraRig
 from triangulation.distortion import DistortionCoeffs, pixels_to_normalized, undistort_normalized
-from triangulation.projection import _project_flat
+from triangulation.projection import pixel_error_planes
 from triangulation.results import (
     DEFAULT_CHUNK,
     Triangulation,
@@ -41,7 +41,7 @@ _DEGENERATE_DET = 1e-13
 
 
 def dlt_blocks(rig: CameraRig) -> np.ndarray:
-    """(C*4, 10) per-camera blocks: the scalars (x²+y², -x, -y, 1) times these give A_cᵀA_c."""
+    """(4*C, 10) per-camera blocks: scalars (x²+y², -x, -y, 1) times these give A_cᵀA_c."""
     P = np.concatenate([rig.R, rig.t[:, :, None]], axis=2)  # (C, 3, 4), normalised cameras
     P1, P2, P3 = P[:, 0], P[:, 1], P[:, 2]
 
@@ -57,18 +57,22 @@ def dlt_blocks(rig: CameraRig) -> np.ndarray:
         ],
         axis=1,
     )  # (C, 4, 4, 4)
-    return np.ascontiguousarray(blocks[:, :, _IU[0], _IU[1]].reshape(-1, 10))
+    # laid out (4, C, 10) to match the (n, 4, C) scalar planes of normal_matrix
+    return np.ascontiguousarray(blocks[:, :, _IU[0], _IU[1]].transpose(1, 0, 2).reshape(-1, 10))
 
 
 def normal_matrix(x: np.ndarray, y: np.ndarray, w: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """(n, C) observations and weights (0 where missing, x/y finite) -> (n, 10) of M."""
     n, C = x.shape
-    s = np.empty((n, C, 4))
-    s[..., 0] = w * (x * x + y * y)
-    s[..., 1] = -w * x
-    s[..., 2] = -w * y
-    s[..., 3] = w
-    return s.reshape(n, C * 4) @ blocks
+    s = np.empty((n, 4, C))
+    np.multiply(w, x, out=s[:, 1])
+    np.multiply(w, y, out=s[:, 2])
+    np.multiply(s[:, 1], x, out=s[:, 0])
+    s[:, 0] += s[:, 2] * y
+    np.negative(s[:, 1], out=s[:, 1])
+    np.negative(s[:, 2], out=s[:, 2])
+    s[:, 3] = w
+    return s.reshape(n, 4 * C) @ blocks
 
 
 def solve_normal_matrix(m10: np.ndarray, refine_steps: int = 4) -> np.ndarray:
@@ -178,7 +182,7 @@ def triangulate(
         points[sl] = X
         used[sl] = use & np.isfinite(X[:, :1])
         if reproj_error:
-            errors[sl] = np.linalg.norm(_project_flat(X, rig, co) - obs, axis=-1)
+            errors[sl] = pixel_error_planes(X, obs, rig, co)
 
     for_each_chunk(work, n, block_points(C, chunk))
     return Triangulation(

@@ -11,19 +11,22 @@ from __future__ import annotations
 import numpy as np
 
 from triangulation.camera import CameraRig
-from triangulation.distortion import DistortionCoeffs, distort_normalized, normalized_to_pixels
+from triangulation.distortion import DistortionCoeffs, distort_normalized
 from triangulation.results import (
     DEFAULT_CHUNK,
     block_points,
     check_points,
     check_rig,
     check_uv,
-    chunks,
+    for_each_chunk,
 )
 
 __all__ = [
     "MIN_DEPTH_MM",
     "world_to_camera",
+    "camera_planes",
+    "project_planes",
+    "pixel_error_planes",
     "project",
     "in_front",
     "in_image",
@@ -34,28 +37,64 @@ __all__ = [
 MIN_DEPTH_MM = 1e-6
 
 
-def world_to_camera(points_world_mm: np.ndarray, rig: CameraRig) -> np.ndarray:
-    """(N, 3) world mm -> (N, C, 3) camera-frame mm (one GEMM, no loop over cameras).
+def _homogeneous_extrinsics(rig: CameraRig) -> np.ndarray:
+    """(4, 3C) matrix whose product with [X, 1] gives x, y, z planes of all cameras."""
+    C = len(rig)
+    Rt = np.empty((4, 3, C))
+    Rt[:3] = rig.R.transpose(2, 1, 0)  # [j, i, c] = R[c, i, j]
+    Rt[3] = rig.t.T
+    return Rt.reshape(4, 3 * C)
 
-    Homogeneous coordinates against a contiguous (4, 3C) ``[R | t]ᵀ`` let BLAS do it all;
-    a transposed operand or a separate broadcast add of t is several times slower.
+
+def camera_planes(points_world_mm: np.ndarray, rig: CameraRig):
+    """(N, 3) world mm -> camera-frame (x, y, z) planes, each (N, C), from one GEMM.
+
+    Homogeneous coordinates against a contiguous (4, 3C) ``[R | t]ᵀ`` let BLAS do it all
+    and give each coordinate as a contiguous row per point, which the elementwise kernels
+    that follow read much faster than an interleaved (N, C, 3) layout.
     """
     C = len(rig)
-    Rt = np.empty((4, 3 * C))
-    Rt[:3] = rig.R.reshape(C * 3, 3).T
-    Rt[3] = rig.t.reshape(-1)
     X4 = np.empty((points_world_mm.shape[0], 4))
     X4[:, :3] = points_world_mm
     X4[:, 3] = 1.0
-    return (X4 @ Rt).reshape(-1, C, 3)
+    out = (X4 @ _homogeneous_extrinsics(rig)).reshape(-1, 3, C)
+    return out[:, 0], out[:, 1], out[:, 2]
+
+
+def world_to_camera(points_world_mm: np.ndarray, rig: CameraRig) -> np.ndarray:
+    """(N, 3) world mm -> (N, C, 3) camera-frame mm (one GEMM, no loop over cameras)."""
+    return np.stack(camera_planes(points_world_mm, rig), axis=-1)
+
+
+def project_planes(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs):
+    """(N, 3) world mm -> pixel planes (u, v), each (N, C); NaN behind a camera."""
+    xc, yc, z = camera_planes(pts, rig)
+    with np.errstate(divide="ignore"):
+        iz = 1.0 / z
+    iz[~(z > MIN_DEPTH_MM)] = np.nan  # behind the camera: never visible
+    x, y = distort_normalized(xc * iz, yc * iz, co)
+    K = rig.K
+    v = K[:, 1, 1] * y
+    v += K[:, 1, 2]
+    u = K[:, 0, 0] * x
+    u += K[:, 0, 1] * y
+    u += K[:, 0, 2]
+    return u, v
 
 
 def _project_flat(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs) -> np.ndarray:
-    xc = world_to_camera(pts, rig)
-    z = xc[..., 2]
-    z = np.where(z > MIN_DEPTH_MM, z, np.nan)  # behind the camera -> NaN, never visible
-    x, y = distort_normalized(xc[..., 0] / z, xc[..., 1] / z, co)
-    return normalized_to_pixels(x, y, rig.K)
+    return np.stack(project_planes(pts, rig, co), axis=-1)
+
+
+def pixel_error_planes(pts: np.ndarray, obs_px: np.ndarray, rig: CameraRig, co) -> np.ndarray:
+    """(N, 3) points, (N, C, 2) observations -> (N, C) pixel distances (NaN propagates)."""
+    u, v = project_planes(pts, rig, co)
+    u -= obs_px[..., 0]
+    v -= obs_px[..., 1]
+    u *= u
+    v *= v
+    u += v
+    return np.sqrt(u, out=u)  # np.hypot is ~20x slower
 
 
 def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUNK) -> np.ndarray:
@@ -76,8 +115,11 @@ def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUN
     co = DistortionCoeffs.from_rig(rig)
     flat = pts.reshape(-1, 3)
     out = np.empty((flat.shape[0], len(rig), 2))
-    for sl in chunks(flat.shape[0], block_points(len(rig), chunk)):
-        out[sl] = _project_flat(flat[sl], rig, co)
+
+    def work(sl: slice) -> None:
+        out[sl, :, 0], out[sl, :, 1] = project_planes(flat[sl], rig, co)
+
+    for_each_chunk(work, flat.shape[0], block_points(len(rig), chunk))
     return out.reshape(pts.shape[:-1] + (len(rig), 2))
 
 
@@ -118,4 +160,4 @@ def reprojection_error(points_world_mm, uv_px, rig: CameraRig) -> np.ndarray:
     """
     uv = check_uv(uv_px, rig)
     proj = project(points_world_mm, rig)
-    return np.linalg.norm(proj - uv, axis=-1)
+    return np.sqrt((proj[..., 0] - uv[..., 0]) ** 2 + (proj[..., 1] - uv[..., 1]) ** 2)

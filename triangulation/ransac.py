@@ -28,7 +28,7 @@ import numpy as np
 from triangulation.camera import CameraRig
 from triangulation.distortion import DistortionCoeffs, pixels_to_normalized, undistort_normalized
 from triangulation.dlt import dlt_blocks, normal_matrix, solve_normal_matrix
-from triangulation.projection import MIN_DEPTH_MM, _project_flat, world_to_camera
+from triangulation.projection import MIN_DEPTH_MM, camera_planes, pixel_error_planes
 from triangulation.refine import pixel_scales, refine_blocks, refine_points
 from triangulation.results import (
     BLOCK_OBSERVATIONS,
@@ -99,7 +99,7 @@ def triangulate_ransac(
     n_score = min(C, int(score_views))
     pairs = np.array(list(combinations(range(k), 2)))  # (H, 2)
     co = DistortionCoeffs.from_rig(rig)
-    dblocks = dlt_blocks(rig).reshape(C, 4, 10)
+    dblocks = dlt_blocks(rig).reshape(4, C, 10)
     rblocks = refine_blocks(rig)
     th2 = float(threshold_px) ** 2
     points = np.empty((n, 3))
@@ -138,7 +138,7 @@ def triangulate_ransac(
         svf = sv[:, :k].astype(np.float64)
         xk, yk = xv[:, :k], yv[:, :k]
         s = np.stack([svf * (xk * xk + yk * yk), -svf * xk, -svf * yk, svf], axis=-1)
-        per_view = np.einsum("mks,mksj->mkj", s, dblocks[cand[:, :k]])  # (m, k, 10)
+        per_view = np.einsum("mks,mksj->mkj", s, dblocks[:, cand[:, :k]].transpose(1, 2, 0, 3))
         m10 = per_view[:, pairs[:, 0]] + per_view[:, pairs[:, 1]]  # (m, H, 10)
         H = pairs.shape[0]
         hyp = solve_normal_matrix(m10.reshape(m * H, 10), refine_steps=2).reshape(m, H, 3)
@@ -159,22 +159,21 @@ def triangulate_ransac(
         cost[bad_hyp] = np.inf
         best = hyp[np.arange(m), np.argmin(cost, axis=1)]
         # inliers of the best hypothesis among all views
-        xc = world_to_camera(best, rig)
-        z = xc[..., 2]
+        xc, yc, z = camera_planes(best, rig)
         front = z > MIN_DEPTH_MM
         iz = 1.0 / np.where(front, z, 1.0)
-        ex = xc[..., 0] * iz - x
-        ey = xc[..., 1] * iz - y
+        ex = xc * iz - x
+        ey = yc * iz - y
         e2 = ex * ex * sx2 + ey * ey * sy2
         inl = seen & front & (e2 < th2)
         # 3. DLT refit on the inliers, Gauss-Newton on their reprojection error
         wi = np.where(inl, w, 0.0)
-        X = solve_normal_matrix(normal_matrix(x, y, wi, dblocks.reshape(C * 4, 10)))
+        X = solve_normal_matrix(normal_matrix(x, y, wi, dblocks.reshape(4 * C, 10)))
         if refine_iterations > 0:
             X = refine_points(X, x, y, np.where(inl, sx2, 0.0), np.where(inl, sy2, 0.0),
                               rig, rblocks, refine_iterations)
         # 4. exact pixel errors, final inliers
-        err = np.linalg.norm(_project_flat(X, rig, co) - obs, axis=-1)
+        err = pixel_error_planes(X, obs, rig, co)
         err[~seen] = np.nan
         final = err < threshold_px
         nv = final.sum(1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from triangulation.camera import CameraRig
-from triangulation.projection import MIN_DEPTH_MM, world_to_camera
+from triangulation.projection import MIN_DEPTH_MM, camera_planes
 
 __all__ = ["pixel_scales", "refine_points", "refine_blocks"]
 
@@ -59,12 +59,11 @@ def refine_blocks(rig: CameraRig):
 
 
 def _residuals(X, x, y, wx, wy, rig):
-    xc = world_to_camera(X, rig)
-    z = xc[..., 2]
+    xc, yc, z = camera_planes(X, rig)
     front = z > MIN_DEPTH_MM
     iz = np.where(front, 1.0 / np.where(front, z, 1.0), 0.0)
-    px = xc[..., 0] * iz
-    py = xc[..., 1] * iz
+    px = xc * iz
+    py = yc * iz
     rx = px - x
     ry = py - y
     cost = (wx * rx * rx + wy * ry * ry).sum(1)

@@ -128,6 +128,20 @@ def chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
+_BLAS = None  # threadpoolctl controller, created on first big call (scanning libs costs ms)
+
+
+def _one_blas_thread():
+    """Context holding BLAS to one thread: blocks already run in parallel, and OpenBLAS's
+    own threads, spinning on a busy machine, made the small GEMMs here up to 30x slower."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def _n_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -148,6 +162,6 @@ def for_each_chunk(fn: Callable[[slice], None], n: int, size: int) -> None:
         for sl in slices:
             fn(sl)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with _one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
         for future in [pool.submit(fn, sl) for sl in slices]:
             future.result()
