@@ -43,9 +43,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Step size (normalised units) at which the fixed-point iteration is converged:
-#: 1e-14 is ~1e-11 px for a 1000 px focal length, far below the 1e-9 px round trip.
-UNDISTORT_TOL = 1e-14
+#: Estimated remaining error (normalised units) at which the fixed-point iteration stops:
+#: 1e-13 is ~1e-10 px for a 1000 px focal length, below the 1e-9 px round trip.
+UNDISTORT_TOL = 1e-13
 #: A final step larger than this means "did not converge": the observation becomes NaN.
 UNDISTORT_FAIL_TOL = 1e-9
 UNDISTORT_MAX_ITER = 100
@@ -118,6 +118,22 @@ def distort_normalized(x: np.ndarray, y: np.ndarray, co: DistortionCoeffs):
     return x * radial + dx, y * radial + dy
 
 
+def _tangential(x, y, xx, yy, r2, co, dx, dy, tmp, tmp2) -> None:
+    """dx = 2 p1 x y + p2 (r² + 2x²), dy = p1 (r² + 2y²) + 2 p2 x y, into dx, dy (in place)."""
+    np.multiply(x, y, out=tmp)
+    tmp *= 2.0
+    np.multiply(xx, 2.0, out=dx)
+    dx += r2
+    dx *= co.p2
+    np.multiply(tmp, co.p1, out=tmp2)
+    dx += tmp2
+    np.multiply(yy, 2.0, out=dy)
+    dy += r2
+    dy *= co.p1
+    np.multiply(tmp, co.p2, out=tmp2)
+    dy += tmp2
+
+
 def undistort_normalized(
     xd: np.ndarray,
     yd: np.ndarray,
@@ -130,14 +146,16 @@ def undistort_normalized(
     Args:
         xd, yd: (..., C) distorted normalised coordinates; NaN propagates.
         co: the rig's coefficients (C broadcast on the last axis).
-        tol: stop when no coordinate moves by more than this in one step.
+        tol: stop when the remaining error, estimated from the last step and the observed
+            contraction rate, is below this (or a step is below it).
         max_iter: at most this many iterations; still-moving entries become NaN.
     Returns:
         (x, y) undistorted normalised coordinates, same shape (new arrays).
 
     The start is the second-order series inverse of the radial factor,
-    ``x_d (1 - k1 r² + (3 k1² - k2) r⁴)``, which saves one or two iterations. The loop works
-    in place on preallocated buffers: it is the hot spot of triangulation.
+    ``(x_d - tangential(x_d)) (1 - k1 r² + (3 k1² - k2) r⁴)``, which saves one or two
+    iterations. The loop works in place on preallocated buffers: it is the hot spot of
+    triangulation.
     """
     xd = np.asarray(xd, dtype=np.float64)
     yd = np.asarray(yd, dtype=np.float64)
@@ -150,8 +168,9 @@ def undistort_normalized(
         xd = np.where(missing, 0.0, xd)
         yd = np.where(missing, 0.0, yd)
     shape = np.broadcast_shapes(xd.shape, yd.shape)
-    xx, yy, r2, rad, dx, dy, diff = (np.empty(shape) for _ in range(7))
-    # start: series inverse of the radial polynomial
+    xx, yy, r2, rad, dx, dy, diff, x_new, y_new = (np.empty(shape) for _ in range(9))
+    # start: series inverse of the radial polynomial, tangential terms removed to first
+    # order; about 20x closer than x_d itself, which saves one or two iterations
     np.multiply(xd, xd, out=xx)
     np.multiply(yd, yd, out=yy)
     np.add(xx, yy, out=r2)
@@ -162,11 +181,15 @@ def undistort_normalized(
     if co.rational:  # the series is for the numerator only; start where OpenCV does
         rad.fill(1.0)
     np.clip(rad, 0.5, 2.0, out=rad)
-    x = xd * rad
-    y = yd * rad
-    x_new, y_new = np.empty(shape), np.empty(shape)
+    if co.tangential:
+        _tangential(xd, yd, xx, yy, r2, co, dx, dy, diff, x_new)
+        x = (xd - dx) * rad
+        y = (yd - dy) * rad
+    else:
+        x = xd * rad
+        y = yd * rad
     step = prev_step = np.inf
-    for _ in range(max_iter):
+    for it in range(max_iter):
         np.multiply(x, x, out=xx)
         np.multiply(y, y, out=yy)
         np.add(xx, yy, out=r2)
@@ -188,19 +211,7 @@ def undistort_normalized(
         else:
             np.divide(1.0, rad, out=rad)
         if co.tangential:
-            # dx = 2 p1 x y + p2 (r² + 2x²), dy = p1 (r² + 2y²) + 2 p2 x y
-            np.multiply(x, y, out=diff)
-            diff *= 2.0
-            np.multiply(xx, 2.0, out=dx)
-            dx += r2
-            dx *= co.p2
-            np.multiply(diff, co.p1, out=x_new)
-            dx += x_new
-            np.multiply(yy, 2.0, out=dy)
-            dy += r2
-            dy *= co.p1
-            np.multiply(diff, co.p2, out=y_new)
-            dy += y_new
+            _tangential(x, y, xx, yy, r2, co, dx, dy, diff, x_new)
         else:
             dx.fill(0.0)
             dy.fill(0.0)
@@ -211,6 +222,10 @@ def undistort_normalized(
         x_new *= rad
         np.subtract(yd, dy, out=y_new)
         y_new *= rad
+        if it == 0 and max_iter > 1:  # the first step is never the last: skip the check
+            x, x_new = x_new, x
+            y, y_new = y_new, y
+            continue
         np.subtract(x_new, x, out=diff)
         np.abs(diff, out=diff)
         np.subtract(y_new, y, out=dx)

@@ -56,7 +56,7 @@ def triangulate_ransac(
     *,
     max_pair_views: int = 6,
     score_views: int = 16,
-    refine_iterations: int = 3,
+    refine_iterations: int = 2,
     chunk: int | None = None,
 ) -> Triangulation:
     """Outlier-robust triangulation of pixel observations.

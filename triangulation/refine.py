@@ -37,7 +37,7 @@ def pixel_scales(xd, yd, x, y, K: np.ndarray):
 
 
 def refine_blocks(rig: CameraRig):
-    """Per-camera blocks for JᵀJ (C*5, 6) and Jᵀr (C*3, 3)."""
+    """Per-camera blocks for JᵀJ (5*C, 6) and Jᵀr (3*C, 3)."""
     R0, R1, R2 = rig.R[:, 0], rig.R[:, 1], rig.R[:, 2]
 
     def outer(a, b):
@@ -53,8 +53,9 @@ def refine_blocks(rig: CameraRig):
         ],
         axis=1,
     )  # (C, 5, 3, 3)
-    jtj = np.ascontiguousarray(q[:, :, _IU3[0], _IU3[1]].reshape(-1, 6))
-    jtr = np.ascontiguousarray(rig.R.reshape(-1, 3))  # rows R0, R1, R2 per camera
+    # laid out (5, C, 6) and (3, C, 3) to match the (n, 5, C) / (n, 3, C) scalar planes
+    jtj = np.ascontiguousarray(q[:, :, _IU3[0], _IU3[1]].transpose(1, 0, 2).reshape(-1, 6))
+    jtr = np.ascontiguousarray(rig.R.transpose(1, 0, 2).reshape(-1, 3))
     return jtj, jtr
 
 
@@ -71,7 +72,7 @@ def _residuals(X, x, y, wx, wy, rig):
     return cost, iz, px, py, rx, ry
 
 
-def refine_points(X, x, y, wx, wy, rig: CameraRig, blocks, iterations: int = 3) -> np.ndarray:
+def refine_points(X, x, y, wx, wy, rig: CameraRig, blocks, iterations: int = 2) -> np.ndarray:
     """Gauss-Newton on ``Σ_c wx rx² + wy ry²`` (normalised-plane residuals rx, ry).
 
     Args:
@@ -98,22 +99,24 @@ def refine_points(X, x, y, wx, wy, rig: CameraRig, blocks, iterations: int = 3) 
             best_X = np.where(better[:, None], X, best_X)
         if it == iterations:
             break
-        ax = wx * iz * iz
-        ay = wy * iz * iz
-        s = np.empty((n, C, 5))
-        s[..., 0] = ax
-        s[..., 1] = -ax * px
-        s[..., 2] = ax * px * px + ay * py * py
-        s[..., 3] = ay
-        s[..., 4] = -ay * py
-        a, b, c, d, e, f = (s.reshape(n, C * 5) @ jtj_blocks).T
-        g = np.empty((n, C, 3))
-        alpha = wx * rx * iz
-        beta = wy * ry * iz
-        g[..., 0] = alpha
-        g[..., 1] = beta
-        g[..., 2] = -(alpha * px + beta * py)
-        gx, gy, gz = (g.reshape(n, C * 3) @ jtr_blocks).T
+        iz2 = iz * iz
+        s = np.empty((n, 5, C))
+        ax = np.multiply(wx, iz2, out=s[:, 0])
+        ay = np.multiply(wy, iz2, out=s[:, 3])
+        np.multiply(ax, px, out=s[:, 1])
+        np.multiply(s[:, 1], px, out=s[:, 2])
+        np.negative(s[:, 1], out=s[:, 1])
+        np.multiply(ay, py, out=s[:, 4])
+        s[:, 2] += s[:, 4] * py
+        np.negative(s[:, 4], out=s[:, 4])
+        a, b, c, d, e, f = (s.reshape(n, 5 * C) @ jtj_blocks).T
+        g = np.empty((n, 3, C))
+        alpha = np.multiply(wx * rx, iz, out=g[:, 0])
+        beta = np.multiply(wy * ry, iz, out=g[:, 1])
+        np.multiply(alpha, px, out=g[:, 2])
+        g[:, 2] += beta * py
+        np.negative(g[:, 2], out=g[:, 2])
+        gx, gy, gz = (g.reshape(n, 3 * C) @ jtr_blocks).T
         # tiny Levenberg damping keeps nearly singular systems solvable
         damp = 1e-12 * (a + d + f)
         a, d, f = a + damp, d + damp, f + damp
