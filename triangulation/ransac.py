@@ -97,7 +97,14 @@ def triangulate_ransac(
     n = flat.shape[0]
     k = min(C, int(max_pair_views))
     n_score = min(C, int(score_views))
-    pairs = np.array(list(combinations(range(k), 2)))  # (H, 2)
+    pairs = np.array(list(combinations(range(k), 2)), dtype=np.int64).reshape(-1, 2)  # (H, 2)
+    if C < 2:  # a one-camera rig triangulates nothing
+        return Triangulation(
+            points_world_mm=np.full(batch + (3,), np.nan),
+            inliers=np.zeros(batch + (C,), dtype=bool),
+            reproj_error_px=np.full(batch + (C,), np.nan),
+            n_views=np.zeros(batch, dtype=np.int64),
+        )
     co = DistortionCoeffs.from_rig(rig)
     dblocks = dlt_blocks(rig).reshape(4, C, 10)
     rblocks = refine_blocks(rig)

@@ -111,3 +111,26 @@ def test_ransac_rejects_bad_input(kwargs, match):
     args = {"uv_px": np.zeros((1, 10, 2)), "rig": RIG} | kwargs
     with pytest.raises(ValueError, match=match):
         triangulate_ransac(**args)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.permutations(list(range(10))), st.integers(0, 2**32 - 1))
+def test_ransac_does_not_depend_on_camera_order(perm, seed):
+    rng = np.random.default_rng(seed)
+    X = cube_points(30, seed=seed % 1000)
+    uv = project(X, RIG) + rng.normal(0, 0.5, (30, len(RIG), 2))
+    bad = rng.random((30, len(RIG))) < 0.25
+    uv[bad] += rng.uniform(40, 200, (bad.sum(), 2))
+    a = triangulate_ransac(uv, RIG, max_pair_views=4, score_views=6)
+    b = triangulate_ransac(uv[:, perm], RIG.subset([RIG.names[i] for i in perm]),
+                           max_pair_views=4, score_views=6)
+    np.testing.assert_allclose(a.points_world_mm, b.points_world_mm, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(a.inliers[:, perm], b.inliers)
+
+
+def test_degenerate_sizes():
+    one = dome_rig(n_cameras=1)
+    tri = triangulate_ransac(project(np.zeros(3), one), one)
+    assert np.isnan(tri.points_world_mm).all() and tri.n_views == 0
+    empty = triangulate_ransac(np.zeros((0, len(RIG), 2)), RIG)
+    assert empty.points_world_mm.shape == (0, 3) and empty.inliers.shape == (0, len(RIG))
