@@ -25,6 +25,7 @@ from triangulation.distortion import DistortionCoeffs, pixels_to_normalized, und
 from triangulation.projection import pixel_error_planes
 from triangulation.results import (
     DEFAULT_CHUNK,
+    Progress,
     Triangulation,
     block_points,
     check_uv,
@@ -134,6 +135,7 @@ def triangulate(
     weights=None,
     *,
     reproj_error: bool = True,
+    progress: Progress | None = None,
     chunk: int | None = DEFAULT_CHUNK,
 ) -> Triangulation:
     """Weighted DLT triangulation of pixel observations from all cameras of a rig.
@@ -146,6 +148,7 @@ def triangulate(
             0 or NaN drops the view.
         reproj_error: compute ``reproj_error_px`` (one extra projection); False gives NaN.
         chunk: points per block (bounds memory).
+        progress: optional ``progress(points_done, points_total)`` called after each block.
     Returns:
         Triangulation with ``points_world_mm`` (..., 3) (NaN where fewer than two usable
         views or rays parallel), ``inliers`` (..., C) = the views used, ``n_views`` (...,)
@@ -184,7 +187,7 @@ def triangulate(
         if reproj_error:
             errors[sl] = pixel_error_planes(X, obs, rig, co)
 
-    for_each_chunk(work, n, block_points(C, chunk))
+    for_each_chunk(work, n, block_points(C, chunk), progress)
     return Triangulation(
         points_world_mm=points.reshape(batch + (3,)),
         inliers=used.reshape(batch + (C,)),

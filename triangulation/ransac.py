@@ -32,6 +32,7 @@ from triangulation.projection import MIN_DEPTH_MM, camera_planes, pixel_error_pl
 from triangulation.refine import pixel_scales, refine_blocks, refine_points
 from triangulation.results import (
     BLOCK_OBSERVATIONS,
+    Progress,
     Triangulation,
     check_uv,
     check_view_weights,
@@ -57,6 +58,7 @@ def triangulate_ransac(
     max_pair_views: int = 6,
     score_views: int = 16,
     refine_iterations: int = 2,
+    progress: Progress | None = None,
     chunk: int | None = None,
 ) -> Triangulation:
     """Outlier-robust triangulation of pixel observations.
@@ -76,6 +78,7 @@ def triangulate_ransac(
             found among all views. Scoring on all C views costs C / score_views more.
         refine_iterations: Gauss-Newton iterations after the DLT refit (0 to skip).
         chunk: points per block (bounds memory).
+        progress: optional ``progress(points_done, points_total)`` called after each block.
     Returns:
         Triangulation: points (..., 3), inliers (..., C), reproj_error_px (..., C) for
         every observed view (inlier or not), n_views (...,) = number of inliers.
@@ -193,7 +196,7 @@ def triangulate_ransac(
     block = chunk if chunk is not None else max(256, BLOCK_OBSERVATIONS // C)
     if int(block) < 1:
         raise ValueError(f"chunk must be a positive number of points, got {chunk}")
-    for_each_chunk(work, n, int(block))
+    for_each_chunk(work, n, int(block), progress)
     return Triangulation(
         points_world_mm=points.reshape(batch + (3,)),
         inliers=inliers.reshape(batch + (C,)),

@@ -149,19 +149,29 @@ def _n_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def for_each_chunk(fn: Callable[[slice], None], n: int, size: int) -> None:
+Progress = Callable[[int, int], None]
+
+
+def for_each_chunk(
+    fn: Callable[[slice], None], n: int, size: int, progress: Progress | None = None
+) -> None:
     """Call ``fn(slice)`` for consecutive blocks of ``range(n)``.
 
     Blocks run on a small thread pool when there are several: the kernels are numpy
     ufuncs and BLAS calls that release the GIL, so blocks overlap on the available cores.
-    ``fn`` must write only into its own slice of preallocated outputs.
+    ``fn`` must write only into its own slice of preallocated outputs. ``progress(done,
+    total)`` is called in the calling thread after each block, in order.
     """
     slices = list(chunks(n, size))
     workers = min(_n_workers(), len(slices))
     if workers <= 1:
         for sl in slices:
             fn(sl)
+            if progress is not None:
+                progress(sl.stop, n)
         return
     with _one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(fn, sl) for sl in slices]:
+        for sl, future in [(sl, pool.submit(fn, sl)) for sl in slices]:
             future.result()
+            if progress is not None:
+                progress(sl.stop, n)

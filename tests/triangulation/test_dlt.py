@@ -135,3 +135,10 @@ def test_triangulate_rejects_bad_input(kwargs, match):
 def test_rig_must_be_a_camera_rig():
     with pytest.raises(ValueError, match="CameraRig"):
         triangulate(np.zeros((1, 2, 2)), list(RIG)[:2])
+
+
+def test_progress_is_reported_per_block_up_to_the_total():
+    uv = project(cube_points(1000), RIG)
+    seen: list[tuple[int, int]] = []
+    triangulate(uv, RIG, chunk=300, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(300, 1000), (600, 1000), (900, 1000), (1000, 1000)]
