@@ -23,20 +23,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from annotator.cli._progress import tqdm_progress
     from annotator.interchange import export_interhand
     from annotator.store import ProjectStore
 
     with (
         ProjectStore.open(args.project, mode="r") as store,
-        tqdm(desc="export", unit="instant", disable=None) as bar,
+        tqdm_progress("export", "instant") as progress,
     ):
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
         result = export_interhand(
             store, args.out, args.split, images=args.images, progress=progress
         )

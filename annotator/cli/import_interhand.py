@@ -24,8 +24,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from annotator.cli._progress import tqdm_progress
     from annotator.cli.main import CliError
     from annotator.interchange import InterHandLayout, import_interhand
 
@@ -49,12 +48,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{k.replace('_', '-')}" for k, v in files.items() if not v]
     if missing:
         raise CliError(f"missing {', '.join(missing)} (or give --root and --split)")
-    with tqdm(desc="import", unit="instant", disable=None) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with tqdm_progress("import", "instant") as progress:
         result = import_interhand(args.project, progress=progress, **files)
     print(
         f"imported {result.images} images into {result.instants.size} instants "

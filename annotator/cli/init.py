@@ -23,17 +23,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from annotator.cli._progress import tqdm_progress
     from annotator.store.scan import init_project
 
-    with tqdm(desc="scanning", unit="seq", disable=None) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with tqdm_progress("scanning", "seq") as progress:
         store = init_project(
             args.project,
             args.images,

@@ -19,19 +19,14 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from tqdm import tqdm
-
+    from annotator.cli._progress import tqdm_progress
     from annotator.store import ProjectStore
 
-    with ProjectStore.open(args.project, mode="w") as store:
-        with tqdm(desc="propagating", unit="instant", disable=None) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-            summary = store.write_propagation(progress=progress)
+    with (
+        ProjectStore.open(args.project, mode="w") as store,
+        tqdm_progress("propagating", "instant") as progress,
+    ):
+        summary = store.write_propagation(progress=progress)
     if args.json:
         print(json.dumps(dataclasses.asdict(summary)))
     else:

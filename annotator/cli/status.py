@@ -12,32 +12,22 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _project_status(args: argparse.Namespace) -> int:
+def _project_info(path: str) -> dict:
     import dataclasses
-    import json
 
     from annotator.store import ProjectStore
 
-    store = ProjectStore.open(args.project, mode="r")
-    try:
-        counts = dataclasses.asdict(store.status())
-        info = {"project": store.name, "path": str(store.path),
-                "schema_version": store.schema_version, "captures": store.captures, **counts}
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(info))
-    else:
-        for key, value in info.items():
-            print(f"{key}: {value}")
-    return 0
+    with ProjectStore.open(path, mode="r") as store:
+        return {
+            "project": store.name,
+            "path": str(store.path),
+            "schema_version": store.schema_version,
+            "captures": store.captures,
+            **dataclasses.asdict(store.status()),
+        }
 
 
-def run(args: argparse.Namespace) -> int:
-    import json
-
-    if args.project:
-        return _project_status(args)
+def _toolkit_info() -> dict:
     import platform
 
     import numpy as np
@@ -45,12 +35,18 @@ def run(args: argparse.Namespace) -> int:
     import annotator
     import triangulation
 
-    info = {
+    return {
         "annotator": annotator.__version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "triangulation": sorted(triangulation.__all__),
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    info = _project_info(args.project) if args.project else _toolkit_info()
     if args.json:
         print(json.dumps(info))
     else:

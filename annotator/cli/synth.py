@@ -38,8 +38,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from annotator.cli._progress import tqdm_progress
     from annotator.synth.contact_sheet import write_contact_sheet
     from annotator.synth.studio import StudioConfig
     from annotator.synth.writer import write_capture
@@ -52,13 +51,7 @@ def run(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
     )
-    with tqdm(desc="rendering", unit="instant", disable=None) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
+    with tqdm_progress("rendering", "instant") as progress:
         result = write_capture(
             args.out,
             config,

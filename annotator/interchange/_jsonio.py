@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from annotator.store.atomic import atomic_file
 
 __all__ = [
     "InterchangeFormatError",
@@ -48,17 +49,11 @@ def load_json(path: str | os.PathLike[str], what: str) -> Any:
 
 
 def _atomic_write(path: Path, write) -> None:
+    # Streamed into the store's atomic temp-file-then-replace, so a multi-GB split never
+    # has to exist as one string in memory.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        write(fh)
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
