@@ -8,7 +8,7 @@ import pytest
 
 from tests._support.rigs import cube_points, dome_rig
 from triangulation import Camera, CameraRig, project, undistort_points
-from triangulation.distortion import DistortionCoeffs, distort_normalized, undistort_normalized
+from triangulation.distortion import DistortionCoeffs, distort_normalized
 
 TIGHT = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-16)
 
@@ -68,12 +68,13 @@ def test_nan_propagates_and_shape_is_kept():
     assert np.isnan(xy[1, 2, 0]).all() and np.isfinite(xy[0]).all()
 
 
-def test_undistort_normalized_without_distortion_is_identity():
+def test_undistort_without_distortion_only_removes_the_intrinsics():
     rig = dome_rig(n_cameras=2, distortion=0.0)
-    co = DistortionCoeffs.from_rig(rig)
-    x = np.array([[0.1, -0.2]])
-    xu, yu = undistort_normalized(x, x, co)
-    np.testing.assert_array_equal(xu, x)
+    uv = np.array([[[100.0, 50.0], [3.0, 300.0]]])
+    xy = undistort_points(uv, rig)
+    yd = (uv[..., 1] - rig.K[:, 1, 2]) / rig.K[:, 1, 1]
+    xd = (uv[..., 0] - rig.K[:, 0, 2]) / rig.K[:, 0, 0]
+    np.testing.assert_allclose(xy, np.stack([xd, yd], -1), rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize(
