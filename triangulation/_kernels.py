@@ -50,7 +50,7 @@ __all__ = [
 
 JIT_OPTIONS = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 
-#: Camera depth (mm) at or below which a point is behind a camera (= projection.MIN_DEPTH_MM).
+#: Camera depth (mm) at or below which a point counts as behind the camera.
 MIN_DEPTH_MM = 1e-6
 #: Newton stops when a step is below this (normalised units); quadratic convergence puts
 #: the remaining error far below the 1e-10 px of the numpy undistortion.

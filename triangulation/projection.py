@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from triangulation._kernels import MIN_DEPTH_MM
 from triangulation.camera import CameraRig
 from triangulation.distortion import DistortionCoeffs, distort_normalized
 from triangulation.results import (
@@ -26,15 +27,12 @@ __all__ = [
     "world_to_camera",
     "camera_planes",
     "project_planes",
-    "pixel_error_planes",
     "project",
     "in_front",
     "in_image",
     "reprojection_error",
 ]
 
-#: Camera depth (mm) at or below which a point counts as behind the camera.
-MIN_DEPTH_MM = 1e-6
 
 
 def _homogeneous_extrinsics(rig: CameraRig) -> np.ndarray:
@@ -80,21 +78,6 @@ def project_planes(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs):
     u += K[:, 0, 1] * y
     u += K[:, 0, 2]
     return u, v
-
-
-def _project_flat(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs) -> np.ndarray:
-    return np.stack(project_planes(pts, rig, co), axis=-1)
-
-
-def pixel_error_planes(pts: np.ndarray, obs_px: np.ndarray, rig: CameraRig, co) -> np.ndarray:
-    """(N, 3) points, (N, C, 2) observations -> (N, C) pixel distances (NaN propagates)."""
-    u, v = project_planes(pts, rig, co)
-    u -= obs_px[..., 0]
-    v -= obs_px[..., 1]
-    u *= u
-    v *= v
-    u += v
-    return np.sqrt(u, out=u)  # np.hypot is ~20x slower
 
 
 def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUNK) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "chunks",
     "block_points",
     "for_each_chunk",
+    "threads",
 ]
 
 #: Observations (points x views) per block inside the vectorised kernels: a block's
@@ -142,11 +144,30 @@ def _one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+_THREADS: int | None = None  # set by threads()
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the blocks of the calls made inside (in any thread) on ``n`` threads; the
+    default is one per available core. The compiled kernels start no threads of their
+    own, so this is the only thread count; results do not depend on it."""
+    global _THREADS
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n}")
+    previous, _THREADS = _THREADS, int(n)
+    try:
+        yield
+    finally:
+        _THREADS = previous
+
+
 def _n_workers() -> int:
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        n = max(1, os.cpu_count() or 1)
+    return n if _THREADS is None else _THREADS
 
 
 Progress = Callable[[int, int], None]
@@ -157,8 +178,9 @@ def for_each_chunk(
 ) -> None:
     """Call ``fn(slice)`` for consecutive blocks of ``range(n)``.
 
-    Blocks run on a small thread pool when there are several: the kernels are numpy
-    ufuncs and BLAS calls that release the GIL, so blocks overlap on the available cores.
+    Blocks run on a small thread pool when there are several (see :func:`threads`):
+    the kernels (numpy ufuncs, BLAS calls, the compiled kernels of
+    :mod:`triangulation._kernels`) release the GIL, so blocks overlap on the cores.
     ``fn`` must write only into its own slice of preallocated outputs. ``progress(done,
     total)`` is called in the calling thread after each block, in order.
     """
