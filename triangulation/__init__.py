@@ -1,4 +1,4 @@
-"""Cameras, distortion, projection, DLT and RANSAC triangulation (numpy/scipy only).
+"""Cameras, distortion, projection, DLT and RANSAC triangulation (numpy, numba kernels).
 
 Imports no torch, no Qt and nothing from ``annotator`` (import-linter contract).
 """
