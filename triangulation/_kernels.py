@@ -48,7 +48,11 @@ __all__ = [
     "triangulate_block",
 ]
 
-JIT_OPTIONS = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
+#: Only the value-safe fast-math flags: fused multiply-add ("contract") and reciprocal
+#: multiplication ("arcp"), about 1.4x here. No "nnan"/"ninf": NaN marks missing views and
+#: the kernels test for it; no "reassoc", so every sum keeps its order (results stay
+#: identical for any thread count or block size).
+JIT_OPTIONS = dict(nogil=True, cache=True, fastmath={"contract", "arcp"}, error_model="numpy")
 
 #: Camera depth (mm) at or below which a point counts as behind the camera.
 MIN_DEPTH_MM = 1e-6
