@@ -77,15 +77,20 @@ def write_propagated(
                 "uv_px",
                 (n, C, J, 2),
                 "f4",
+                # maxshape lets a project with no human 3D yet write an empty file
+                # (h5py refuses a fixed zero-row dataset with chunks).
+                maxshape=(None, C, J, 2),
                 chunks=(1, C, J, 2),
                 compression="lzf",
                 fillvalue=np.nan,
             )
             img_ds = f.create_dataset(
-                "in_image", (n, C, J), "?", chunks=(1, C, J), compression="lzf"
+                "in_image", (n, C, J), "?", maxshape=(None, C, J), chunks=(1, C, J),
+                compression="lzf",
             )
             frn_ds = f.create_dataset(
-                "in_front", (n, C, J), "?", chunks=(1, C, J), compression="lzf"
+                "in_front", (n, C, J), "?", maxshape=(None, C, J), chunks=(1, C, J),
+                compression="lzf",
             )
             views = joint_views = 0
             for start in range(0, n, batch):

@@ -83,3 +83,19 @@ def test_status_of_missing_project(capture, capsys):
     tmp, _ = capture
     assert main(["status", str(tmp / "missing")]) == 2
     assert "not a project" in capsys.readouterr().err
+
+
+def test_propagate_without_human_labels_writes_an_empty_result(capture, capsys):
+    # Regression: h5py refused the zero-row chunked datasets ("Chunk shape must not be
+    # greater than data shape"), so `annotator propagate` failed on a fresh project.
+    tmp, rig = capture
+    proj = tmp / "proj"
+    assert main(["init", str(proj), "--images", str(tmp / "images"), "--calibration",
+                 str(tmp / "calib.toml")]) == 0
+    capsys.readouterr()
+    assert main(["propagate", str(proj), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["instants"] == 0 and summary["joint_views"] == 0
+    with ProjectStore.open(proj, "r") as store:
+        prop = store.propagated()
+    assert prop.uv_px.shape == (0, len(rig), skeleton.NUM_JOINTS, 2)
