@@ -115,6 +115,8 @@ class ProjectStatus:
     human_labelled: int
     machine_labelled: int
     flagged: int
+    #: instants with 3D joints imported from a dataset (e.g. InterHand2.6M)
+    imported_labelled: int = 0
 
 
 @dataclass(frozen=True)

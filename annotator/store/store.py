@@ -529,4 +529,5 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
             human_labelled=int(self._labels.instants_with_joints("human").size),
             machine_labelled=int(self._labels.instants_with_joints("machine").size),
             flagged=int(self._labels.flagged_instants().size),
+            imported_labelled=int(self._labels.instants_with_joints("imported").size),
         )

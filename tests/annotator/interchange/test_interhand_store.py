@@ -58,6 +58,8 @@ def test_import_builds_captures_instants_and_joints(imported, ih_json):
     assert result.images == 4 and result.captures == ("3", "2", "7", "4")
     with ProjectStore.open(project) as store:
         assert store.captures == ["3", "2", "7", "4"]
+        status = store.status()
+        assert (status.imported_labelled, status.human_labelled) == (4, 0)
         assert store.camera_names == ["400026", "400012", "410053", "410028"]
         assert store.rig("4")[0].size == (512, 334)
         i = store.find_instant("7", "0115_rocker_backside", 29590)
