@@ -135,8 +135,9 @@ def init_project(
     for cap in caps:
         extra = [c for c in scan.cameras[cap] if c not in rigs[cap]]
         if extra:
+            shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
             raise ProjectFormatError(
-                f"{calibration}: cameras {', '.join(extra)} have images in "
+                f"{calibration}: cameras {shown} have images in "
                 f"{Path(images) / cap} but no calibration"
             )
     project = Path(project)
