@@ -43,6 +43,7 @@ __all__ = [
     "to_camera",
     "project_px",
     "add_view",
+    "solve_sym3",
     "solve_dlt",
     "pixel_errors",
     "triangulate_block",
@@ -259,6 +260,26 @@ def add_view(M, cam, c, x, y, w):
     M[9] += w * (a3 * a3 + b3 * b3)
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def solve_sym3(a, b, c, d, e, f, gx, gy, gz):
+    """Solve ``[[a, b, c], [b, d, e], [c, e, f]] s = -g`` by cofactors.
+
+    Returns (s0, s1, s2, det, c33) with c33 = a d - b² the leading 2x2 minor, so callers
+    can check positive definiteness (a > 0, c33 > 0, det > 0) without recomputing it.
+    """
+    c11 = d * f - e * e
+    c12 = c * e - b * f
+    c13 = b * e - c * d
+    c22 = a * f - c * c
+    c23 = b * c - a * e
+    c33 = a * d - b * b
+    det = a * c11 + b * c12 + c * c13
+    s0 = -(c11 * gx + c12 * gy + c13 * gz) / det
+    s1 = -(c12 * gx + c22 * gy + c23 * gz) / det
+    s2 = -(c13 * gx + c23 * gy + c33 * gz) / det
+    return s0, s1, s2, det, c33
+
+
 @njit(**JIT_OPTIONS)
 def solve_dlt(M, steps):
     """Smallest eigenvector (X, 1) of the 4x4 normal matrix M (10 upper entries).
@@ -273,22 +294,12 @@ def solve_dlt(M, steps):
     lam = 0.0
     X0 = X1 = X2 = np.nan
     for step in range(steps + 1):
-        aa, dd, ff = a - lam, d - lam, f - lam
-        c11 = dd * ff - e * e
-        c12 = c * e - b0 * ff
-        c13 = b0 * e - c * dd
-        c22 = aa * ff - c * c
-        c23 = b0 * c - aa * e
-        c33 = aa * dd - b0 * b0
-        det = aa * c11 + b0 * c12 + c * c13
+        n0, n1, n2, det, c33 = solve_sym3(a - lam, b0, c, d - lam, e, f - lam, bx, by, bz)
         if step == 0:
             if not det > _DEGENERATE_DET * scale:
                 return np.nan, np.nan, np.nan
-        elif not (aa > 0.0 and c33 > 0.0 and det > 0.0):
+        elif not (a - lam > 0.0 and c33 > 0.0 and det > 0.0):
             break
-        n0 = -(c11 * bx + c12 * by + c13 * bz) / det
-        n1 = -(c12 * bx + c22 * by + c23 * bz) / det
-        n2 = -(c13 * bx + c23 * by + c33 * bz) / det
         if not (math.isfinite(n0) and math.isfinite(n1) and math.isfinite(n2)):
             break
         X0, X1, X2 = n0, n1, n2

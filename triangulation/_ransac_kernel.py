@@ -28,6 +28,7 @@ from triangulation._kernels import (
     distort,
     pixel_errors,
     solve_dlt,
+    solve_sym3,
     to_camera,
     undistort,
 )
@@ -100,16 +101,7 @@ def _refine(X0, X1, X2, uv, cam, use, iterations):
         a += damp
         d += damp
         f += damp
-        c11 = d * f - e * e
-        c12 = c_ * e - b * f
-        c13 = b * e - c_ * d
-        c22 = a * f - c_ * c_
-        c23 = b * c_ - a * e
-        c33 = a * d - b * b
-        det = a * c11 + b * c12 + c_ * c13
-        s0 = -(c11 * gx + c12 * gy + c13 * gz) / det
-        s1 = -(c12 * gx + c22 * gy + c23 * gz) / det
-        s2 = -(c13 * gx + c23 * gy + c33 * gz) / det
+        s0, s1, s2, _, _ = solve_sym3(a, b, c_, d, e, f, gx, gy, gz)
         if not (math.isfinite(s0) and math.isfinite(s1) and math.isfinite(s2)):
             break
         X0 += s0
