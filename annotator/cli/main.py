@@ -57,10 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args._run(args) or 0)
-    except (CliError, ValueError, FileNotFoundError, PermissionError, OSError) as exc:
+    except Exception as exc:
         # One clear line, no traceback, for every error the user can fix.
+        if not isinstance(exc, _user_errors()):
+            raise
         print(f"annotator {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors the user can fix (imported here: the store is heavy, ``--help`` must not be)."""
+    from annotator.store.errors import ProjectLockedError
+
+    return (CliError, ValueError, OSError, ProjectLockedError)
 
 
 if __name__ == "__main__":  # pragma: no cover

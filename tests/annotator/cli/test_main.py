@@ -42,3 +42,19 @@ def test_missing_project_is_one_line_error(tmp_path, capsys):
     assert main(["status", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("annotator status: error:") and "\n" not in err
+
+
+def test_second_writer_cli_error_is_one_line_not_a_traceback(tmp_path, capsys):
+    from annotator.store import ProjectStore
+    from tests.annotator.store.conftest import make_project
+
+    holder = make_project(tmp_path / "p")
+    try:
+        assert main(["propagate", str(tmp_path / "p")]) == 2
+    finally:
+        holder.close()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("annotator propagate: error:") and "\n" not in err
+    assert "project is open for writing by" in err
+    with ProjectStore.open(tmp_path / "p", "w") as w:  # the lock was not left behind
+        assert w.writable
