@@ -11,7 +11,8 @@ packed camera layout and the threading model are described there). Per point:
    scale), keep the cheapest;
 3. its inliers among all views, weighted DLT refit, Gauss-Newton on the true distorted
    pixel reprojection error of those inliers;
-4. exact pixel errors of every observed view and the final inlier count.
+4. exact pixel errors of every observed view and the final inlier count (a point with
+   fewer than ``min_inliers`` is NaN, with NaN errors).
 """
 
 from __future__ import annotations
@@ -234,8 +235,9 @@ def ransac_block(uv, conf, use_conf, cam, threshold, min_inliers, k_pairs, n_sco
                 err[i, c] = np.nan
             inliers[i, c] = err[i, c] < threshold
             nv += inliers[i, c]
-        if nv < min_inliers:
+        if nv < min_inliers:  # no point: no inliers and no errors either
             X0 = X1 = X2 = np.nan
             for c in range(C):
                 inliers[i, c] = False
+                err[i, c] = np.nan
         points[i, 0], points[i, 1], points[i, 2] = X0, X1, X2

@@ -72,7 +72,8 @@ def triangulate_ransac(
         progress: optional ``progress(points_done, points_total)`` called after each block.
     Returns:
         Triangulation: points (..., 3), inliers (..., C), reproj_error_px (..., C) for
-        every observed view (inlier or not), n_views (...,) = number of inliers.
+        every observed view (inlier or not; NaN where the point is NaN), n_views (...,) =
+        number of inliers.
     """
     uv = check_uv(uv_px, rig)
     conf = check_view_weights(confidence, uv, name="confidence")

@@ -134,3 +134,15 @@ def test_degenerate_sizes():
     assert np.isnan(tri.points_world_mm).all() and tri.n_views == 0
     empty = triangulate_ransac(np.zeros((0, len(RIG), 2)), RIG)
     assert empty.points_world_mm.shape == (0, 3) and empty.inliers.shape == (0, len(RIG))
+
+
+def test_regression_ransac_reproj_error_finite_where_min_inliers_made_the_point_nan():
+    # bug: a point dropped for having fewer than min_inliers inliers kept the pixel errors
+    # of the discarded estimate, although Triangulation promises NaN where the point is NaN
+    X = cube_points(5)
+    uv = project(X, RIG)
+    uv[:, 3:] = np.nan
+    tri = triangulate_ransac(uv, RIG, min_inliers=4)
+    assert np.isnan(tri.points_world_mm).all()
+    assert np.isnan(tri.reproj_error_px).all()
+    np.testing.assert_array_equal(tri.n_views, 0)
