@@ -31,6 +31,7 @@ __all__ = [
     "ProjectFile",
     "read_project_file",
     "write_project_file",
+    "encode_project_file",
     "SCHEMA_VERSION",
     "SKELETON_ID",
     "PROJECT_NAME",
@@ -108,8 +109,8 @@ def read_project_file(project_dir: Path) -> ProjectFile:
     )
 
 
-def write_project_file(project_dir: Path, pf: ProjectFile) -> None:
-    """Atomically write ``project.toml``."""
+def encode_project_file(project_dir: Path, pf: ProjectFile) -> bytes:
+    """The bytes of ``project.toml`` for ``pf``; raises ProjectFormatError before any write."""
     data = {
         "name": pf.name,
         "schema_version": pf.schema_version,
@@ -124,4 +125,11 @@ def write_project_file(project_dir: Path, pf: ProjectFile) -> None:
         raise ProjectFormatError(
             f"{Path(project_dir) / PROJECT_NAME}: settings/metadata not TOML-serialisable ({exc})"
         ) from None
-    atomic_write_bytes(Path(project_dir) / PROJECT_NAME, text.encode("utf-8"))
+    return text.encode("utf-8")
+
+
+def write_project_file(project_dir: Path, pf: ProjectFile, data: bytes | None = None) -> None:
+    """Atomically write ``project.toml`` (``data``: its bytes, already encoded)."""
+    if data is None:
+        data = encode_project_file(project_dir, pf)
+    atomic_write_bytes(Path(project_dir) / PROJECT_NAME, data)

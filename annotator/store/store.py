@@ -27,6 +27,7 @@ from annotator.store.project_file import (
     PROJECT_NAME,
     SCHEMA_VERSION,
     ProjectFile,
+    encode_project_file,
     read_project_file,
     write_project_file,
 )
@@ -501,13 +502,20 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
 
     # -- saving ----------------------------------------------------------------------------
     def save(self) -> None:
-        """Write pending edits: the index, then the labels, then project.toml; each atomic."""
+        """Write pending edits: the index, then the labels, then project.toml; each atomic.
+
+        project.toml is encoded first, so settings or metadata TOML cannot hold fail the
+        call before any file changes.
+        """
         self._need_write()
-        self._frames.commit()
-        self._labels.save()
+        pf = data = None
         if self.metadata != self._pf.metadata or self.settings != self._pf.settings:
             pf = self._pf.replace(metadata=dict(self.metadata), settings=dict(self.settings))
-            write_project_file(self.path, pf)
+            data = encode_project_file(self.path, pf)
+        self._frames.commit()
+        self._labels.save()
+        if pf is not None:
+            write_project_file(self.path, pf, data)
             self._pf = pf
 
     @property

@@ -119,3 +119,21 @@ def test_bad_values_are_refused_and_change_nothing(project):
     project.save()
     assert _digest(project.path) == before
     assert project.labels(0).clicks_uv_px[0, 0].tolist() == [1.0, 2.0]
+
+
+def test_save_with_unserialisable_metadata_changes_no_file(project):
+    # save() used to replace frames.h5 and labels.h5 before finding that project.toml
+    # could not be written, leaving a failed call with changed files.
+    def saved():  # the project's files (the pending index working copy is a hidden temp)
+        return {k: v for k, v in _digest(project.path).items() if not k.startswith(".")}
+
+    before = saved()
+    project.set_flag(0, None, "look")
+    project.add_instants(["0"], ["seq"], [10], [[f"x{k}.jpg" for k in range(6)]])
+    project.metadata["bad"] = {"a": None}
+    with pytest.raises(ProjectFormatError, match="project.toml: .*not TOML"):
+        project.save()
+    assert saved() == before
+    del project.metadata["bad"]
+    project.save()
+    assert project.num_instants == 5 and project.flagged_instants().tolist() == [0]
