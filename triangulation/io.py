@@ -86,6 +86,23 @@ def _read_text(path: Path) -> str:
         raise _fail(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json.loads would keep the last one: a camera silently lost
+            raise ValueError(f"duplicate key {key!r} in a JSON object")
+        out[key] = value
+    return out
+
+
+def _loads_json(text: str) -> Any:
+    """Parsed JSON; malformed text or a key repeated in one object is a ValueError."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from None
+
+
 def _parse(path: Path, fmt: str | None) -> tuple[str, Any]:
     """(format, parsed content) of ``path``; ``fmt`` forces the format."""
     ext = path.suffix.lower()
@@ -100,10 +117,7 @@ def _parse(path: Path, fmt: str | None) -> tuple[str, Any]:
     if not head:
         raise ValueError("empty file")
     if fmt in ("interhand", "opencv") or fmt is None and (ext == ".json" or head[0] == "{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"malformed JSON: {exc}") from None
+        data = _loads_json(text)
         if fmt is not None:
             return fmt, data
         if interhand.is_interhand(data):
@@ -197,10 +211,7 @@ def _several(ids: list[str]) -> str:
 
 def _data_json_sizes(path: Path) -> dict[tuple[str, str], tuple[int, int]]:
     try:
-        data = json.loads(_read_text(path))
-        return interhand.sizes_from_data_json(data)
-    except json.JSONDecodeError as exc:
-        raise _fail(path, f"malformed JSON: {exc}") from None
+        return interhand.sizes_from_data_json(_loads_json(_read_text(path)))
     except CalibrationFormatError:
         raise
     except ValueError as exc:

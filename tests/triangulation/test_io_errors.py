@@ -314,3 +314,23 @@ def test_corrupted_files_fail_cleanly(tmp_path):
                 assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
                 outcomes["refused"] += 1
     assert outcomes["refused"] > 500 and outcomes["loaded"] > 10
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        # InterHand: camera "400002" twice in campos (json.loads kept the last silently)
+        ('{"1": {"campos": {"400002": [1, 2, 3], "400002": [4, 5, 6]}, '
+         '"camrot": {"400002": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}, '
+         '"focal": {"400002": [1200, 1200]}, "princpt": {"400002": [167, 256]}}}',
+         "duplicate key '400002'"),
+        # OpenCV-style plain JSON: camera "a" twice in the cameras mapping
+        ('{"cameras": {"a": {"K": [[1, 0, 1], [0, 1, 1], [0, 0, 1]], "image_size": [4, 4]}, '
+         '"a": {"K": [[2, 0, 1], [0, 2, 1], [0, 0, 1]], "image_size": [4, 4]}}}',
+         "duplicate key 'a'"),
+    ],
+)
+def test_regression_duplicate_json_keys_silently_dropped_a_camera(tmp_path, content, match):
+    path = tmp_path / "cal_camera.json"
+    path.write_text(content)
+    _expect(path, match, image_size=(334, 512))
