@@ -518,6 +518,15 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
             write_project_file(self.path, pf, data)
             self._pf = pf
 
+    def discard_changes(self) -> None:
+        """Forget every unsaved edit: new instants and attrs, labels, metadata, settings."""
+        self._need_write()
+        self._frames.discard()
+        self._labels.discard()
+        self._lookup = None
+        self.metadata = dict(self._pf.metadata)
+        self.settings = dict(self._pf.settings)
+
     @property
     def dirty(self) -> bool:
         """Whether there are unsaved edits."""

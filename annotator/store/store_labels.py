@@ -147,10 +147,6 @@ class LabelsMixin:
     def flagged_instants(self) -> np.ndarray:
         return self._labels.flagged_instants().astype(np.int64)
 
-    def discard_changes(self) -> None:
-        """Forget unsaved label edits."""
-        self._labels.discard()
-
 
 def _now(time: float | None) -> float:
     if time is None:

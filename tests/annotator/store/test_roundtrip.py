@@ -108,6 +108,21 @@ def test_pending_edits_visible_before_save_and_lost_without_it(project):
         assert np.isnan(r.labels(1).clicks_uv_px).all()
 
 
+def test_discard_changes_drops_every_pending_edit_not_only_labels(project):
+    project.set_click(1, 0, 0, (5.0, 5.0))
+    project.add_instants(["0"], ["seq"], [10], [[f"x{k}.jpg" for k in range(6)]])
+    project.set_instant_attr("subject", np.arange(5))
+    project.metadata["note"] = "draft"
+    project.discard_changes()
+    assert not project.dirty
+    assert project.num_instants == 4 and project.instant_attr_names() == []
+    assert "note" not in project.metadata
+    assert np.isnan(project.labels(1).clicks_uv_px).all()
+    project.save()
+    with ProjectStore.open(project.path) as r:
+        assert r.num_instants == 4 and "note" not in r.metadata
+
+
 def test_context_manager_saves_on_clean_exit_only(tmp_path):
     make_project(tmp_path / "p").close()
     with ProjectStore.open(tmp_path / "p", "w") as w:
