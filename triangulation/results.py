@@ -8,6 +8,7 @@ found. NaN in image coordinates means "not observed"; inf is always an error.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -144,30 +145,38 @@ def _one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
-_THREADS: int | None = None  # set by threads()
+#: Counts set by the open threads() contexts, oldest first, each in its own one-item list
+#: so a context removes exactly its own entry (contexts in several threads may overlap).
+_THREADS: list[list[int]] = []
+_THREADS_LOCK = threading.Lock()
 
 
 @contextmanager
 def threads(n: int) -> Iterator[None]:
     """Run the blocks of the calls made inside (in any thread) on ``n`` threads; the
     default is one per available core. The compiled kernels start no threads of their
-    own, so this is the only thread count; results do not depend on it."""
-    global _THREADS
+    own, so this is the only thread count; results do not depend on it. Where contexts
+    overlap (nested, or open in several threads), the most recently opened one counts."""
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n}")
-    previous, _THREADS = _THREADS, int(n)
+    entry = [int(n)]
+    with _THREADS_LOCK:
+        _THREADS.append(entry)
     try:
         yield
     finally:
-        _THREADS = previous
+        with _THREADS_LOCK:
+            del _THREADS[next(i for i, e in enumerate(_THREADS) if e is entry)]
 
 
 def _n_workers() -> int:
+    with _THREADS_LOCK:
+        if _THREADS:
+            return _THREADS[-1][0]
     try:
-        n = max(1, len(os.sched_getaffinity(0)))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        n = max(1, os.cpu_count() or 1)
-    return n if _THREADS is None else _THREADS
+        return max(1, os.cpu_count() or 1)
 
 
 Progress = Callable[[int, int], None]

@@ -73,3 +73,37 @@ def test_undistortion_near_the_fold_converges():
     assert np.isfinite(xy[0]).all() and np.isnan(xy[1]).all()  # inside / beyond the fold
     ray = np.append(xy[0, 0], 1.0) * 500.0
     np.testing.assert_allclose(project(ray, rig)[0], uv[0, 0], rtol=0, atol=1e-9)
+
+
+def test_regression_overlapping_threads_contexts_in_two_threads_leaked_a_setting():
+    # bug: each threads() restored the value it had found on entry, so two overlapping
+    # contexts in different threads, left in entry order, left the first one's count set
+    # for the rest of the process
+    import threading
+
+    from triangulation.results import _n_workers
+
+    default = _n_workers()
+    seen: list[int] = []
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with threads(3):
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with threads(5):
+            b_in.set()
+            a_out.wait(5)
+            seen.append(_n_workers())  # the first context has closed, this one is open
+
+    workers = [threading.Thread(target=first), threading.Thread(target=second)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    assert seen == [5]
+    assert _n_workers() == default
