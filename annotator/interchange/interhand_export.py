@@ -47,6 +47,7 @@ from annotator.interchange.interhand import (
 )
 from annotator.interchange.interhand_layout import (
     InterHandLayout,
+    _is_int_str,
     enlarged_bbox_xywh,
     interhand_camera,
     place_image,
@@ -69,10 +70,6 @@ class InterHandExport:
     frames: int
     skipped_instants: int
     skipped_images: int
-
-
-def _is_int_str(s: str) -> bool:
-    return s.lstrip("-").isdigit() and str(int(s)) == s
 
 
 def _id_map(names: list[str]) -> dict[str, str]:

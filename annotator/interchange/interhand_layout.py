@@ -113,6 +113,7 @@ class InterHandJson:
 
 
 def _is_int_str(s: str) -> bool:
+    """Whether ``s`` is an integer's canonical text (so writing it as a JSON int is lossless)."""
     return s.lstrip("-").isdigit() and str(int(s)) == s
 
 
