@@ -81,9 +81,12 @@ def plan_import(ih: InterHandSet) -> ImportPlan:
     """Instants, rigs and the image → instant mapping of a validated set (pure)."""
     sizes = Counter((im.width, im.height) for im in ih.images)
     fallback = sizes.most_common(1)[0][0]
+    sizes_of: dict[str, dict[str, tuple[int, int]]] = {}  # one pass, not one per capture
+    for im in ih.images:
+        sizes_of.setdefault(im.capture, {})[im.camera] = (im.width, im.height)
     rigs = {}
     for capture, cams in ih.cameras.items():
-        cam_size = {im.camera: (im.width, im.height) for im in ih.images if im.capture == capture}
+        cam_size = sizes_of.get(capture, {})
         unsized = [n for n in cams if n not in cam_size]
         if unsized:
             logger.info(
