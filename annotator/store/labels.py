@@ -168,10 +168,15 @@ class LabelStore:
                 table.load(d["instant"], sub, {c: d[c] for c in table.columns})
             except KeyError as exc:
                 raise ProjectFormatError(f"{self.path}: {name} lacks column {exc}") from None
-        for name, col in (("clicks", "annotator"), ("joints", "annotator"), ("flags", "reason")):
+        for name, col, table, size in (
+            ("clicks", "annotator", "strings", len(strings)),
+            ("joints", "annotator", "strings", len(strings)),
+            ("flags", "reason", "strings", len(strings)),
+            ("joints", "source", "the known sources", len(JOINT_SOURCES)),
+        ):
             v = self._tables()[name].values[col]
-            if v.size and (v.min() < 0 or v.max() >= len(strings)):
-                raise ProjectFormatError(f"{self.path}: {name}.{col} indexes past strings")
+            if v.size and (v.min() < 0 or v.max() >= size):
+                raise ProjectFormatError(f"{self.path}: {name}.{col} indexes past {table}")
         self.strings = strings
         self._string_index = {s: k for k, s in enumerate(strings)}
 

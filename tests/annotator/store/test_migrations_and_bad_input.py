@@ -137,3 +137,13 @@ def test_save_with_unserialisable_metadata_changes_no_file(project):
     del project.metadata["bad"]
     project.save()
     assert project.num_instants == 5 and project.flagged_instants().tolist() == [0]
+
+
+def test_labels_file_with_unknown_joint_source_is_a_format_error(project):
+    project.set_joints_3d(0, np.zeros((J, 3)))
+    project.close()
+    with h5py.File(project.path / "labels.h5", "r+") as f:
+        f["joints/source"][0] = 9  # no such source
+    with ProjectStore.open(project.path) as r:
+        with pytest.raises(ProjectFormatError, match=r"labels.h5: joints.source"):
+            r.labels(0)
