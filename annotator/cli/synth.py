@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "range-of-motion gestures, interacting hands) seen by a camera dome, and write it as "
         "a project with JPEG images and exact 3D/2D ground truth.",
     )
-    p.add_argument("out", help="project folder to create")
+    p.add_argument("out", help="project folder to create (absent or empty)")
     p.add_argument("--cameras", type=_positive, default=80, help="cameras in the dome (80)")
     p.add_argument("--instants", type=_positive, default=60, help="time instants (60)")
     p.add_argument("--subjects", type=_positive, default=2, help="subjects, one capture each (2)")
@@ -33,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--jpeg-quality", type=_positive, default=92, help="JPEG quality (92)")
     p.add_argument("--workers", type=_positive, default=2, help="rendering processes (2)")
     p.add_argument("--contact-sheet", metavar="PATH", help="also write a PNG/JPEG grid of views")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing project")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a synthetic studio project already at OUT (one holding human labels "
+        "or other work is refused)",
+    )
     return p
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import secrets
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -72,6 +75,42 @@ def _render_instant(i: int) -> tuple[int, np.ndarray]:
     return i, res.visible
 
 
+#: What a synthetic studio project folder holds right after ``write_capture``; a folder
+#: with anything more (labels.h5, models/, ...) holds someone's work and is never replaced.
+_SYNTH_ENTRIES = frozenset(
+    {".lock", "project.toml", "cameras.toml", "frames.h5", "ground_truth.h5", _IMAGE_ROOT}
+)
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    """Refuse ``out`` unless it is absent, empty, or (with ``overwrite``) a synthetic studio
+    project holding nothing but what ``write_capture`` wrote."""
+    from annotator.store import ProjectFormatError, ProjectStore
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder")
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return
+    if "project.toml" not in entries:
+        raise ValueError(f"{out}: folder is not empty and holds no project; choose a new folder")
+    if not overwrite:
+        raise ProjectFormatError(f"{out}: already holds a project (pass overwrite=True)")
+    with ProjectStore.open(out, mode="w") as old:  # "w": fails if someone is editing it
+        synthetic = "synthetic_studio" in old.metadata
+        old.close(save=False)
+    if not synthetic:
+        raise ValueError(f"{out}: is not a synthetic studio project; refusing to overwrite it")
+    extra = sorted(entries - _SYNTH_ENTRIES)
+    if extra:
+        raise ValueError(
+            f"{out}: holds work beyond the synthetic capture ({', '.join(extra)}); "
+            "refusing to overwrite it"
+        )
+
+
 def write_capture(
     out,
     config: StudioConfig,
@@ -83,12 +122,16 @@ def write_capture(
 ):
     """Generate a capture and write it as a project at ``out``.
 
+    The project is built in a hidden sibling folder and moved to ``out`` only when complete,
+    so a failed or interrupted run leaves ``out`` as it was (absent, or the old project).
+
     Args:
-        out: project folder to create.
+        out: project folder to create (absent or empty).
         config: what to generate.
         workers: rendering processes (1 renders in this process).
         jpeg_quality: JPEG quality 1-100.
-        overwrite: replace a project already at ``out``.
+        overwrite: replace a synthetic studio project already at ``out``; a folder holding
+            anything else (another project, human labels, other files) is refused.
         progress: called as ``progress(done_instants, total_instants)``.
 
     Returns:
@@ -96,31 +139,60 @@ def write_capture(
         ``subject`` as an instant attribute, and ground_truth.h5 (joints_world_mm, visible,
         uv_px, hand_present); the human labels stay empty.
     """
-    from annotator.store import ProjectStore
-    from triangulation.projection import project
-
     if not 1 <= int(jpeg_quality) <= 100:
         raise ValueError(f"jpeg_quality must be in 1..100, got {jpeg_quality}")
     if int(workers) < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
+    target = out.resolve()
+    _check_target(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.synth-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        result = _write_project(staging, target.name, config, int(workers),
+                                int(jpeg_quality), progress)
+        if target.exists():
+            _check_target(target, overwrite)  # again: it may have changed while rendering
+            old = staging.with_name(staging.name + ".old")
+            os.replace(target, old)
+            os.replace(staging, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return replace(result, path=out)
+
+
+def _write_project(
+    path: Path,
+    name: str,
+    config: StudioConfig,
+    workers: int,
+    jpeg_quality: int,
+    progress: Callable[[int, int], None] | None,
+) -> SynthResult:
+    """Render and write the whole project into the new folder ``path``."""
+    from annotator.store import ProjectStore
+    from triangulation.projection import project
+
     studio = Studio(config)
     F, C = studio.num_instants, len(studio.rig)
     captures = list(dict.fromkeys(p.capture for p in studio.plan))
+    path.mkdir()
     store = ProjectStore.create(
-        out,
-        name=out.resolve().name,
+        path,
+        name=name,
         rigs={cap: studio.rig for cap in captures},
         image_root=_IMAGE_ROOT,
-        overwrite=overwrite,
         metadata={"synthetic_studio": asdict(config)},
     )
     try:
         paths = image_paths(studio)
-        root = out / _IMAGE_ROOT
+        root = path / _IMAGE_ROOT
         visible = np.zeros((F, C, NUM_JOINTS), bool)
         t0 = time.perf_counter()
-        args = (config, str(root), paths, int(jpeg_quality))
+        args = (config, str(root), paths, jpeg_quality)
         if workers == 1:
             _init_worker(*args)
             results = map(_render_instant, range(F))
@@ -159,4 +231,4 @@ def write_capture(
         store.save()
     finally:
         store.close()
-    return SynthResult(out, F, C, F * C, seconds)
+    return SynthResult(path, F, C, F * C, seconds)
