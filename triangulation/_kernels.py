@@ -6,9 +6,9 @@ distorted reprojection, RANSAC's hypotheses) was a separate pass over (points x 
 temporaries, about 75 ns per observation for the undistortion alone. Here each point is
 handled start to finish by one loop over its views with everything in registers, and
 Newton's method with the analytic Jacobian of the lens model replaces the linearly
-converging fixed-point iteration. ``project`` stays vectorised numpy;
-``undistort_points`` calls :func:`undistort_block`, so that undistorting and
-triangulating can never disagree on an observation (one implementation of the inverse).
+converging fixed-point iteration. ``project`` (:func:`project_block`) and
+``undistort_points`` (:func:`undistort_block`) call the same code, so the lens model and
+its inverse exist once and projecting, undistorting and triangulating always agree.
 
 Conventions are those of :mod:`triangulation.distortion` and :mod:`triangulation.dlt`:
 cameras are packed by :func:`pack_cameras` as columns of rows ``fx, skew, cx, fy, cy, k1, k2, p1,
@@ -42,6 +42,7 @@ __all__ = [
     "undistort_block",
     "to_camera",
     "project_px",
+    "project_block",
     "add_view",
     "solve_sym3",
     "solve_dlt",
@@ -235,6 +236,15 @@ def project_px(cam, c, X0, X1, X2):
     iz = 1.0 / z if z > MIN_DEPTH_MM else np.nan  # behind: NaN (a select, no branch)
     xd, yd, _, _, _, _, _ = distort(cam, c, xc * iz, yc * iz)
     return cam[0, c] * xd + cam[1, c] * yd + cam[2, c], cam[3, c] * yd + cam[4, c]
+
+
+@njit(**JIT_OPTIONS)
+def project_block(points, cam, out):
+    """(n, 3) world mm -> (n, C, 2) distorted pixels (NaN behind a camera)."""
+    for i in range(points.shape[0]):
+        X0, X1, X2 = points[i, 0], points[i, 1], points[i, 2]
+        for c in range(cam.shape[1]):
+            out[i, c, 0], out[i, c, 1] = project_px(cam, c, X0, X1, X2)
 
 
 @njit(inline="always", **JIT_OPTIONS)

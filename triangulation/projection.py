@@ -3,16 +3,16 @@
 ``x_cam = R_cam_from_world @ X_world + t``; a point with camera depth ``z <= MIN_DEPTH_MM``
 is behind (or on the plane of) that camera and projects to NaN, so it is never reported
 as visible in it. Projection matches ``cv2.projectPoints`` (same distortion model) to
-~1e-12 px for cameras without skew; skew in K is applied too.
+~1e-12 px for cameras without skew; skew in K is applied too. It runs the compiled
+lens model of :mod:`triangulation._kernels`, the one the triangulation kernels use.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from triangulation._kernels import MIN_DEPTH_MM
+from triangulation._kernels import MIN_DEPTH_MM, pack_cameras, project_block
 from triangulation.camera import CameraRig
-from triangulation.distortion import DistortionCoeffs, distort_normalized
 from triangulation.results import (
     DEFAULT_CHUNK,
     block_points,
@@ -24,60 +24,11 @@ from triangulation.results import (
 
 __all__ = [
     "MIN_DEPTH_MM",
-    "world_to_camera",
-    "camera_planes",
-    "project_planes",
     "project",
     "in_front",
     "in_image",
     "reprojection_error",
 ]
-
-
-
-def _homogeneous_extrinsics(rig: CameraRig) -> np.ndarray:
-    """(4, 3C) matrix whose product with [X, 1] gives x, y, z planes of all cameras."""
-    C = len(rig)
-    Rt = np.empty((4, 3, C))
-    Rt[:3] = rig.R.transpose(2, 1, 0)  # [j, i, c] = R[c, i, j]
-    Rt[3] = rig.t.T
-    return Rt.reshape(4, 3 * C)
-
-
-def camera_planes(points_world_mm: np.ndarray, rig: CameraRig):
-    """(N, 3) world mm -> camera-frame (x, y, z) planes, each (N, C), from one GEMM.
-
-    Homogeneous coordinates against a contiguous (4, 3C) ``[R | t]ᵀ`` let BLAS do it all
-    and give each coordinate as a contiguous row per point, which the elementwise kernels
-    that follow read much faster than an interleaved (N, C, 3) layout.
-    """
-    C = len(rig)
-    X4 = np.empty((points_world_mm.shape[0], 4))
-    X4[:, :3] = points_world_mm
-    X4[:, 3] = 1.0
-    out = (X4 @ _homogeneous_extrinsics(rig)).reshape(-1, 3, C)
-    return out[:, 0], out[:, 1], out[:, 2]
-
-
-def world_to_camera(points_world_mm: np.ndarray, rig: CameraRig) -> np.ndarray:
-    """(N, 3) world mm -> (N, C, 3) camera-frame mm (one GEMM, no loop over cameras)."""
-    return np.stack(camera_planes(points_world_mm, rig), axis=-1)
-
-
-def project_planes(pts: np.ndarray, rig: CameraRig, co: DistortionCoeffs):
-    """(N, 3) world mm -> pixel planes (u, v), each (N, C); NaN behind a camera."""
-    xc, yc, z = camera_planes(pts, rig)
-    with np.errstate(divide="ignore"):
-        iz = 1.0 / z
-    iz[~(z > MIN_DEPTH_MM)] = np.nan  # behind the camera: never visible
-    x, y = distort_normalized(xc * iz, yc * iz, co)
-    K = rig.K
-    v = K[:, 1, 1] * y
-    v += K[:, 1, 2]
-    u = K[:, 0, 0] * x
-    u += K[:, 0, 1] * y
-    u += K[:, 0, 2]
-    return u, v
 
 
 def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUNK) -> np.ndarray:
@@ -86,6 +37,7 @@ def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUN
     Args:
         points_world_mm: (..., 3) points in world mm; NaN propagates.
         rig: the C cameras.
+        chunk: points per block (bounds memory).
     Returns:
         uv_px: (..., C, 2) pixel coordinates (top-left pixel centre at (0, 0)); NaN for a
         point behind a camera (depth <= ``MIN_DEPTH_MM``).
@@ -95,12 +47,12 @@ def project(points_world_mm, rig: CameraRig, *, chunk: int | None = DEFAULT_CHUN
     """
     pts = check_points(points_world_mm)
     check_rig(rig)
-    co = DistortionCoeffs.from_rig(rig)
+    cam = pack_cameras(rig)
     flat = pts.reshape(-1, 3)
     out = np.empty((flat.shape[0], len(rig), 2))
 
     def work(sl: slice) -> None:
-        out[sl, :, 0], out[sl, :, 1] = project_planes(flat[sl], rig, co)
+        project_block(np.ascontiguousarray(flat[sl]), cam, out[sl])
 
     for_each_chunk(work, flat.shape[0], block_points(len(rig), chunk))
     return out.reshape(pts.shape[:-1] + (len(rig), 2))

@@ -131,20 +131,6 @@ def chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-_BLAS = None  # threadpoolctl controller, created on first big call (scanning libs costs ms)
-
-
-def _one_blas_thread():
-    """Context holding BLAS to one thread: blocks already run in parallel, and OpenBLAS's
-    own threads, spinning on a busy machine, made the small GEMMs here up to 30x slower."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
 #: Counts set by the open threads() contexts, oldest first, each in its own one-item list
 #: so a context removes exactly its own entry (contexts in several threads may overlap).
 _THREADS: list[list[int]] = []
@@ -188,8 +174,8 @@ def for_each_chunk(
     """Call ``fn(slice)`` for consecutive blocks of ``range(n)``.
 
     Blocks run on a small thread pool when there are several (see :func:`threads`):
-    the kernels (numpy ufuncs, BLAS calls, the compiled kernels of
-    :mod:`triangulation._kernels`) release the GIL, so blocks overlap on the cores.
+    the compiled kernels of :mod:`triangulation._kernels` release the GIL, so blocks
+    overlap on the cores.
     ``fn`` must write only into its own slice of preallocated outputs. ``progress(done,
     total)`` is called in the calling thread after each block, in order.
     """
@@ -201,7 +187,7 @@ def for_each_chunk(
             if progress is not None:
                 progress(sl.stop, n)
         return
-    with _one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for sl, future in [(sl, pool.submit(fn, sl)) for sl in slices]:
             future.result()
             if progress is not None:
