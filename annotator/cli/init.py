@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=progress,
         )
-    status = store.status()
-    store.close()
+    with store:  # releases the write lock even if reading the counts fails
+        status = store.status()
     print(
         f"created {args.project}: {status.instants} instants, {status.cameras} cameras, "
         f"{status.images} images"
