@@ -12,7 +12,7 @@ import numpy as np
 
 from triangulation.camera import Camera, CameraRig
 from triangulation.distortion import undistort_points
-from triangulation.projection import MIN_DEPTH_MM, project
+from triangulation.projection import project
 
 __all__ = ["fundamental_matrix", "epipolar_line"]
 
@@ -60,8 +60,8 @@ def epipolar_line(
         (..., n_samples, 2) pixels in camera b, NaN where the ray point is behind camera b.
         Lens distortion of both cameras is included, so the polyline may curve.
     """
-    ia = cam_a if isinstance(cam_a, int) else rig.index(cam_a)
-    ib = cam_b if isinstance(cam_b, int) else rig.index(cam_b)
+    ia = int(cam_a) if isinstance(cam_a, int | np.integer) else rig.index(cam_a)
+    ib = int(cam_b) if isinstance(cam_b, int | np.integer) else rig.index(cam_b)
     if not (0 <= ia < len(rig) and 0 <= ib < len(rig)):
         raise ValueError(f"camera index out of range for a rig of {len(rig)}: {cam_a}, {cam_b}")
     if ia == ib:
@@ -84,8 +84,4 @@ def epipolar_line(
     inv_depth = np.linspace(1.0 / near, 1.0 / far, int(n_samples))
     pts_cam = ray_cam[..., None, :] / inv_depth[:, None]  # (..., S, 3) in camera a
     pts_world = (pts_cam - a.t) @ a.R  # R^T (x - t), row-vector form
-    out = project(pts_world, rig[ib : ib + 1])[..., 0, :]
-    # keep only samples in front of b (project already gives NaN behind it)
-    depth_b = pts_world @ rig.R[ib, 2] + rig.t[ib, 2]
-    out[depth_b <= MIN_DEPTH_MM] = np.nan
-    return out
+    return project(pts_world, rig[ib : ib + 1])[..., 0, :]  # NaN behind camera b

@@ -40,3 +40,9 @@ def test_epipolar_line_rejects_same_camera_and_bad_input():
         epipolar_line([10.0, 10.0, 1.0], RIG, 0, 1)
     with pytest.raises(KeyError):
         epipolar_line([10.0, 10.0], RIG, "nope", 1)
+
+
+def test_regression_numpy_integer_camera_index_was_looked_up_as_a_name():
+    uv = project(cube_points(1), RIG)[0, 0]
+    expected = epipolar_line(uv, RIG, 0, 1)
+    np.testing.assert_array_equal(epipolar_line(uv, RIG, np.int64(0), np.intp(1)), expected)
