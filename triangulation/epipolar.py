@@ -13,6 +13,7 @@ import numpy as np
 from triangulation.camera import Camera, CameraRig
 from triangulation.distortion import undistort_points
 from triangulation.projection import project
+from triangulation.results import check_int
 
 __all__ = ["fundamental_matrix", "epipolar_line"]
 
@@ -66,8 +67,7 @@ def epipolar_line(
         raise ValueError(f"camera index out of range for a rig of {len(rig)}: {cam_a}, {cam_b}")
     if ia == ib:
         raise ValueError("epipolar_line needs two different cameras")
-    if int(n_samples) != n_samples or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples}")
+    n_samples = check_int(n_samples, "n_samples", 2)
     uv = np.asarray(uv_px_in_a, dtype=np.float64)
     if uv.ndim < 1 or uv.shape[-1] != 2:
         raise ValueError(f"uv_px_in_a must have shape (..., 2), got {uv.shape}")

@@ -19,6 +19,7 @@ from triangulation.results import (
     check_points,
     check_rig,
     check_uv,
+    chunks,
     for_each_chunk,
 )
 
@@ -65,8 +66,12 @@ def in_front(points_world_mm, rig: CameraRig) -> np.ndarray:
     """
     pts = check_points(points_world_mm)
     check_rig(rig)
-    z = np.einsum("cj,...j->...c", rig.R[:, 2, :], pts) + rig.t[:, 2]
-    return z > MIN_DEPTH_MM
+    flat = pts.reshape(-1, 3)
+    out = np.empty((flat.shape[0], len(rig)), dtype=bool)
+    # In blocks, so the float depths never exist for all points at once (bounded memory).
+    for sl in chunks(flat.shape[0], block_points(len(rig))):
+        out[sl] = flat[sl] @ rig.R[:, 2, :].T + rig.t[:, 2] > MIN_DEPTH_MM
+    return out.reshape(pts.shape[:-1] + (len(rig),))
 
 
 def in_image(uv_px, rig: CameraRig, margin_px: float = 0.0) -> np.ndarray:

@@ -30,6 +30,7 @@ from triangulation.results import (
     Progress,
     Triangulation,
     block_points,
+    check_int,
     check_uv,
     check_view_weights,
     for_each_chunk,
@@ -77,16 +78,13 @@ def triangulate_ransac(
     """
     uv = check_uv(uv_px, rig)
     conf = check_view_weights(confidence, uv, name="confidence")
-    if not (np.isfinite(threshold_px) and threshold_px > 0):
+    if not (isinstance(threshold_px, int | float | np.number) and np.isfinite(threshold_px)
+            and threshold_px > 0):
         raise ValueError(f"threshold_px must be a positive number, got {threshold_px}")
-    if int(min_inliers) != min_inliers or min_inliers < 2:
-        raise ValueError(f"min_inliers must be an integer >= 2, got {min_inliers}")
-    if int(max_pair_views) != max_pair_views or max_pair_views < 2:
-        raise ValueError(f"max_pair_views must be an integer >= 2, got {max_pair_views}")
-    if int(score_views) != score_views or score_views < max_pair_views:
-        raise ValueError(f"score_views must be an integer >= max_pair_views, got {score_views}")
-    if int(refine_iterations) != refine_iterations or refine_iterations < 0:
-        raise ValueError(f"refine_iterations must be an integer >= 0, got {refine_iterations}")
+    min_inliers = check_int(min_inliers, "min_inliers", 2)
+    max_pair_views = check_int(max_pair_views, "max_pair_views", 2)
+    score_views = check_int(score_views, "score_views (>= max_pair_views)", max_pair_views)
+    refine_iterations = check_int(refine_iterations, "refine_iterations", 0)
     C = len(rig)
     batch = uv.shape[:-2]
     if C < 2:  # a one-camera rig triangulates nothing

@@ -28,6 +28,7 @@ __all__ = [
     "block_points",
     "for_each_chunk",
     "threads",
+    "check_int",
 ]
 
 #: Observations (points x views) per block inside the vectorised kernels: a block's
@@ -37,12 +38,21 @@ BLOCK_OBSERVATIONS = 65536
 DEFAULT_CHUNK: int | None = None  # None: BLOCK_OBSERVATIONS // C points per block
 
 
+def check_int(value, name: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``; a clear ValueError for anything else (a bool, a
+    fraction, NaN, None, a string)."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if not ok and isinstance(value, float | np.floating):
+        ok = bool(np.isfinite(value)) and float(value).is_integer()
+    if not ok or int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def block_points(n_views: int, chunk: int | None = None) -> int:
     """Points per block for ``n_views`` views (``chunk`` overrides when given)."""
     if chunk is not None:
-        if int(chunk) < 1:
-            raise ValueError(f"chunk must be a positive number of points, got {chunk}")
-        return int(chunk)
+        return check_int(chunk, "chunk", 1)
     return max(256, BLOCK_OBSERVATIONS // max(1, n_views))
 
 
@@ -143,9 +153,7 @@ def threads(n: int) -> Iterator[None]:
     default is one per available core. The compiled kernels start no threads of their
     own, so this is the only thread count; results do not depend on it. Where contexts
     overlap (nested, or open in several threads), the most recently opened one counts."""
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
-    entry = [int(n)]
+    entry = [check_int(n, "n", 1)]
     with _THREADS_LOCK:
         _THREADS.append(entry)
     try:

@@ -57,7 +57,7 @@ def test_one_and_two_threads_and_any_block_size_give_identical_results(run):
 
 
 def test_threads_rejects_a_bad_count():
-    with pytest.raises(ValueError, match="positive integer"), threads(0):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"), threads(0):
         pass
 
 
