@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import secrets
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -59,9 +60,16 @@ def image_paths(studio: Studio) -> np.ndarray:
     )
 
 
-def _init_worker(config: StudioConfig, root: str, paths: np.ndarray, quality: int) -> None:
-    cv2.setNumThreads(1)  # one process per core already
+def _init_state(config: StudioConfig, root: str, paths: np.ndarray, quality: int) -> None:
     _worker_state.update(studio=Studio(config), root=Path(root), paths=paths, quality=quality)
+
+
+def _init_pool_worker(*args) -> None:
+    # Ctrl-C goes to the whole process group: the parent alone handles it (and terminates
+    # the pool); a worker interrupted mid-task would lose the task and hang a join.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)  # one process per core already
+    _init_state(*args)
 
 
 def _render_instant(i: int) -> tuple[int, np.ndarray]:
@@ -193,24 +201,33 @@ def _write_project(
         visible = np.zeros((F, C, NUM_JOINTS), bool)
         t0 = time.perf_counter()
         args = (config, str(root), paths, jpeg_quality)
-        if workers == 1:
-            _init_worker(*args)
-            results = map(_render_instant, range(F))
-            pool = None
-        else:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            pool = ctx.Pool(int(workers), initializer=_init_worker, initargs=args)
-            results = pool.imap_unordered(_render_instant, range(F))
-        try:
+
+        def collect(results) -> None:
             for done, (i, vis) in enumerate(results, start=1):
                 visible[i] = vis
                 if progress is not None:
                     progress(done, F)
-        finally:
-            if pool is not None:
+
+        if workers == 1:
+            _init_state(*args)
+            try:
+                collect(map(_render_instant, range(F)))
+            finally:
+                _worker_state.clear()
+        else:
+            # Not "fork": a process that already ran OpenCV's thread pool (or BLAS threads)
+            # forks children that can deadlock in their first cv2 call.
+            methods = mp.get_all_start_methods()
+            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+            pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=args)
+            try:
+                collect(pool.imap_unordered(_render_instant, range(F)))
                 pool.close()
+            except BaseException:
+                pool.terminate()  # an error or Ctrl-C: stop the workers, drop queued work
+                raise
+            finally:
                 pool.join()
-            _worker_state.clear()
         seconds = time.perf_counter() - t0
         log.info("rendered %d images in %.1f s", F * C, seconds)
 

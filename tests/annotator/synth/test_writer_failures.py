@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 from annotator.cli.main import main
@@ -77,3 +81,53 @@ def test_synth_refuses_a_folder_that_holds_other_files(tmp_path):
         with pytest.raises(ValueError, match="not empty"):
             write_capture(folder, _TINY, overwrite=overwrite)
     assert [p.name for p in folder.iterdir()] == ["holiday.jpg"]
+def test_interrupted_run_stops_its_workers_and_leaves_nothing(tmp_path):
+    # Ctrl-C reaches every process of the group: the workers are interrupted mid-task too.
+    # The pool must be terminated, not joined (a join waits forever for the lost tasks).
+    script = textwrap.dedent(
+        """
+        import multiprocessing as mp, os, signal, sys
+        from annotator.synth import StudioConfig, write_capture
+
+        def progress(done, total):
+            for child in mp.active_children():
+                os.kill(child.pid, signal.SIGINT)
+            raise KeyboardInterrupt
+
+        try:
+            write_capture(sys.argv[1], StudioConfig(cameras=6, instants=8, subjects=1, seed=1),
+                          workers=2, progress=progress)
+        except KeyboardInterrupt:
+            print("interrupted", sorted(os.listdir(os.path.dirname(sys.argv[1]))),
+                  mp.active_children())
+        """
+    )
+    out = tmp_path / "capture"
+    run = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "interrupted [] []"
+
+
+def test_workers_start_after_opencv_threads_ran_in_the_parent(tmp_path):
+    # Forked workers of a process whose OpenCV thread pool had run deadlocked in their
+    # first cv2 call (the pool is now started with forkserver/spawn).
+    script = textwrap.dedent(
+        """
+        import sys
+        import cv2, numpy as np
+        from annotator.synth import StudioConfig, write_capture
+
+        cv2.setNumThreads(4)
+        img = np.zeros((2000, 2000, 3), np.float32)
+        for _ in range(5):
+            img = cv2.GaussianBlur(img, (3, 3), 0.6)
+        res = write_capture(sys.argv[1], StudioConfig(cameras=3, instants=4, subjects=1),
+                            workers=2)
+        print(res.images)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "capture")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "12"
