@@ -14,8 +14,10 @@ path's last run of digits; ``cap/seq/cam400262/image0123.jpg`` becomes the templ
 so 2.6M paths cost 12 bytes each before compression and a handful of strings per camera.
 All (F, ...) datasets are chunked along F so one instant is one small chunk read.
 
-Edits go to a working copy (a sibling temporary file) that :meth:`FramesIndex.commit`
-moves over ``frames.h5`` atomically; a killed writer leaves the old index untouched.
+Edits go to a working copy (a sibling temporary file). ``ProjectStore.save()`` closes and
+fsyncs it (:meth:`FramesIndex.stage`) and moves it over ``frames.h5`` together with the
+other changed files in one journaled commit (:func:`annotator.store.atomic.commit_files`);
+a killed writer leaves the old index untouched, or a journal that completes the new one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from annotator.store.atomic import commit_replace, temp_sibling
+from annotator.store.atomic import fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
 
 __all__ = ["FramesIndex", "encode_paths", "FRAMES_NAME"]
@@ -186,16 +188,36 @@ class FramesIndex:
     def dirty(self) -> bool:
         return self._working is not None
 
-    def commit(self) -> None:
-        """Atomically move the working copy over ``frames.h5`` (no-op without edits)."""
+    def stage(self) -> Path | None:
+        """Close and fsync the working copy; returns it (None without edits).
+
+        The caller then moves it over :attr:`path` and calls :meth:`committed`, or calls
+        :meth:`unstage` to keep editing.
+        """
         if self._working is None:
-            return
-        assert self._h5 is not None
-        self._h5.flush()
-        self._h5.close()
-        self._h5 = None
-        commit_replace(self._working, self.path)
+            return None
+        if self._h5 is not None:
+            self._h5.flush()
+            self._h5.close()
+            self._h5 = None
+        fsync_path(self._working)
+        return self._working
+
+    def unstage(self) -> None:
+        """Reopen a staged working copy for further edits (its commit did not happen)."""
+        if self._working is not None and self._h5 is None:
+            self._h5 = h5py.File(self._working, "r+")
+
+    def committed(self) -> None:
+        """The staged working copy is now :attr:`path`; read from there from now on."""
         self._working = None
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+
+    def forget_working(self) -> None:
+        """Close without deleting the working copy (a pending commit journal names it)."""
+        self.committed()
 
     def discard(self) -> None:
         """Drop uncommitted edits."""

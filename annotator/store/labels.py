@@ -10,18 +10,20 @@ Tables (one HDF5 group each, columns of equal length, rows sorted by instant)::
 
 Only what someone set is stored, so a project of 40k instants with a few thousand labelled
 ones is a file of a few MB, and the atomic full rewrite per save stays cheap. Edits are kept
-in memory (``pending``) until :meth:`LabelStore.save`.
+in memory (``pending``) until :meth:`LabelStore.save` (alone) or :meth:`LabelStore.stage` +
+:meth:`LabelStore.committed` (``ProjectStore.save()``, one commit with the other files).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from annotator.store.atomic import atomic_file
+from annotator.store.atomic import atomic_file, fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
 from annotator.store.records import JOINT_SOURCES, InstantLabels
 
@@ -277,10 +279,34 @@ class LabelStore:
         merged = {name: t.merged(self._sub_size[name]) for name, t in self._tables().items()}
         with atomic_file(self.path) as tmp:
             write_labels_file(tmp, self.strings, merged, self.J)
+        self.committed(merged)
+        return True
+
+    def stage(self) -> tuple[Path, dict] | None:
+        """Write the merged tables to a fresh fsynced temporary sibling; None if unchanged.
+
+        Returns (temporary path, merged tables); after the caller has moved the temporary
+        over :attr:`path` it passes the tables to :meth:`committed`.
+        """
+        self.ensure_loaded()
+        if not self.dirty:
+            return None
+        merged = {name: t.merged(self._sub_size[name]) for name, t in self._tables().items()}
+        tmp = temp_sibling(self.path)
+        try:
+            write_labels_file(tmp, self.strings, merged, self.J)
+            fsync_path(tmp)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return tmp, merged
+
+    def committed(self, merged: dict) -> None:
+        """The staged file is now :attr:`path`: adopt its tables, clear pending edits."""
         for name, t in self._tables().items():
             inst, sub, vals = merged[name]
             t.instant, t.sub, t.values, t.pending = inst, sub, vals, {}
-        return True
 
     def discard(self) -> None:
         """Forget pending edits."""

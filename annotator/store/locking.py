@@ -3,7 +3,8 @@
 The kernel releases a flock when its holder dies, so a crashed writer never blocks the
 project. The owner line (user, host, pid, time) in the file is for the error message and for
 spotting a stale lock from a dead process on this host, which is taken over with a warning.
-Readers never touch the lock.
+Readers touch the lock only to complete a save that a killed writer left pending
+(:func:`finish_pending_commit`): they take it for that moment when it is free.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import socket
 import time
 from pathlib import Path
 
-from annotator.store.errors import ProjectLockedError
+from annotator.store.atomic import COMMIT_NAME, pending_commit, recover_commit
+from annotator.store.errors import ProjectFormatError, ProjectLockedError
 
-__all__ = ["ProjectLock", "LOCK_NAME"]
+__all__ = ["ProjectLock", "LOCK_NAME", "finish_pending_commit", "READER_WAIT_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +129,39 @@ class ProjectLock:
     def __del__(self) -> None:  # pragma: no cover - safety net
         with contextlib.suppress(Exception):
             self.release()
+
+
+#: Longest time (s) a reader waits for a live writer to finish a pending commit.
+READER_WAIT_S = 10.0
+
+
+def finish_pending_commit(path: Path, lock: ProjectLock | None) -> None:
+    """Roll forward a commit a killed writer left pending (:mod:`annotator.store.atomic`).
+
+    ``lock``: the caller's held write lock, or None for a reader, which takes the lock for
+    the moment of the roll-forward when it is free and otherwise waits for its holder.
+    """
+    if lock is not None:
+        recover_commit(path)
+        return
+    deadline = time.monotonic() + READER_WAIT_S
+    while pending_commit(path):
+        probe = ProjectLock(path)
+        try:
+            probe.acquire()
+        except ProjectLockedError as exc:
+            if time.monotonic() > deadline:
+                raise ProjectLockedError(
+                    f"{exc}; a save is still being committed ({COMMIT_NAME}), try again"
+                ) from None
+            time.sleep(0.01)
+            continue
+        except OSError as exc:
+            raise ProjectFormatError(
+                f"{path / COMMIT_NAME}: a save was interrupted; open the project for writing "
+                f"to complete it (cannot take the lock here: {exc})"
+            ) from None
+        try:
+            recover_commit(path)
+        finally:
+            probe.release()

@@ -4,6 +4,15 @@ See ``docs/store_api.md`` for the contract and DESIGN.md ("The project on disk")
 layout. Files: ``project.toml`` (:mod:`.project_file`), ``cameras.toml``
 (``triangulation.io``), ``frames.h5`` (:mod:`.frames`), ``labels.h5`` (:mod:`.labels`),
 ``ground_truth.h5`` (:mod:`.ground_truth`), ``propagated.h5`` (:mod:`.propagate`).
+
+Crash safety: :meth:`ProjectStore.save` stages every changed file (``frames.h5``,
+``labels.h5``, ``project.toml``) as a complete fsynced temporary, then commits them together
+through the roll-forward journal ``.commit.json`` (:func:`.atomic.commit_files`). Opening a
+project finishes a commit that a killed writer left pending before reading anything: a
+writer under its lock; a reader by taking the lock for that moment when it is free, or by
+waiting (at most ``locking.READER_WAIT_S``) for the live writer that holds it to finish
+its commit. So after a kill -9 at any moment every opener sees the state before or after
+the save.
 """
 
 from __future__ import annotations
@@ -17,12 +26,19 @@ from typing import Any
 import numpy as np
 
 from annotator import skeleton
-from annotator.store.atomic import atomic_file, remove_stale_temps
+from annotator.store.atomic import (
+    COMMIT_NAME,
+    atomic_file,
+    commit_files,
+    pending_commit,
+    remove_stale_temps,
+    stage_bytes,
+)
 from annotator.store.errors import ProjectFormatError, ProjectReadOnlyError
 from annotator.store.frames import FRAMES_NAME, FramesIndex
 from annotator.store.ground_truth import GROUND_TRUTH_NAME, GroundTruthStore
 from annotator.store.labels import LABELS_NAME, LabelStore
-from annotator.store.locking import ProjectLock
+from annotator.store.locking import ProjectLock, finish_pending_commit
 from annotator.store.project_file import (
     PROJECT_NAME,
     SCHEMA_VERSION,
@@ -138,7 +154,13 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
                 settings=dict(settings or {}),
                 metadata=dict(metadata or {}),
             )
-            for stale in (PROJECT_NAME, LABELS_NAME, GROUND_TRUTH_NAME, PROPAGATED_NAME):
+            for stale in (
+                PROJECT_NAME,
+                COMMIT_NAME,
+                LABELS_NAME,
+                GROUND_TRUTH_NAME,
+                PROPAGATED_NAME,
+            ):
                 with contextlib.suppress(FileNotFoundError):
                     (path / stale).unlink()
             save_rigs(rig_map, path / CAMERAS_NAME)
@@ -159,6 +181,10 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
     def open(cls, path, mode: str = "r") -> ProjectStore:
         """Open a project. ``"r"`` never blocks; ``"w"`` takes the write lock and migrates.
 
+        Either mode first completes a save that a killed writer left half-committed; a
+        reader that finds one being committed by a live writer waits for it (at most
+        :data:`.locking.READER_WAIT_S`).
+
         Raises:
             ProjectLockedError: ``"w"`` while another process writes the project.
             ProjectFormatError: a malformed or too old / too new project.
@@ -176,6 +202,7 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
             lock = ProjectLock(path)
             lock.acquire()
         try:
+            finish_pending_commit(path, lock)
             pf = read_project_file(path)
             if mode == "w":
                 for name in (
@@ -185,6 +212,7 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
                     PROPAGATED_NAME,
                     PROJECT_NAME,
                     CAMERAS_NAME,
+                    COMMIT_NAME,
                 ):
                     remove_stale_temps(path, name)
                 if pf.schema_version != SCHEMA_VERSION:
@@ -265,6 +293,8 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
         return self._mode == "w" and not self._closed
 
     def _need_write(self) -> None:
+        if self._closed:
+            raise ProjectReadOnlyError(f"{self.path}: this project store is closed")
         if not self.writable:
             raise ProjectReadOnlyError(f"{self.path}: project is open read-only (mode='r')")
 
@@ -502,21 +532,72 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
 
     # -- saving ----------------------------------------------------------------------------
     def save(self) -> None:
-        """Write pending edits: the index, then the labels, then project.toml; each atomic.
+        """Write pending edits to ``frames.h5``, ``labels.h5`` and ``project.toml`` at once.
 
-        project.toml is encoded first, so settings or metadata TOML cannot hold fail the
-        call before any file changes.
+        Each changed file is first written complete and fsynced beside its target, then all
+        are moved into place as one journaled commit (:func:`.atomic.commit_files`): a kill
+        at any moment leaves the state before or after this save. project.toml is encoded
+        first, so settings or metadata TOML cannot hold fail the call before any file
+        changes; a failure while staging changes nothing and keeps the edits pending.
         """
         self._need_write()
         pf = data = None
         if self.metadata != self._pf.metadata or self.settings != self._pf.settings:
             pf = self._pf.replace(metadata=dict(self.metadata), settings=dict(self.settings))
             data = encode_project_file(self.path, pf)
-        self._frames.commit()
-        self._labels.save()
+        staged: list[tuple[Path, Path]] = []
+        merged = None
+        try:
+            frames_tmp = self._frames.stage()
+            if frames_tmp is not None:
+                staged.append((frames_tmp, self._frames.path))
+            labels = self._labels.stage()
+            if labels is not None:
+                staged.append((labels[0], self._labels.path))
+                merged = labels[1]
+            if pf is not None:
+                target = self.path / PROJECT_NAME
+                staged.append((stage_bytes(target, data), target))
+            commit_files(self.path, staged)
+        except BaseException:
+            if pending_commit(self.path):
+                self._abandon_after_failed_commit()
+            else:
+                self._unstage(staged)
+            raise
+        if frames_tmp is not None:
+            self._frames.committed()
+        if merged is not None:
+            self._labels.committed(merged)
         if pf is not None:
-            write_project_file(self.path, pf, data)
             self._pf = pf
+
+    def _unstage(self, staged: list[tuple[Path, Path]]) -> None:
+        """Undo a save that failed before its commit: drop temporaries, keep edits."""
+        for tmp, target in staged:
+            if target != self._frames.path:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        self._frames.unstage()
+
+    def _abandon_after_failed_commit(self) -> None:
+        """A save failed between its journal and its end: close, leave the journal.
+
+        The in-memory state no longer matches a known file state, so the store closes
+        (releasing the lock) without touching the journaled temporaries; the next
+        ``open()`` rolls the commit forward.
+        """
+        logger.error(
+            "%s: save interrupted during its commit; the store is closed, reopen the "
+            "project to complete the save",
+            self.path,
+        )
+        self._frames.forget_working()
+        self._labels.discard()
+        self._gt.close()
+        if self._lock is not None:
+            self._lock.release()
+        self._closed = True
 
     def discard_changes(self) -> None:
         """Forget every unsaved edit: new instants and attrs, labels, metadata, settings."""
