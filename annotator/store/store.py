@@ -143,7 +143,9 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
             raise ProjectFormatError("create() needs rigs (a CameraRig or {capture: CameraRig})")
         rig_map = _as_rigs(rigs)
         if (path / PROJECT_NAME).exists() and not overwrite:
-            raise ProjectFormatError(f"{path}: already holds a project (pass overwrite=True)")
+            raise ProjectFormatError(
+                f"{path}: already holds a project (overwrite=True; --overwrite in the CLI)"
+            )
         path.mkdir(parents=True, exist_ok=True)
         lock = ProjectLock(path)
         lock.acquire()

@@ -105,7 +105,9 @@ def _check_target(out: Path, overwrite: bool) -> None:
     if "project.toml" not in entries:
         raise ValueError(f"{out}: folder is not empty and holds no project; choose a new folder")
     if not overwrite:
-        raise ProjectFormatError(f"{out}: already holds a project (pass overwrite=True)")
+        raise ProjectFormatError(
+            f"{out}: already holds a project (overwrite=True; --overwrite in the CLI)"
+        )
     with ProjectStore.open(out, mode="w") as old:  # "w": fails if someone is editing it
         synthetic = "synthetic_studio" in old.metadata
         old.close(save=False)
