@@ -93,12 +93,8 @@ def commit_replace(tmp: Path, target: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically."""
     path = Path(path)
-    tmp = temp_sibling(path)
+    tmp = stage_bytes(path, data)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except BaseException:
