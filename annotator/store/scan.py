@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,9 @@ def init_project(
             image_root = str(images_abs)
     except ValueError:  # different drive
         image_root = str(images_abs)
+    # A folder made here is removed again if the run fails (or is interrupted) half-way, so
+    # a failed init never leaves a project that opens but lacks its images.
+    made_here = not project.exists() or not any(project.iterdir())
     store = ProjectStore.create(
         project, name=name, rigs=rigs, image_root=image_root, overwrite=overwrite
     )
@@ -163,5 +167,7 @@ def init_project(
         store.save()
     except BaseException:
         store.close(save=False)
+        if made_here:
+            shutil.rmtree(project, ignore_errors=True)
         raise
     return store

@@ -107,11 +107,12 @@ class DerivedDataMixin:
     def _propagation_instants(self, instants) -> np.ndarray:
         if instants is None:
             return self._labels.instants_with_joints("human").astype(np.int64)
-        idx = np.asarray(instants, np.int64).ravel()
-        for i in idx[:1].tolist() + idx[-1:].tolist():
-            self._check_instant(i)
+        given = np.asarray(instants).ravel()
+        if given.size and given.dtype.kind not in "iu":
+            raise ProjectFormatError(f"instants must be integer indices, got {given.dtype}")
+        idx = given.astype(np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_instants):
-            raise IndexError(f"{self.path}: instants out of range")
+            raise IndexError(f"{self.path}: instants out of range 0..{self.num_instants - 1}")
         return idx
 
     def propagate(self, instants=None, progress: Progress | None = None) -> Propagation:

@@ -99,3 +99,31 @@ def test_propagate_without_human_labels_writes_an_empty_result(capture, capsys):
     with ProjectStore.open(proj, "r") as store:
         prop = store.propagated()
     assert prop.uv_px.shape == (0, len(rig), skeleton.NUM_JOINTS, 2)
+
+
+def test_regression_interrupted_init_left_a_half_made_project(capture, monkeypatch):
+    # Fault injection: the run is interrupted after the project folder was created.
+    tmp, _ = capture
+    proj = tmp / "proj"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ProjectStore, "add_instants", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["init", str(proj), "--images", str(tmp / "images"), "--calibration",
+              str(tmp / "calib.toml")])
+    assert not proj.exists()
+
+
+def test_regression_fractional_instants_were_truncated(capture):
+    tmp, _ = capture
+    proj = tmp / "proj"
+    assert main(["init", str(proj), "--images", str(tmp / "images"), "--calibration",
+                 str(tmp / "calib.toml")]) == 0
+    with ProjectStore.open(proj, "r") as store:
+        with pytest.raises(ValueError, match="integer indices"):
+            store.propagate(instants=[1.5])
+        with pytest.raises(IndexError, match="out of range"):
+            store.propagate(instants=[store.num_instants])
+        assert store.propagate(instants=[0, 1]).instants.tolist() == [0, 1]
