@@ -39,7 +39,8 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,17 @@ class CalibrationFormatError(ValueError):
 
 def _fail(path: Path, problem: str) -> CalibrationFormatError:
     return CalibrationFormatError(f"{path}: {one_line(problem)}")
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Re-raise a plain ValueError from the block as a one-line error naming ``path``."""
+    try:
+        yield
+    except CalibrationFormatError:
+        raise
+    except ValueError as exc:
+        raise _fail(path, str(exc)) from None
 
 
 def _read_text(path: Path) -> str:
@@ -155,12 +167,8 @@ def _parse(path: Path, fmt: str | None) -> tuple[str, Any]:
 def detect_format(path: str | os.PathLike[str]) -> str:
     """The format name of a calibration file (one of :data:`FORMATS`)."""
     path = Path(path)
-    try:
+    with _naming(path):
         return _parse(path, None)[0]
-    except CalibrationFormatError:
-        raise
-    except ValueError as exc:
-        raise _fail(path, str(exc)) from None
 
 
 def _load(
@@ -210,12 +218,8 @@ def _several(ids: list[str]) -> str:
 
 
 def _data_json_sizes(path: Path) -> dict[tuple[str, str], tuple[int, int]]:
-    try:
+    with _naming(path):
         return interhand.sizes_from_data_json(_loads_json(_read_text(path)))
-    except CalibrationFormatError:
-        raise
-    except ValueError as exc:
-        raise _fail(path, str(exc)) from None
 
 
 def load_rigs(
@@ -246,12 +250,8 @@ def load_rigs(
         OSError: the file cannot be read.
     """
     path = Path(path)
-    try:
+    with _naming(path):
         return _load(path, format, image_size, data_json, units_scale, None)[0]
-    except CalibrationFormatError:
-        raise
-    except ValueError as exc:
-        raise _fail(path, str(exc)) from None
 
 
 def load_rig(
@@ -275,7 +275,7 @@ def load_rig(
     """
     path = Path(path)
     wanted = None if capture is None else str(capture)
-    try:
+    with _naming(path):
         rigs, multi, ids = _load(
             path, format, image_size, data_json, units_scale, wanted, single=True
         )
@@ -288,10 +288,6 @@ def load_rig(
                 raise ValueError(f"holds a single rig, not capture {wanted!r}; omit capture=")
             raise ValueError(f"no capture {wanted!r}; captures: {', '.join(ids)}")
         return rigs[wanted]
-    except CalibrationFormatError:
-        raise
-    except ValueError as exc:
-        raise _fail(path, str(exc)) from None
 
 
 # --- writing -------------------------------------------------------------------------------
