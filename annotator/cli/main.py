@@ -1,8 +1,13 @@
 """The ``annotator`` command line: one module per subcommand, heavy imports deferred.
 
-Each subcommand module in this package defines ``register(subparsers)`` (adds its parser,
-importing nothing heavy) and ``run(args) -> int``. ``main(argv)`` is what the console script
-calls and what the tests call in-process.
+Each subcommand module defines ``register(subparsers)`` (adds its parser, importing nothing
+heavy) and ``run(args) -> int``. ``main(argv)`` is what the console script calls and what the
+tests call in-process.
+
+Commands of the upper layers (the app in ``gui``, the machine stage in ``machine_labeler``,
+the networks in ``pose_net``) are named here by module path and imported by name only when
+the parser is built: ``annotator`` never imports those packages statically (the layer
+contract in pyproject.toml), and their ``register`` functions import no Qt or torch.
 """
 
 from __future__ import annotations
@@ -15,16 +20,26 @@ from collections.abc import Sequence
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
-#: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS: tuple[str, ...] = (
-    "init",
-    "status",
-    "propagate",
-    "import-interhand",
-    "export-interhand",
-    "export-coco",
-    "synth",
-)
+#: Subcommand name -> module defining ``register``/``run``, in the order ``--help`` lists them.
+SUBCOMMANDS: dict[str, str] = {
+    "demo": "annotator.cli.demo",
+    "init": "annotator.cli.init",
+    "status": "annotator.cli.status",
+    "gui": "gui.cli",
+    "simulate-annotator": "annotator.cli.simulate_annotator",
+    "propagate": "annotator.cli.propagate",
+    "train-labeler": "machine_labeler.cli.train_labeler",
+    "machine-label": "machine_labeler.cli.machine_label",
+    "merge": "annotator.cli.merge",
+    "evaluate": "annotator.cli.evaluate",
+    "train-internet": "pose_net.cli.train_internet",
+    "eval-internet": "pose_net.cli.eval_internet",
+    "infer": "pose_net.cli.infer",
+    "import-interhand": "annotator.cli.import_interhand",
+    "export-interhand": "annotator.cli.export_interhand",
+    "export-coco": "annotator.cli.export_coco",
+    "synth": "annotator.cli.synth",
+}
 
 
 class CliError(Exception):
@@ -38,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        module = importlib.import_module(f"annotator.cli.{name.replace('-', '_')}")
+    for module_name in SUBCOMMANDS.values():
+        module = importlib.import_module(module_name)
         subparser = module.register(sub)
         subparser.set_defaults(_run=module.run)
     return parser

@@ -1,0 +1,1 @@
+"""Command-line entry points of pose_net (loaded by annotator.cli.main)."""
