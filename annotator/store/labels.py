@@ -6,6 +6,8 @@ Tables (one HDF5 group each, columns of equal length, rows sorted by instant)::
     joints/  instant i8, joint i2, xyz_mm (N, 3) f8, source i1, annotator i4, time f8
     hands/   instant i8, hand i1, present i1
     flags/   instant i8, joint i2 (-1 = whole instant), reason i4
+    view_states/  instant i8, camera i4, joint i2, state i1 (bits: 1 occluded, 2 locked);
+             optional (files written before it existed read as empty)
     strings  (S,) str: annotator names and flag reasons, referenced by index
 
 Only what someone set is stored, so a project of 40k instants with a few thousand labelled
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 LABELS_NAME = "labels.h5"
 _STR = h5py.string_dtype()
+#: Tables added after schema 1 was released; a file without them reads them as empty.
+_OPTIONAL_TABLES = ("view_states",)
 
 
 class _Table:
@@ -120,11 +124,13 @@ class LabelStore:
         )
         self.hands = _Table({"present": ("i1", ())})
         self.flags = _Table({"reason": ("i4", ())})
+        self.view_states = _Table({"state": ("i1", ())})
         self._sub_size = {
             "clicks": self.C * self.J,
             "joints": self.J,
             "hands": 2,
             "flags": self.J + 1,
+            "view_states": self.C * self.J,
         }
 
     # -- loading -------------------------------------------------------------------------
@@ -134,6 +140,7 @@ class LabelStore:
             "joints": self.joints,
             "hands": self.hands,
             "flags": self.flags,
+            "view_states": self.view_states,
         }
 
     def ensure_loaded(self) -> None:
@@ -147,7 +154,11 @@ class LabelStore:
         try:
             with h5py.File(self.path, "r") as f:
                 strings = list(f["strings"].asstr()[...])
-                raw = {g: {c: f[g][c][...] for c in f[g]} for g in self._tables()}
+                raw = {
+                    g: {c: f[g][c][...] for c in f[g]}
+                    for g in self._tables()
+                    if g in f or g not in _OPTIONAL_TABLES
+                }
         except (OSError, KeyError) as exc:
             raise ProjectFormatError(f"{self.path}: unreadable labels file ({exc})") from None
         if not strings or strings[0] != "":
@@ -157,8 +168,11 @@ class LabelStore:
             "joints": lambda d: d["joint"].astype(np.int64),
             "hands": lambda d: d["hand"].astype(np.int64),
             "flags": lambda d: d["joint"].astype(np.int64) + 1,
+            "view_states": lambda d: d["camera"].astype(np.int64) * self.J + d["joint"],
         }
         for name, table in self._tables().items():
+            if name not in raw:  # an optional table the file predates: empty
+                continue
             d = raw[name]
             try:
                 n = d["instant"].shape[0]
@@ -226,7 +240,20 @@ class LabelStore:
         self.ensure_loaded()
         self.flags.set(i, joint + 1, None if reason is None else (self.intern(reason),))
 
+    def set_view_state(self, i: int, cam: int, joint: int, state: int) -> None:
+        """Occluded (bit 1) / locked (bit 2) state of (camera, joint); 0 removes the row."""
+        self.ensure_loaded()
+        self.view_states.set(i, cam * self.J + joint, (int(state),) if state else None)
+
     # -- reads ---------------------------------------------------------------------------
+    def view_state(self, i: int) -> np.ndarray:
+        """(C, J) int8 view-state bits of instant ``i`` (0 = none)."""
+        self.ensure_loaded()
+        out = np.zeros((self.C, self.J), np.int8)
+        sub, v = self.view_states.rows(i)
+        out[sub // self.J, sub % self.J] = v["state"]
+        return out
+
     def instant(self, i: int) -> InstantLabels:
         self.ensure_loaded()
         C, J = self.C, self.J
@@ -328,7 +355,7 @@ def write_labels_file(
         for name, (inst, sub, vals) in tables.items():
             g = f.create_group(name)
             g.create_dataset("instant", data=inst.astype(np.int64))
-            if name == "clicks":
+            if name in ("clicks", "view_states"):
                 g.create_dataset("camera", data=(sub // J).astype(np.int32))
                 g.create_dataset("joint", data=(sub % J).astype(np.int16))
             elif name == "joints":

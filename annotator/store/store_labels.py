@@ -14,7 +14,12 @@ from annotator import skeleton
 from annotator.store.errors import ProjectFormatError
 from annotator.store.records import JOINT_SOURCES, InstantLabels
 
-__all__ = ["LabelsMixin"]
+__all__ = ["LabelsMixin", "VIEW_OCCLUDED", "VIEW_LOCKED"]
+
+#: Bits of :meth:`LabelsMixin.view_states`: the joint is not visible in that camera /
+#: the annotator locked that camera's click (the 3D point is forced through it).
+VIEW_OCCLUDED = 1
+VIEW_LOCKED = 2
 
 
 def _joint(joint: int | str) -> int:
@@ -137,6 +142,29 @@ class LabelsMixin:
         self._need_write()
         j = -1 if joint is None else _joint(joint)
         self._labels.set_flag(self._check_instant(i), j, None if reason is None else str(reason))
+
+    def set_view_state(
+        self,
+        i: int,
+        camera: str | int,
+        joint: int | str,
+        occluded: bool | None = None,
+        locked: bool | None = None,
+    ) -> None:
+        """Mark (camera, joint) of instant ``i`` occluded and/or locked; None leaves a bit as is."""
+        self._need_write()
+        i = self._check_instant(i)
+        c = self.camera_index(camera)
+        j = _joint(joint)
+        state = int(self._labels.view_state(i)[c, j])
+        for flag, bit in ((occluded, VIEW_OCCLUDED), (locked, VIEW_LOCKED)):
+            if flag is not None:
+                state = (state | bit) if flag else (state & ~bit)
+        self._labels.set_view_state(i, c, j, state)
+
+    def view_states(self, i: int) -> np.ndarray:
+        """(C, J) int8 bits per (camera, joint) of instant ``i``: VIEW_OCCLUDED, VIEW_LOCKED."""
+        return self._labels.view_state(self._check_instant(i))
 
     def labelled_instants(self, source: str | None = "human") -> np.ndarray:
         """Sorted instant indices with any 3D joint of ``source`` (None = any source)."""
