@@ -1,0 +1,213 @@
+"""Declared configurations of InterNet and RootNet (frozen dataclasses; stored in checkpoints).
+
+Two InterNet configurations are declared:
+
+- ``paper``: the InterHand2.6M paper and its public code (ResNet-50, 256 px input, a 64³
+  heatmap per joint, σ = 2.5 voxels, batch 64, Adam 1e-4 with ×0.1 at epochs 15 and 17 of 20).
+  Meant for a GPU.
+- ``cpu-small``: the same heads on a ResNet-18 trunk at 128 px with 32³ heatmaps and narrower
+  upsamplers, sized so that a short demo run trains in minutes on two CPU cores.
+
+Conventions shared by both (those of the public InterNet code):
+
+- Input: RGB, float in [0, 1] (pixel / 255), no mean/std normalisation.
+- Heatmap axes per joint are (D, H, W) = (depth, rows, columns); joints 0–20 are the right
+  hand (first upsampler), 21–41 the left hand (second upsampler), as ``annotator.skeleton``.
+- Root-relative joint depth ``d`` mm maps to the depth voxel ``z = (d / (R/2) + 1) / 2 · D``
+  with ``R = depth_range_mm`` (so ``d = 0`` is voxel ``D/2``); the right-relative left root depth
+  maps the same way onto ``rel_root_bins`` bins over ``rel_root_range_mm``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "InterNetConfig",
+    "RootNetConfig",
+    "CONFIGS",
+    "ROOTNET_CONFIGS",
+    "get_config",
+    "get_rootnet_config",
+    "config_from_dict",
+    "TRUNK_CHANNELS",
+]
+
+#: Output channels of each supported trunk (the input of the heads).
+TRUNK_CHANNELS: dict[str, int] = {
+    "resnet18": 512,
+    "resnet34": 512,
+    "resnet50": 2048,
+    "resnet101": 2048,
+    "resnet152": 2048,
+}
+
+
+@dataclass(frozen=True)
+class InterNetConfig:
+    """Everything that defines an InterNet model, its targets and its default training."""
+
+    name: str = "paper"
+    #: ResNet trunk ("resnet18" … "resnet152"), torchvision parameter names.
+    trunk: str = "resnet50"
+    #: Side of the square input crop in pixels.
+    input_px: int = 256
+    #: H = W of the output heatmaps; three stride-2 upsamplers make it input_px / 4.
+    heatmap_px: int = 64
+    #: D, depth bins of each joint heatmap.
+    depth_bins: int = 64
+    #: Root-relative joint depths cover [-R/2, R/2) mm.
+    depth_range_mm: float = 400.0
+    #: Bins of the 1D heatmap of the right-relative left root depth.
+    rel_root_bins: int = 64
+    #: The right-relative left root depth covers [-R/2, R/2) mm.
+    rel_root_range_mm: float = 400.0
+    #: Standard deviation of the Gaussian heatmap targets, in voxels.
+    sigma_voxels: float = 2.5
+    #: Peak value of a target Gaussian (the public code renders 255 · exp(...)); a released
+    #: checkpoint's heatmaps are on this scale.
+    heatmap_peak: float = 255.0
+    #: Channels of each upsampler (three ConvTranspose2d k4 s2 p1 + BN + ReLU).
+    upsampler_channels: int = 256
+    #: Hidden width of the handedness and relative-root FC heads.
+    fc_hidden: int = 512
+    batch_size: int = 64
+    lr: float = 1e-4
+    epochs: int = 20
+    lr_decay_epochs: tuple[int, ...] = (15, 17)
+    lr_decay_factor: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.trunk not in TRUNK_CHANNELS:
+            raise ValueError(
+                f"unknown trunk {self.trunk!r}; expected one of {sorted(TRUNK_CHANNELS)}"
+            )
+        if self.input_px % 32 != 0 or self.input_px <= 0:
+            raise ValueError(f"input_px must be a positive multiple of 32, got {self.input_px}")
+        if self.heatmap_px != self.input_px // 4:
+            raise ValueError(
+                f"heatmap_px must be input_px / 4 = {self.input_px // 4} (trunk stride 32, three "
+                f"x2 upsamplers), got {self.heatmap_px}"
+            )
+        for name in ("depth_bins", "rel_root_bins", "upsampler_channels", "fc_hidden",
+                     "batch_size", "epochs"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("depth_range_mm", "rel_root_range_mm", "sigma_voxels", "heatmap_peak", "lr"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        object.__setattr__(self, "lr_decay_epochs", tuple(int(e) for e in self.lr_decay_epochs))
+
+    @property
+    def trunk_channels(self) -> int:
+        return TRUNK_CHANNELS[self.trunk]
+
+    @property
+    def joints_per_hand(self) -> int:
+        from annotator.skeleton import JOINTS_PER_HAND
+
+        return JOINTS_PER_HAND
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["lr_decay_epochs"] = list(self.lr_decay_epochs)
+        return d
+
+
+@dataclass(frozen=True)
+class RootNetConfig:
+    """RootNet: absolute root depth from a crop and its k value (Moon et al., ICCV 2019)."""
+
+    name: str = "paper"
+    trunk: str = "resnet50"
+    input_px: int = 256
+    #: Real-world area the box is assumed to cover, mm × mm (300 × 300 for hands).
+    bbox_real_mm: tuple[float, float] = (300.0, 300.0)
+    batch_size: int = 32
+    lr: float = 1e-3
+    epochs: int = 20
+    lr_decay_epochs: tuple[int, ...] = field(default=(17,))
+    lr_decay_factor: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.trunk not in TRUNK_CHANNELS:
+            raise ValueError(
+                f"unknown trunk {self.trunk!r}; expected one of {sorted(TRUNK_CHANNELS)}"
+            )
+        if self.input_px % 32 != 0 or self.input_px <= 0:
+            raise ValueError(f"input_px must be a positive multiple of 32, got {self.input_px}")
+        if len(self.bbox_real_mm) != 2 or min(self.bbox_real_mm) <= 0:
+            raise ValueError(f"bbox_real_mm must be two positive sizes, got {self.bbox_real_mm}")
+        object.__setattr__(self, "bbox_real_mm", tuple(float(v) for v in self.bbox_real_mm))
+        object.__setattr__(self, "lr_decay_epochs", tuple(int(e) for e in self.lr_decay_epochs))
+
+    @property
+    def trunk_channels(self) -> int:
+        return TRUNK_CHANNELS[self.trunk]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["lr_decay_epochs"] = list(self.lr_decay_epochs)
+        d["bbox_real_mm"] = list(self.bbox_real_mm)
+        return d
+
+
+CONFIGS: dict[str, InterNetConfig] = {
+    "paper": InterNetConfig(),
+    "cpu-small": InterNetConfig(
+        name="cpu-small",
+        trunk="resnet18",
+        input_px=128,
+        heatmap_px=32,
+        depth_bins=32,
+        rel_root_bins=64,
+        # 2.5 voxels at 64³ is 1.25 at 32³ for the same mm; a slightly wider target is
+        # easier to learn in a few minutes.
+        sigma_voxels=2.0,
+        upsampler_channels=128,
+        fc_hidden=256,
+        batch_size=16,
+        lr=1e-3,
+        epochs=20,
+        lr_decay_epochs=(15, 17),
+    ),
+}
+
+ROOTNET_CONFIGS: dict[str, RootNetConfig] = {
+    "paper": RootNetConfig(),
+    "cpu-small": RootNetConfig(name="cpu-small", trunk="resnet18", input_px=128, batch_size=16),
+}
+
+
+def get_config(name: str) -> InterNetConfig:
+    """The declared InterNet configuration called ``name`` ("paper" or "cpu-small")."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown InterNet config {name!r}; expected one of {sorted(CONFIGS)}"
+        ) from None
+
+
+def get_rootnet_config(name: str) -> RootNetConfig:
+    """The declared RootNet configuration called ``name``."""
+    try:
+        return ROOTNET_CONFIGS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown RootNet config {name!r}; expected one of {sorted(ROOTNET_CONFIGS)}"
+        ) from None
+
+
+def config_from_dict(d: dict[str, Any], kind: str = "internet") -> InterNetConfig | RootNetConfig:
+    """Rebuild a config from its ``to_dict()`` form; unknown keys are rejected."""
+    cls = InterNetConfig if kind == "internet" else RootNetConfig
+    if kind not in ("internet", "rootnet"):
+        raise ValueError(f"kind must be 'internet' or 'rootnet', got {kind!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    return cls(**d)

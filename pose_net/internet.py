@@ -1,0 +1,150 @@
+"""InterNet (Moon et al., InterHand2.6M, ECCV 2020): handedness, 2.5D pose of both hands and the
+right-relative left root depth from one RGB crop.
+
+Architecture (as the paper and its public code):
+
+- ResNet trunk: (B, 3, S, S) RGB in [0, 1] -> (B, C, S/32, S/32) (C = 2048 for ResNet-50).
+- One upsampler per hand: three ConvTranspose2d (k4, s2, p1, no bias) + BN + ReLU
+  (C -> 256 -> 256 -> 256), then a 1×1 conv to 21·D channels viewed as (21, D, H, W);
+  the right hand (joints 0–20) comes from the first upsampler, the left (21–41) from the
+  second. Channel ``j·D + z`` of an upsampler's output is joint ``j`` at depth bin ``z``.
+- Global average pool -> FC C->512 -> ReLU -> FC 512->2 -> sigmoid: handedness
+  probabilities [right present, left present].
+- Global average pool -> FC C->512 -> ReLU -> FC 512->bins -> soft-argmax: the left root depth
+  minus the right root depth, as a bin coordinate mapped to mm over ±range/2.
+
+Released checkpoints load through :meth:`InterNet.load_official` (see ``pose_net.official``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pose_net.config import InterNetConfig, get_config
+from pose_net.heatmaps import rel_root_bins_to_mm, soft_argmax_1d
+from pose_net.resnet import ResNetTrunk
+
+__all__ = ["InterNet", "InterNetOutput", "make_upsampler"]
+
+
+@dataclass(frozen=True)
+class InterNetOutput:
+    """What InterNet predicts for a batch of B crops.
+
+    heatmaps: (B, 42, D, H, W) per-joint 3D heatmaps (right hand 0–20, left 21–41).
+    rel_root_depth: (B,) left root depth minus right root depth, mm.
+    rel_root_bin: (B,) the same as a soft-argmax bin coordinate in [0, bins - 1].
+    rel_root_logits: (B, bins) the 1D heatmap before the softmax.
+    handedness: (B, 2) probabilities [right, left] (sigmoid of ``handedness_logits``).
+    handedness_logits: (B, 2) (the loss uses these: BCE-with-logits is stable and AMP-safe).
+    """
+
+    heatmaps: torch.Tensor
+    rel_root_depth: torch.Tensor
+    rel_root_bin: torch.Tensor
+    rel_root_logits: torch.Tensor
+    handedness: torch.Tensor
+    handedness_logits: torch.Tensor
+
+
+def make_upsampler(in_ch: int, ch: int, n: int = 3) -> nn.Sequential:
+    """``n`` × (ConvTranspose2d k4 s2 p1 without bias, BN, ReLU): spatial size ×2 each.
+
+    Indices in the Sequential are 0/1/2, 3/4/5, 6/7/8, as in the public code's state dicts.
+    """
+    layers: list[nn.Module] = []
+    for i in range(n):
+        layers += [
+            nn.ConvTranspose2d(in_ch if i == 0 else ch, ch, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(inplace=True),
+        ]
+    return nn.Sequential(*layers)
+
+
+def _mlp(in_ch: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_ch, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out))
+
+
+class InterNet(nn.Module):
+    """InterNet; ``InterNet()`` is the paper's configuration. See the module docstring."""
+
+    def __init__(self, config: InterNetConfig | None = None) -> None:
+        super().__init__()
+        cfg = config if config is not None else get_config("paper")
+        if not isinstance(cfg, InterNetConfig):
+            raise ValueError(f"config must be an InterNetConfig, got {type(cfg).__name__}")
+        self.config = cfg
+        from annotator.skeleton import JOINTS_PER_HAND
+
+        self.joints_per_hand = JOINTS_PER_HAND
+        c, up = cfg.trunk_channels, cfg.upsampler_channels
+        hm_ch = JOINTS_PER_HAND * cfg.depth_bins
+        self.trunk = ResNetTrunk(cfg.trunk)
+        self.upsampler_right = make_upsampler(c, up)
+        self.heatmap_right = nn.Conv2d(up, hm_ch, 1)
+        self.upsampler_left = make_upsampler(c, up)
+        self.heatmap_left = nn.Conv2d(up, hm_ch, 1)
+        self.rel_root_head = _mlp(c, cfg.fc_hidden, cfg.rel_root_bins)
+        self.handedness_head = _mlp(c, cfg.fc_hidden, 2)
+        self._init_heads()
+
+    def _init_heads(self) -> None:
+        # The public code's head initialisation: N(0, 0.001) convolutions, N(0, 0.01) FCs,
+        # zero biases, BN at identity.
+        for name, m in self.named_modules():
+            if name.startswith("trunk"):
+                continue
+            if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d)):
+                nn.init.normal_(m.weight, std=0.001)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01)
+                nn.init.zeros_(m.bias)
+
+    def _hand_heatmaps(self, feat: torch.Tensor, up: nn.Module, conv: nn.Module) -> torch.Tensor:
+        out = conv(up(feat))
+        b, _, h, w = out.shape
+        return out.reshape(b, self.joints_per_hand, self.config.depth_bins, h, w)
+
+    def forward(self, images: torch.Tensor) -> InterNetOutput:
+        """images: (B, 3, S, S) RGB float in [0, 1], S = config.input_px."""
+        s = self.config.input_px
+        if images.ndim != 4 or images.shape[1] != 3 or images.shape[2:] != (s, s):
+            raise ValueError(f"images must be (B, 3, {s}, {s}), got {tuple(images.shape)}")
+        feat = self.trunk(images)
+        heatmaps = torch.cat(
+            (
+                self._hand_heatmaps(feat, self.upsampler_right, self.heatmap_right),
+                self._hand_heatmaps(feat, self.upsampler_left, self.heatmap_left),
+            ),
+            dim=1,
+        )
+        pooled = F.adaptive_avg_pool2d(feat, 1).flatten(1)
+        rel_root_logits = self.rel_root_head(pooled)
+        rel_root_bin = soft_argmax_1d(rel_root_logits)
+        handedness_logits = self.handedness_head(pooled)
+        return InterNetOutput(
+            heatmaps=heatmaps,
+            rel_root_depth=rel_root_bins_to_mm(rel_root_bin, self.config),
+            rel_root_bin=rel_root_bin,
+            rel_root_logits=rel_root_logits,
+            handedness=torch.sigmoid(handedness_logits),
+            handedness_logits=handedness_logits,
+        )
+
+    @classmethod
+    def load_official(cls, path: str | Path, map_location: str | torch.device = "cpu") -> InterNet:
+        """A released InterHand2.6M ``snapshot_*.pth.tar`` as an InterNet (paper config)."""
+        from pose_net.official import load_official_internet
+
+        return load_official_internet(path, map_location=map_location)
