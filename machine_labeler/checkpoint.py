@@ -1,0 +1,167 @@
+"""Detector checkpoints: weights + the resolved config + the code version, so inference
+rebuilds the model from the file alone.
+
+Layout: ``PROJECT/models/labeler/<UTC timestamp>-<config>/model.pt`` with ``metrics.jsonl``
+beside it. Files are written to a temporary sibling and renamed (a killed run leaves the
+previous checkpoint intact).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from machine_labeler.config import LabelerConfig, config_from_dict
+from machine_labeler.model import KeypointDetector
+
+__all__ = [
+    "LoadedDetector",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_detector",
+    "newest_checkpoint",
+    "labeler_dir",
+    "new_run_dir",
+    "code_version",
+    "CHECKPOINT_NAME",
+]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "model.pt"
+_FORMAT = "machine_labeler.detector/1"
+
+
+@dataclass(frozen=True)
+class LoadedDetector:
+    model: KeypointDetector  # eval mode, on the requested device
+    config: LabelerConfig
+    meta: dict[str, Any]  # step, epoch, code_version, created, extra
+
+
+def code_version() -> str:
+    """``annotator.__version__`` plus ``git describe`` of the source tree when available."""
+    import annotator
+
+    version = annotator.__version__
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            version += "+" + out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return version
+
+
+def labeler_dir(models_dir: Path) -> Path:
+    return Path(models_dir) / "labeler"
+
+
+def new_run_dir(models_dir: Path, config_name: str) -> Path:
+    """A fresh ``labeler/<timestamp>-<config>`` folder (created)."""
+    root = labeler_dir(models_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    for k in range(1000):
+        d = root / (f"{stamp}-{config_name}" if k == 0 else f"{stamp}-{k}-{config_name}")
+        try:
+            d.mkdir(parents=True)
+            return d
+        except FileExistsError:
+            continue
+    raise OSError(f"{root}: cannot create a run folder")
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    config: LabelerConfig,
+    optimizer: torch.optim.Optimizer | None = None,
+    step: int = 0,
+    epoch: int = 0,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``path`` atomically (temp file, fsync, rename)."""
+    path = Path(path)
+    model = getattr(model, "module", model)  # unwrap DDP
+    payload = {
+        "format": _FORMAT,
+        "config": config.to_dict(),
+        "code_version": code_version(),
+        "created": time.time(),
+        "step": int(step),
+        "epoch": int(epoch),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "extra": dict(extra or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict (on CPU); a one-line ValueError for a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(
+            f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(ck, dict) or ck.get("format") != _FORMAT:
+        raise ValueError(f"{path}: not a machine_labeler detector checkpoint")
+    return ck
+
+
+def load_detector(path: str | Path, device: str | torch.device = "cpu") -> LoadedDetector:
+    """Rebuild the detector of a checkpoint, in eval mode on ``device``."""
+    ck = load_checkpoint(path)
+    config = config_from_dict(ck["config"])
+    model = KeypointDetector(config)
+    model.load_state_dict(ck["model"])
+    model.to(device).eval()
+    meta = {k: ck[k] for k in ("step", "epoch", "code_version", "created", "extra")}
+    meta["path"] = str(Path(path))
+    return LoadedDetector(model=model, config=config, meta=meta)
+
+
+def newest_checkpoint(store_or_models_dir: Any, config_name: str | None = None) -> Path | None:
+    """Newest ``model.pt`` under ``models/labeler`` (by modification time), optionally of
+    one config; None when there is none. Accepts a ProjectStore or its models folder."""
+    models_dir = getattr(store_or_models_dir, "models_dir", store_or_models_dir)
+    root = labeler_dir(Path(models_dir))
+    if not root.is_dir():
+        return None
+    found = []
+    for d in root.iterdir():
+        ck = d / CHECKPOINT_NAME
+        if d.is_dir() and ck.is_file():
+            if config_name is not None and not d.name.endswith("-" + config_name):
+                continue
+            found.append((ck.stat().st_mtime, d.name, ck))
+    return max(found)[2] if found else None

@@ -1,0 +1,116 @@
+"""Declared detector configurations: the frozen dataclass is the truth, stored in every
+checkpoint (``dataclasses.asdict``) so inference rebuilds the model from the file alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["LabelerConfig", "CONFIGS", "get_config", "config_from_dict"]
+
+
+@dataclass(frozen=True)
+class LabelerConfig:
+    name: str  # "paper" | "cpu-small" | a test config
+    backbone: str  # efficientnet-pytorch model name, e.g. "efficientnet-b0"
+    width_coefficient: float  # channel multiplier (1.0 = the named model's own)
+    depth_coefficient: float  # block-repeat multiplier (1.0 = the named model's own)
+    crop_px: int  # square network input, a multiple of 32 (the backbone's stride)
+    heatmap_px: int  # heatmap side; crop_px // heatmap_px is the output stride (4)
+    sigma_px: float  # Gaussian sigma of the target heatmaps, in heatmap px
+    head_channels: int  # channels of the FPN-style upsampling head
+    batch_size: int
+    lr: float  # Adam learning rate before decay
+    epochs: int  # default length when neither --epochs nor --steps is given
+    lr_decay_at: tuple[float, ...] = (0.75, 0.9)  # fractions of training where lr *= 0.1
+    warmup_steps: int = 50  # linear lr warm-up (Adam's first steps are large otherwise)
+    weight_decay: float = 0.0
+    box_pad: float = 1.25  # square hand box = tight box of both hands' joints x box_pad
+    whole_view_fraction: float = 0.2  # share of samples that are whole letterboxed views
+    scale_jitter: float = 0.25  # box size x U(1 - s, 1 + s)
+    translate_jitter: float = 0.15  # box centre shift, fraction of the box size
+    rotation_deg: float = 45.0  # uniform +- rotation of the crop
+    flip_prob: float = 0.5  # horizontal flip (swaps right and left hands)
+    color_jitter: float = 0.2  # per-channel gain / brightness / contrast +- this
+    grey_prob: float = 0.15  # share of colour crops turned grey (monochrome cameras)
+    checkpoint_every: int = 500  # steps between checkpoints (and always at the end)
+
+    def __post_init__(self) -> None:
+        if self.crop_px <= 0 or self.crop_px % 32:
+            raise ValueError(f"config {self.name!r}: crop_px must be a positive multiple of 32")
+        if self.heatmap_px <= 0 or self.crop_px % self.heatmap_px:
+            raise ValueError(f"config {self.name!r}: heatmap_px must divide crop_px")
+        if self.crop_px // self.heatmap_px not in (4, 8):
+            raise ValueError(f"config {self.name!r}: heatmap stride must be 4 or 8")
+        if not (self.sigma_px > 0 and self.lr > 0 and self.batch_size > 0 and self.epochs > 0):
+            raise ValueError(f"config {self.name!r}: sigma_px, lr, batch_size, epochs must be > 0")
+        if not 0.0 <= self.whole_view_fraction <= 1.0:
+            raise ValueError(f"config {self.name!r}: whole_view_fraction must be in [0, 1]")
+
+    @property
+    def stride(self) -> int:
+        """Crop pixels per heatmap pixel."""
+        return self.crop_px // self.heatmap_px
+
+    def replace(self, **changes: Any) -> LabelerConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["lr_decay_at"] = list(self.lr_decay_at)
+        return d
+
+
+CONFIGS: dict[str, LabelerConfig] = {
+    # The paper's detector: EfficientNet-b0 on 256 px crops, 64 px heatmaps (a GPU job).
+    "paper": LabelerConfig(
+        name="paper",
+        backbone="efficientnet-b0",
+        width_coefficient=1.0,
+        depth_coefficient=1.0,
+        crop_px=256,
+        heatmap_px=64,
+        sigma_px=2.0,
+        head_channels=128,
+        batch_size=64,
+        lr=1e-3,
+        epochs=20,
+        rotation_deg=90.0,
+        warmup_steps=200,
+        checkpoint_every=2000,
+    ),
+    # b0 at half width / half depth on 96 px crops: trains in minutes on 2 CPU cores.
+    "cpu-small": LabelerConfig(
+        name="cpu-small",
+        backbone="efficientnet-b0",
+        width_coefficient=0.5,
+        depth_coefficient=0.5,
+        crop_px=96,
+        heatmap_px=24,
+        sigma_px=1.5,
+        head_channels=48,
+        batch_size=32,
+        lr=2e-3,
+        epochs=30,
+    ),
+}
+
+
+def get_config(name: str) -> LabelerConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown labeler config {name!r} (have {', '.join(CONFIGS)})") from None
+
+
+def config_from_dict(d: dict[str, Any]) -> LabelerConfig:
+    """Rebuild a config stored in a checkpoint; unknown keys are rejected."""
+    fields = {f.name for f in dataclasses.fields(LabelerConfig)}
+    unknown = sorted(set(d) - fields)
+    if unknown:
+        raise ValueError(f"unknown labeler config keys {unknown}")
+    d = dict(d)
+    if "lr_decay_at" in d:
+        d["lr_decay_at"] = tuple(float(x) for x in d["lr_decay_at"])
+    return LabelerConfig(**d)

@@ -1,0 +1,154 @@
+"""The 2D keypoint detector: an efficientnet-pytorch backbone and a light FPN head.
+
+The head merges the backbone's stride-32 output (after its 1x1 ``_conv_head``) top-down with
+the stride-16, 8 and 4 block outputs (lateral 1x1 convolutions, nearest upsampling, sum),
+then a 3x3 convolution and a 1x1 to one heatmap per joint at stride 4 (42: both hands, in
+``annotator.skeleton`` order). The fine stride-4 features keep the heatmaps sharp for
+sub-pixel decoding at little cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from efficientnet_pytorch import EfficientNet
+from torch import nn
+
+from annotator.skeleton import NUM_JOINTS
+from machine_labeler.config import LabelerConfig
+
+__all__ = ["KeypointDetector", "load_imagenet_weights", "build_backbone"]
+
+log = logging.getLogger(__name__)
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def build_backbone(config: LabelerConfig) -> EfficientNet:
+    """The EfficientNet of ``config`` without its classifier (no ``_fc``)."""
+    return EfficientNet.from_name(
+        config.backbone,
+        width_coefficient=config.width_coefficient,
+        depth_coefficient=config.depth_coefficient,
+        image_size=config.crop_px,
+        include_top=False,
+    )
+
+
+def _conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class KeypointDetector(nn.Module):
+    """Images (B, 3, S, S) float in [0, 1] (RGB, S a multiple of 32) -> heatmaps
+    (B, J, S/stride, S/stride), J = 42. ImageNet normalisation happens inside."""
+
+    def __init__(self, config: LabelerConfig, num_joints: int = NUM_JOINTS) -> None:
+        super().__init__()
+        self.config = config
+        self.num_joints = num_joints
+        self.backbone = build_backbone(config)
+        chans = self._endpoint_channels()
+        c = config.head_channels
+        # Laterals for stride 32 (conv head), 16, 8, 4 (and 2 used only for stride 2).
+        self._levels = [32, 16, 8, 4] if config.stride == 4 else [32, 16, 8]
+        self.lateral = nn.ModuleList(nn.Conv2d(chans[s], c, 1) for s in self._levels)
+        self.smooth = _conv_bn_relu(c, c, 3)
+        self.final = nn.Conv2d(c, num_joints, 1)
+        nn.init.normal_(self.final.weight, std=1e-3)
+        nn.init.zeros_(self.final.bias)
+        self.register_buffer(
+            "mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    @torch.no_grad()
+    def _endpoint_channels(self) -> dict[int, int]:
+        was = self.backbone.training
+        self.backbone.eval()
+        s = self.config.crop_px
+        feats = self._features(torch.zeros(1, 3, s, s))
+        self.backbone.train(was)
+        return {k: v.shape[1] for k, v in feats.items()}
+
+    def _features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Backbone outputs keyed by stride: the last block output at strides 4, 8, 16 and
+        the 1x1 conv head output at stride 32."""
+        bb = self.backbone
+        size = x.shape[-1]
+        x = bb._swish(bb._bn0(bb._conv_stem(x)))
+        feats: dict[int, torch.Tensor] = {}
+        n = len(bb._blocks)
+        for idx, block in enumerate(bb._blocks):
+            rate = bb._global_params.drop_connect_rate
+            if rate:
+                rate *= float(idx) / n
+            y = block(x, drop_connect_rate=rate)
+            if y.shape[-1] < x.shape[-1]:  # a stride change: x is the last of its level
+                feats[size // x.shape[-1]] = x
+            x = y
+        x = bb._swish(bb._bn1(bb._conv_head(x)))
+        feats[size // x.shape[-1]] = x
+        return feats
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, S, S), got {tuple(images.shape)}")
+        if images.shape[-1] % 32 or images.shape[-2] % 32:
+            raise ValueError(f"image side must be a multiple of 32, got {tuple(images.shape[-2:])}")
+        x = (images - self.mean) / self.std
+        feats = self._features(x)
+        y = None
+        for lat, s in zip(self.lateral, self._levels, strict=True):
+            z = lat(feats[s])
+            y = z if y is None else z + F.interpolate(y, size=z.shape[-2:], mode="nearest")
+        return self.final(self.smooth(y))
+
+
+def load_imagenet_weights(model: KeypointDetector, path: str | Path) -> list[str]:
+    """Load ImageNet EfficientNet weights (an efficientnet-pytorch state dict, e.g.
+    ``efficientnet-b0-355c32eb.pth``) from a local file into ``model.backbone``.
+
+    The classifier (``_fc.*``) and any other key the backbone lacks are ignored; a tensor
+    whose shape differs (a width-scaled config) is a ValueError. Returns the backbone keys
+    the file did not provide.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 (any unreadable file is one clear error)
+        raise ValueError(f"{path}: not a readable torch state dict ({exc})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a state dict")
+    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
+    own = model.backbone.state_dict()
+    mismatched = [
+        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
+    if mismatched:
+        raise ValueError(
+            f"{path}: {len(mismatched)} tensors do not fit config {model.config.name!r} "
+            f"(width/depth {model.config.width_coefficient}/{model.config.depth_coefficient}), "
+            f"e.g. {mismatched[0]}"
+        )
+    usable = {k: v for k, v in state.items() if k in own}
+    if not usable:
+        raise ValueError(f"{path}: no EfficientNet backbone tensors in this file")
+    model.backbone.load_state_dict(usable, strict=False)
+    missing = sorted(set(own) - set(usable))
+    log.info("loaded %d backbone tensors from %s (%d missing)", len(usable), path, len(missing))
+    return missing

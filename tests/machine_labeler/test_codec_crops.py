@@ -1,0 +1,99 @@
+"""Heatmap codec and crop mapping round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from machine_labeler.codec import HeatmapCodec
+from machine_labeler.crops import (
+    crop_affine,
+    crop_image,
+    crop_to_image,
+    image_to_crop,
+    invert_affine,
+    letterbox_box,
+    square_box,
+)
+
+
+@pytest.mark.parametrize("crop_px,heat_px,sigma", [(96, 24, 1.5), (256, 64, 2.0), (64, 8, 1.0)])
+def test_codec_round_trip_sub_pixel(crop_px: int, heat_px: int, sigma: float) -> None:
+    codec = HeatmapCodec(crop_px, heat_px, sigma, blur=False)
+    rng = np.random.default_rng(0)
+    margin = 3 * sigma * codec.stride
+    uv = rng.uniform(margin, crop_px - 1 - margin, size=(5, 42, 2))
+    kp = codec.decode(torch.from_numpy(codec.encode(uv)))
+    assert kp.uv_crop_px.shape == (5, 42, 2) and kp.confidence.shape == (5, 42)
+    assert np.abs(kp.uv_crop_px - uv).max() < 0.01
+    assert kp.confidence.min() > np.exp(-1.0 / (4 * sigma**2)) - 1e-6
+
+
+def test_codec_blurred_decode_still_sub_pixel() -> None:
+    codec = HeatmapCodec(96, 24, 1.5, blur=True)
+    uv = np.random.default_rng(1).uniform(25, 70, size=(3, 42, 2))
+    kp = codec.decode(codec.encode(uv))
+    assert np.abs(kp.uv_crop_px - uv).max() < 0.05
+
+
+def test_codec_invalid_joints_give_empty_maps_and_low_confidence() -> None:
+    codec = HeatmapCodec(96, 24, 1.5)
+    uv = np.full((1, 42, 2), 40.0)
+    uv[0, 3] = np.nan
+    valid = np.ones((1, 42), bool)
+    valid[0, 5] = False
+    heat = codec.encode(uv, valid)
+    assert heat.shape == (1, 42, 24, 24)
+    assert heat[0, 3].max() == 0 and heat[0, 5].max() == 0 and heat[0, 0].max() > 0.9
+    kp = codec.decode(heat)
+    assert kp.confidence[0, 3] == 0 and np.all(np.isfinite(kp.uv_crop_px))
+
+
+def test_codec_rejects_bad_shapes() -> None:
+    codec = HeatmapCodec(96, 24, 1.5)
+    with pytest.raises(ValueError):
+        codec.encode(np.zeros((42, 3)))
+    with pytest.raises(ValueError):
+        codec.decode(torch.zeros(42, 24, 24))
+    with pytest.raises(ValueError):
+        HeatmapCodec(96, 25, 1.5)
+
+
+def test_crop_round_trip_and_pixel_convention() -> None:
+    rng = np.random.default_rng(2)
+    pts = rng.uniform(50, 300, size=(42, 2))
+    box = square_box(pts, pad=1.25)
+    assert box[2] == pytest.approx(1.25 * np.ptp(pts, axis=0).max())
+    crop_uv = image_to_crop(pts, box, 96)
+    np.testing.assert_allclose(crop_to_image(crop_uv, box, 96), pts, atol=1e-9)
+    m = crop_affine(box, 96)
+    np.testing.assert_allclose(crop_uv, pts @ m[:, :2].T + m[:, 2], atol=1e-9)
+    inv = invert_affine(m)
+    np.testing.assert_allclose(crop_uv @ inv[:, :2].T + inv[:, 2], pts, atol=1e-9)
+    # All points inside the crop, the tight box spans 1/1.25 of it.
+    assert crop_uv.min() > -0.5 and crop_uv.max() < 95.5
+
+
+def test_crop_image_puts_a_bright_pixel_where_the_mapping_says() -> None:
+    img = np.zeros((200, 300, 3), np.uint8)
+    img[120, 170] = 255  # (u, v) = (170, 120)
+    box = np.array([150.0 - 0.5, 100.0 - 0.5, 64.0])  # 1:1 scale for a 64 px crop
+    crop = crop_image(img, box, 64)
+    v, u = np.unravel_index(crop[..., 0].argmax(), crop.shape[:2])
+    np.testing.assert_allclose(image_to_crop(np.array([170.0, 120.0]), box, 64), [u, v], atol=1e-9)
+    # Downscaling (anti-aliased path): the blob's centroid lands where the mapping says.
+    img2 = np.zeros((400, 600, 3), np.uint8)
+    img2[200:210, 300:310] = 255
+    box2 = letterbox_box(600, 400)
+    crop2 = crop_image(img2, box2, 96).astype(float)[..., 0]
+    ys, xs = np.mgrid[:96, :96]
+    centroid = np.array([(crop2 * xs).sum(), (crop2 * ys).sum()]) / crop2.sum()
+    np.testing.assert_allclose(
+        centroid, image_to_crop(np.array([304.5, 204.5]), box2, 96), atol=0.05
+    )
+
+
+def test_square_box_rejects_all_nan() -> None:
+    with pytest.raises(ValueError):
+        square_box(np.full((3, 2), np.nan))
