@@ -1,0 +1,197 @@
+"""The demo's stages: each one an ``annotator`` command a user could run by hand.
+
+``build_plan(out, size)`` turns a :class:`DemoSize` (how big the synthetic capture is, how long
+each network trains) into the ordered list of :class:`Stage` s that ``annotator demo`` runs.
+The plan is pure data: nothing here runs or imports anything heavy, so the report can list
+exactly the commands that made each number and a user can rerun or replace any one of them.
+
+Layout of a demo folder ``OUT``::
+
+    OUT/project/            the produced project (images, labels, machine labels, models)
+    OUT/results/*.json      each stage's machine-readable result (the ``--json`` outputs)
+    OUT/internet/<labels>/  InterNet checkpoints, one folder per label set (Table 4 rows)
+    OUT/report.html, OUT/summary.json, OUT/figures/*.png
+    OUT/.demo/              stage markers (resume) and logs
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DemoSize", "SIZES", "Stage", "build_plan", "TABLE4_LABELS"]
+
+#: Table 4 of the paper: InterNet trained on human (H), machine (M) and both (H+M) labels.
+#: ``--labels`` value -> the paper's row name.
+TABLE4_LABELS: dict[str, str] = {"human": "H", "machine": "M", "all": "H+M"}
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How big one demo run is. Times are for the 2-core CPU machine of this project."""
+
+    name: str
+    cameras: int  # cameras in the synthetic dome
+    instants: int  # time instants in total (split evenly over the subjects)
+    subjects: int  # subjects = captures; the last ``held_out`` are InterNet's test set
+    held_out: int  # subjects InterNet never sees in training (evaluated on their ground truth)
+    human_fraction: float  # share of instants the simulated human labels (the rest: machine)
+    human_views: int  # views the simulated annotator clicks per joint (paper: 2)
+    noise_px: float  # std of the simulated annotator's click noise
+    labeler_steps: int  # train-labeler optimisation steps (config cpu-small)
+    internet_steps: int  # train-internet optimisation steps per label set (config cpu-small)
+    table4: tuple[str, ...]  # --labels values to train InterNet on (Table 4 rows)
+    views_repeats: int  # random view subsets per point of the views curve (paper's Fig. 4)
+    views: tuple[int, ...] = field(default=())  # views-curve points; () = derived from cameras
+
+    @property
+    def held_in_subjects(self) -> list[int]:
+        return list(range(self.subjects - self.held_out))
+
+    @property
+    def held_out_subjects(self) -> list[int]:
+        return list(range(self.subjects - self.held_out, self.subjects))
+
+    def views_curve(self) -> tuple[int, ...]:
+        """Views counts of the Fig. 4 curve: 2, 4, 8, ... up to every camera."""
+        if self.views:
+            return self.views
+        points, v = [], 2
+        while v < self.cameras:
+            points.append(v)
+            v *= 2
+        return (*points, self.cameras)
+
+
+SIZES: dict[str, DemoSize] = {
+    # CI's end-to-end test: every stage runs for real, at a size that takes ~1-2 minutes.
+    "tiny": DemoSize(
+        name="tiny", cameras=8, instants=9, subjects=3, held_out=1, human_fraction=0.34,
+        human_views=2, noise_px=1.5, labeler_steps=4, internet_steps=4, table4=("all",),
+        views_repeats=5,
+    ),
+    # ``annotator demo --quick``: <= 10 minutes on 2 CPU cores; InterNet's H+M row only.
+    "quick": DemoSize(
+        name="quick", cameras=32, instants=36, subjects=3, held_out=1, human_fraction=0.3,
+        human_views=2, noise_px=1.5, labeler_steps=300, internet_steps=300, table4=("all",),
+        views_repeats=20,
+    ),
+    # ``annotator demo``: <= 60 minutes on 2 CPU cores; the paper's Table 4 (H, M, H+M).
+    "full": DemoSize(
+        name="full", cameras=80, instants=96, subjects=4, held_out=1, human_fraction=0.25,
+        human_views=2, noise_px=1.5, labeler_steps=1500, internet_steps=900,
+        table4=("human", "machine", "all"), views_repeats=50,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the demo: an ``annotator`` command and what it writes.
+
+    ``argv`` follows the word ``annotator``; ``resume_argv`` is appended when the stage is
+    run again after an interrupted attempt (e.g. ``--resume`` for training).
+    """
+
+    name: str  # unique, used for the marker file and in summary.json's "seconds"
+    title: str  # one line for people
+    argv: tuple[str, ...]
+    resume_argv: tuple[str, ...] = ()
+    items: int = 0  # work items, for throughput in the report (0: not meaningful)
+    unit: str = ""  # what an item is ("image", "instant", "step")
+
+    @property
+    def command(self) -> str:
+        """The shell command a user would type."""
+        return "annotator " + shlex.join(self.argv)
+
+
+def _subjects_arg(subjects: list[int]) -> str:
+    return ",".join(str(s) for s in subjects)
+
+
+def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
+    """The ordered stages of a demo writing into ``out`` (see the module docstring)."""
+    out = Path(out)
+    project = str(out / "project")
+    results = out / "results"
+    images = size.cameras * size.instants
+    human_instants = max(1, round(size.human_fraction * size.instants))
+    machine_images = (size.instants - human_instants) * size.cameras
+    held_in = _subjects_arg(size.held_in_subjects)
+    held_out = _subjects_arg(size.held_out_subjects)
+    stages = [
+        Stage(
+            "synth",
+            f"render a {size.cameras}-camera studio capture: {size.subjects} subjects, "
+            f"{size.instants} instants, single and interacting hands",
+            ("synth", project, "--cameras", str(size.cameras), "--instants", str(size.instants),
+             "--subjects", str(size.subjects), "--seed", "0"),
+            resume_argv=("--overwrite",),
+            items=images, unit="image",
+        ),
+        Stage(
+            "simulate-annotator",
+            f"human stage: a simulated annotator clicks every visible joint in "
+            f"{size.human_views} views ({size.noise_px} px noise) on "
+            f"{size.human_fraction:.0%} of the instants",
+            ("simulate-annotator", project, "--fraction", f"{size.human_fraction:g}",
+             "--views", str(size.human_views), "--noise-px", f"{size.noise_px:g}",
+             "--seed", "0", "--json", str(results / "human.json")),
+            items=human_instants, unit="instant",
+        ),
+        Stage(
+            "propagate",
+            "propagate the human 3D joints into 2D labels in every camera",
+            ("propagate", project),
+            items=human_instants * size.cameras, unit="image",
+        ),
+        Stage(
+            "train-labeler",
+            f"train the EfficientNet machine labeler (cpu-small) on the propagated labels, "
+            f"{size.labeler_steps} steps",
+            ("train-labeler", project, "--config", "cpu-small", "--steps",
+             str(size.labeler_steps), "--device", "cpu"),
+            resume_argv=("--resume",),
+            items=size.labeler_steps, unit="step",
+        ),
+        Stage(
+            "machine-label",
+            "machine-label every unlabelled instant: detect in every view, lift by RANSAC",
+            ("machine-label", project),
+            items=machine_images, unit="image",
+        ),
+        Stage(
+            "merge",
+            "merge the machine shards into the project (human labels win)",
+            ("merge", project),
+        ),
+        Stage(
+            "evaluate",
+            "score human and machine labels against ground truth; 3D error vs number of views",
+            ("evaluate", project, "--json", str(results / "evaluate.json"),
+             "--views", ",".join(str(v) for v in size.views_curve()),
+             "--repeats", str(size.views_repeats)),
+        ),
+    ]
+    for labels in size.table4:
+        row = TABLE4_LABELS[labels]
+        ckpt_dir = out / "internet" / labels
+        stages.append(Stage(
+            f"train-internet-{labels}",
+            f"train InterNet (cpu-small) on the {row} labels of held-in subjects {held_in}, "
+            f"{size.internet_steps} steps",
+            ("train-internet", project, "--labels", labels, "--subjects", held_in,
+             "--config", "cpu-small", "--steps", str(size.internet_steps), "--device", "cpu",
+             "--out", str(ckpt_dir)),
+            resume_argv=("--resume",),
+            items=size.internet_steps, unit="step",
+        ))
+        stages.append(Stage(
+            f"eval-internet-{labels}",
+            f"evaluate InterNet ({row}) on the ground truth of held-out subjects {held_out}",
+            ("eval-internet", str(ckpt_dir), project, "--subjects", held_out,
+             "--labels", "ground-truth", "--json", str(results / f"internet-{labels}.json")),
+        ))
+    return stages

@@ -1,0 +1,229 @@
+"""Run the demo's stages in order, each as the ``annotator`` command a user would type.
+
+Every stage runs in its own process (``python -m annotator.cli.main ...``): the command in the
+report is literally what ran, torch's thread pools and memory die with each stage, and a
+crash in one stage cannot corrupt the runner. Resuming is by markers in ``OUT/.demo/``:
+
+- ``<stage>.started`` is written before a stage starts, ``<stage>.done`` (with its wall time
+  and command) only after it exits with status 0;
+- a rerun skips every stage with a ``.done`` marker, and a stage that was started but never
+  finished (killed, crashed, failed) runs again with its ``resume_argv`` (``--resume`` for
+  training, ``--overwrite`` for a half-rendered capture).
+
+Children get ``PR_SET_PDEATHSIG`` on Linux, so a ``kill -9`` of the demo also ends the stage it
+was running; the project's write lock is a flock the kernel releases with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from annotator.demo.plan import SIZES, DemoSize, Stage
+
+__all__ = [
+    "DemoStageError",
+    "StageRecord",
+    "run_stages",
+    "read_records",
+    "check_size",
+    "state_dir",
+    "annotator_argv",
+    "size_of",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class DemoStageError(RuntimeError):
+    """A stage's command failed; rerunning the demo resumes at that stage."""
+
+    def __init__(self, stage: Stage, returncode: int, log_path: Path | None):
+        self.stage, self.returncode, self.log_path = stage, returncode, log_path
+        where = f"; its output is in {log_path}" if log_path else ""
+        super().__init__(
+            f"stage {stage.name!r} failed (exit status {returncode}): {stage.command}{where}"
+        )
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """What the ``.done`` marker of a stage holds."""
+
+    name: str
+    command: str
+    seconds: float  # wall time of the successful attempt
+    attempts: int  # 1 + the interrupted or failed attempts before it
+    finished: float  # unix time
+    items: int
+    unit: str
+
+
+def state_dir(out: Path) -> Path:
+    return Path(out) / ".demo"
+
+
+def _marker(out: Path, stage: str, kind: str) -> Path:
+    return state_dir(out) / f"{stage}.{kind}"
+
+
+def check_size(out: Path, size: DemoSize) -> None:
+    """Record the size of a new demo folder; refuse to resume one made at another size."""
+    path = state_dir(out) / "size.json"
+    if path.exists():
+        try:
+            recorded = json.loads(path.read_text())["name"]
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path}: unreadable demo state ({exc}); remove {out}") from None
+        if recorded != size.name:
+            flag = {"quick": "--quick", "full": "(no --quick)"}.get(recorded, f"--size {recorded}")
+            raise ValueError(
+                f"{out}: holds a {recorded!r} demo; resume it with {flag} or choose a new folder"
+            )
+        return
+    if Path(out).exists() and any(p.name != ".demo" for p in Path(out).iterdir()):
+        raise ValueError(f"{out}: folder is not empty and holds no demo; choose a new folder")
+    state_dir(out).mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(size)))
+
+
+def read_records(out: Path) -> dict[str, StageRecord]:
+    """The finished stages of the demo in ``out``, by name."""
+    records = {}
+    for path in sorted(state_dir(out).glob("*.done")):
+        data = json.loads(path.read_text())
+        records[data["name"]] = StageRecord(**data)
+    return records
+
+
+#: What the ``annotator`` console script does (``python -m annotator.cli.main`` would load the
+#: module twice, as ``__main__`` and by name, and its CliError would not be caught).
+_ENTRY = "import sys; from annotator.cli.main import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
+    """Linux: the child gets SIGKILL when the demo process dies (even by kill -9)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except Exception:
+        pass
+
+
+def annotator_argv(argv: Sequence[str]) -> list[str]:
+    """The process argv that runs ``annotator *argv`` with this Python."""
+    return [sys.executable, "-c", _ENTRY, *argv]
+
+
+def _command(stage: Stage, resuming: bool) -> list[str]:
+    return annotator_argv([*stage.argv, *(stage.resume_argv if resuming else ())])
+
+
+def _run_one(stage: Stage, cmd: list[str], log_path: Path, tee: bool) -> int:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    preexec = _set_pdeathsig if sys.platform.startswith("linux") else None
+    if not tee:
+        # Straight to the terminal: the stage's own tqdm bars show as they would for a user.
+        with log_path.open("w") as log:
+            log.write("(output went to the terminal)\n")
+        return subprocess.run(cmd, env=env, preexec_fn=preexec, check=False).returncode
+    with log_path.open("w") as log, subprocess.Popen(
+        cmd, env=env, preexec_fn=preexec, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, errors="replace",
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            sys.stdout.write("    " + line)
+            sys.stdout.flush()
+        return proc.wait()
+
+
+def _clean_partial(out: Path, stage: Stage) -> None:
+    """Remove what an interrupted attempt of ``stage`` left behind that its rerun can't use."""
+    if stage.name == "synth":
+        # the synthetic studio builds in a hidden sibling folder; a killed run leaves it
+        for staging in Path(out).glob(".project.synth-*"):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_stages(
+    out: Path,
+    stages: Sequence[Stage],
+    *,
+    say: Callable[[str], None] = lambda line: None,
+    tee: bool | None = None,
+    in_process: dict[str, Callable[[], None]] | None = None,
+) -> dict[str, StageRecord]:
+    """Run every stage of ``stages`` not yet done in ``out``, in order.
+
+    Args:
+        out: the demo folder (its ``.demo/`` holds the markers and logs).
+        stages: from :func:`annotator.demo.plan.build_plan`.
+        say: where progress lines go (the CLI passes ``print``).
+        tee: copy each stage's output into its log *and* stdout through a pipe (default: when
+            stdout is not a terminal; on a terminal the output goes straight there).
+        in_process: stage name -> function run in this process instead of a command (the
+            report, which is the demo's own).
+
+    Returns:
+        the records of all finished stages. Raises DemoStageError when a stage fails.
+    """
+    out = Path(out)
+    state = state_dir(out)
+    (state / "logs").mkdir(parents=True, exist_ok=True)
+    tee = (not sys.stdout.isatty()) if tee is None else tee
+    in_process = in_process or {}
+    records = read_records(out)
+    for n, stage in enumerate(stages, 1):
+        head = f"[{n}/{len(stages)}] {stage.name}"
+        if stage.name in records:
+            say(f"{head}: done before ({records[stage.name].seconds:.0f} s), skipped")
+            continue
+        started = _marker(out, stage.name, "started")
+        attempts = 1
+        resuming = started.exists()
+        if resuming:
+            attempts = json.loads(started.read_text()).get("attempts", 1) + 1
+            _clean_partial(out, stage)
+        started.write_text(json.dumps({"attempts": attempts, "time": time.time()}))
+        cmd = _command(stage, resuming)
+        shown = " ".join([stage.command, *(stage.resume_argv if resuming else ())])
+        say(f"{head}: {stage.title}" + (" (resuming)" if resuming else ""))
+        log_path = state / "logs" / f"{stage.name}.log"
+        t0 = time.perf_counter()
+        if stage.name in in_process:
+            in_process[stage.name]()
+        else:
+            say(f"    $ {shown}")
+            code = _run_one(stage, cmd, log_path, tee)
+            if code != 0:
+                raise DemoStageError(stage, code, log_path if tee else None)
+        seconds = time.perf_counter() - t0
+        record = StageRecord(stage.name, stage.command, seconds, attempts, time.time(),
+                             stage.items, stage.unit)
+        _marker(out, stage.name, "done").write_text(json.dumps(asdict(record)))
+        records[stage.name] = record
+        rate = f", {stage.items / seconds:.1f} {stage.unit}s/s" if stage.items else ""
+        say(f"    done in {seconds:.1f} s{rate}")
+    return records
+
+
+def size_of(out: Path) -> DemoSize | None:
+    """The size a demo folder was made at (None for a folder that holds no demo)."""
+    path = state_dir(out) / "size.json"
+    if not path.exists():
+        return None
+    return SIZES.get(json.loads(path.read_text())["name"])

@@ -1,0 +1,109 @@
+"""``OUT/summary.json``: the demo's headline numbers, read from the stages' JSON outputs.
+
+Keys (mm unless named otherwise; ``null`` where a stage has not produced its number):
+``project``, ``size``, ``machine_info``, ``human`` (simulate-annotator + evaluate),
+``machine``, ``baseline``, ``views_curve``, ``internet`` (the H+M row), ``table4``
+(row name -> InterNet metrics), ``internet_mean_pose`` (the constant predictor),
+``seconds`` (stage -> wall s), ``total_seconds``, ``commands`` (stage -> command).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from annotator.demo.plan import TABLE4_LABELS, DemoSize, Stage
+from annotator.demo.runner import StageRecord
+
+__all__ = ["build_summary", "read_json", "lookup", "INTERNET_KEYS"]
+
+logger = logging.getLogger(__name__)
+
+INTERNET_KEYS = ("mpjpe_all", "mpjpe_single", "mpjpe_interacting", "mrrpe",
+                 "handedness_accuracy")
+
+
+def read_json(path: Path) -> dict | None:
+    """A stage's JSON output, or None when it is absent or unreadable (logged)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("%s: unreadable (%s)", path, exc)
+        return None
+
+
+def lookup(data: Mapping | None, dotted: str):
+    """``data["a"]["b"]`` for ``"a.b"``, also accepting a flat ``data["a.b"]``; None if absent."""
+    if data is None:
+        return None
+    if dotted in data:
+        return data[dotted]
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _finite(value) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def build_summary(
+    out: Path, size: DemoSize, stages: Sequence[Stage], records: Mapping[str, StageRecord],
+    *, machine_info: Mapping, mean_pose: Mapping | None,
+) -> dict:
+    """Assemble summary.json's dict from ``OUT/results/*.json`` and the stage records."""
+    out = Path(out)
+    results = out / "results"
+    sim = read_json(results / "human.json")
+    ev = read_json(results / "evaluate.json")
+    human = {
+        "median_mm": _finite(lookup(ev, "human.median_mm") or lookup(sim, "median_mm")),
+        "mean_mm": _finite(lookup(ev, "human.mean_mm") or lookup(sim, "mean_mm")),
+        "simulated_median_mm": _finite(lookup(sim, "median_mm")),
+        "instants": lookup(sim, "instants"),
+        "joints": lookup(sim, "joints"),
+    }
+    machine = dict(lookup(ev, "machine") or {}) if isinstance(lookup(ev, "machine"), Mapping) \
+        else {}
+    machine["median_mm"] = _finite(lookup(ev, "machine.median_mm"))
+    machine["mean_mm"] = _finite(lookup(ev, "machine.mean_mm"))
+    baseline = dict(lookup(ev, "baseline") or {}) if isinstance(lookup(ev, "baseline"), Mapping) \
+        else {}
+    baseline["median_mm"] = _finite(lookup(ev, "baseline.median_mm"))
+    table4 = {}
+    for labels in size.table4:
+        data = read_json(results / f"internet-{labels}.json")
+        table4[TABLE4_LABELS[labels]] = (
+            None if data is None else {k: _finite(lookup(data, k)) for k in INTERNET_KEYS}
+        )
+    main_row = table4.get("H+M") or next((r for r in table4.values() if r), None)
+    seconds = {s.name: round(records[s.name].seconds, 2) for s in stages if s.name in records}
+    return {
+        "project": str((out / "project").resolve()),
+        "report": str((out / "report.html").resolve()),
+        "size": asdict(size),
+        "machine_info": dict(machine_info),
+        "human": human,
+        "machine": machine,
+        "baseline": baseline,
+        "views_curve": lookup(ev, "views_curve") or [],
+        "internet": main_row or {k: None for k in INTERNET_KEYS},
+        "table4": table4,
+        "internet_mean_pose": dict(mean_pose) if mean_pose else None,
+        "seconds": seconds,
+        "total_seconds": round(sum(seconds.values()), 1),
+        "commands": {s.name: s.command for s in stages},
+    }
