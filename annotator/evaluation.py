@@ -1,0 +1,289 @@
+"""Accuracy of the labels against ground truth (``annotator evaluate``).
+
+All errors are Euclidean distances in world millimetres between a labelled 3D joint and the
+true one, over the joints of the hands that are present (ground truth ``hand_present``):
+
+- ``machine``: the machine joints (source "machine") of the machine-labelled instants; also
+  split into ``single`` (one hand present) and ``interacting`` (both); ``coverage`` is the
+  share of those instants' true joints that got a machine label, ``unflagged`` the error of
+  the joints that passed every quality check;
+- ``human``: the human joints of the human-labelled instants;
+- ``baseline``: the mean root-relative pose of each hand over the human-labelled instants,
+  placed at the TRUE root of every evaluated hand (same joints as ``machine``). A detector
+  that learns nothing scores this; it shows how much the detector adds;
+- ``views_curve``: the paper's Fig. 4 method. For v views, each machine-labelled instant's
+  stored per-view detections are restricted to v views drawn at random (among the views
+  with an image), re-triangulated with ``triangulate_ransac`` (stored confidences, the run's
+  threshold), and the mean error over all joints is taken; mean and standard deviation over
+  ``repeats`` random draws.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from annotator import skeleton
+from annotator.machine_merge import read_detections
+from triangulation import triangulate_ransac
+
+__all__ = ["ErrorStats", "ViewsPoint", "evaluate_project", "error_stats", "views_curve",
+           "mean_pose_baseline", "NoGroundTruthError"]
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+class NoGroundTruthError(ValueError):
+    """The project has no ground truth to evaluate against."""
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    """Summary of per-joint 3D errors in mm (NaN when there are none)."""
+
+    joints: int
+    median_mm: float
+    mean_mm: float
+    p90_mm: float
+
+
+@dataclass(frozen=True)
+class ViewsPoint:
+    views: int
+    mean_mm: float  # mean over repeats of the mean joint error
+    std_mm: float  # standard deviation over repeats
+    median_mm: float  # median joint error over all repeats
+    triangulated: float  # share of evaluated joints that triangulated
+
+
+def error_stats(errors_mm: np.ndarray) -> ErrorStats:
+    e = np.asarray(errors_mm, np.float64).reshape(-1)
+    e = e[np.isfinite(e)]
+    if e.size == 0:
+        return ErrorStats(0, float("nan"), float("nan"), float("nan"))
+    return ErrorStats(int(e.size), float(np.median(e)), float(e.mean()),
+                      float(np.percentile(e, 90)))
+
+
+def _truth(store, instants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, J, 3) true joints (NaN for absent hands) and (F, 2) hand presence."""
+    F, J = len(instants), skeleton.NUM_JOINTS
+    joints = np.full((F, J, 3), np.nan)
+    present = np.zeros((F, 2), bool)
+    for k, i in enumerate(instants.tolist()):
+        gt = store.ground_truth(int(i))
+        if gt is None:
+            continue
+        joints[k] = gt.joints_world_mm
+        present[k] = gt.hand_present
+    joints[~present[:, _hand_index()]] = np.nan
+    return joints, present
+
+
+def _hand_index() -> np.ndarray:
+    """(J,) int hand index of each joint, in skeleton.HANDS order."""
+    return np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT], np.int64)
+
+
+def _labels(store, instants: np.ndarray, source: str) -> np.ndarray:
+    """(F, J, 3) 3D joints of ``source`` (NaN elsewhere)."""
+    out = np.full((len(instants), skeleton.NUM_JOINTS, 3), np.nan)
+    for k, i in enumerate(instants.tolist()):
+        lab = store.labels(int(i))
+        mine = lab.joint_source == source
+        out[k, mine] = lab.joints_world_mm[mine]
+    return out
+
+
+def mean_pose_baseline(human_joints: np.ndarray, true_joints: np.ndarray) -> np.ndarray:
+    """The mean-pose baseline: (F, J, 3) predictions for the true joints ``true_joints``.
+
+    ``human_joints`` (H, J, 3): labelled instants (NaN where unlabelled). Per hand, the mean
+    root-relative pose over the instants where that whole hand is labelled, translated to
+    each evaluated hand's true root. NaN where there is no human example of the hand.
+    """
+    hands = _hand_index()
+    pred = np.full_like(true_joints, np.nan, dtype=np.float64)
+    for h, name in enumerate(skeleton.HANDS):
+        root = skeleton.ROOT_INDEX[name]
+        sel = hands == h
+        rel = human_joints[:, sel] - human_joints[:, root][:, None]
+        whole = np.isfinite(rel).all(axis=(1, 2))
+        if not whole.any():
+            continue
+        mean_rel = rel[whole].mean(axis=0)
+        pred[:, sel] = true_joints[:, root][:, None] + mean_rel[None]
+    return pred
+
+
+def _split(errors: np.ndarray, present: np.ndarray) -> dict[str, Any]:
+    both = present.all(axis=1)
+    return {
+        "single": asdict(error_stats(errors[~both])),
+        "interacting": asdict(error_stats(errors[both])),
+    }
+
+
+def views_curve(
+    store,
+    instants: np.ndarray,
+    uv_px: np.ndarray,
+    confidence: np.ndarray,
+    true_joints: np.ndarray,
+    views: Sequence[int],
+    repeats: int,
+    seed: int = 0,
+    threshold_px: float = 4.0,
+    progress: Progress | None = None,
+) -> list[ViewsPoint]:
+    """Error of the detections re-triangulated from v random views (see module docstring).
+
+    Args:
+        instants: (F,) instant indices; uv_px (F, C, J, 2), confidence (F, C, J) on the
+            project camera axis; true_joints (F, J, 3) NaN where not evaluated.
+    """
+    rng = np.random.default_rng(seed)
+    captures = np.asarray(store.instants().capture)[instants]
+    out: list[ViewsPoint] = []
+    steps = len(views) * len(np.unique(captures))
+    step = 0
+    for v in views:
+        sums = np.zeros(repeats)
+        counts = np.zeros(repeats)
+        errors_all: list[np.ndarray] = []
+        evaluated = triangulated = 0
+        for cap in np.unique(captures):
+            rows = np.nonzero(captures == cap)[0]
+            cols = np.nonzero(store.camera_mask(str(cap)))[0]
+            rig = store.rig(str(cap))
+            uv = uv_px[rows][:, cols]  # (f, c, J, 2)
+            conf = confidence[rows][:, cols]
+            have = np.isfinite(uv).all(-1).any(-1) & (conf > 0).any(-1)  # (f, c) view has data
+            truth = true_joints[rows]
+            want = np.isfinite(truth).all(-1)  # (f, J)
+            f, c = have.shape
+            # a block of repeats at a time bounds memory: (r, f, J, c, 2) float64
+            block = max(1, int(2e7 // max(1, f * c * skeleton.NUM_JOINTS * 2)))
+            for r0 in range(0, repeats, block):
+                r1 = min(repeats, r0 + block)
+                keys = rng.random((r1 - r0, f, c))
+                keys[:, ~have] = np.inf
+                rank = np.argsort(np.argsort(keys, axis=-1), axis=-1)
+                chosen = (rank < v) & np.isfinite(keys)  # (r, f, c)
+                sub = np.where(chosen[:, :, :, None, None], uv[None], np.nan)  # (r,f,c,J,2)
+                w = np.where(chosen[:, :, :, None], conf[None], 0.0)
+                tri = triangulate_ransac(
+                    np.moveaxis(sub, 2, 3), rig, confidence=np.moveaxis(w, 2, 3),
+                    threshold_px=threshold_px,
+                )
+                err = np.linalg.norm(tri.points_world_mm - truth[None], axis=-1)  # (r, f, J)
+                err = np.where(want[None], err, np.nan)
+                ok = np.isfinite(err)
+                sums[r0:r1] += np.where(ok, err, 0).sum(axis=(1, 2))
+                counts[r0:r1] += ok.sum(axis=(1, 2))
+                evaluated += int(want.sum()) * (r1 - r0)
+                triangulated += int(ok.sum())
+                errors_all.append(err[ok])
+            step += 1
+            if progress is not None:
+                progress(step, steps)
+        per_repeat = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        allerr = np.concatenate(errors_all) if errors_all else np.empty(0)
+        out.append(ViewsPoint(
+            views=int(v),
+            mean_mm=float(np.nanmean(per_repeat)) if np.isfinite(per_repeat).any() else np.nan,
+            std_mm=float(np.nanstd(per_repeat)) if np.isfinite(per_repeat).any() else np.nan,
+            median_mm=float(np.median(allerr)) if allerr.size else float("nan"),
+            triangulated=triangulated / evaluated if evaluated else float("nan"),
+        ))
+    return out
+
+
+def default_views(num_cameras: int) -> list[int]:
+    """2, 4, 8, ... below the camera count, then the camera count itself."""
+    out = []
+    v = 2
+    while v < num_cameras:
+        out.append(v)
+        v *= 2
+    out.append(num_cameras)
+    return out
+
+
+def evaluate_project(
+    store,
+    views: Sequence[int] | None = None,
+    repeats: int = 100,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The evaluation report as a JSON-ready dict (module docstring)."""
+    if not store.has_ground_truth:
+        raise NoGroundTruthError(
+            f"{store.path}: no ground truth (ground_truth.h5) to evaluate against; "
+            "evaluate needs a synthetic or otherwise ground-truthed project"
+        )
+    if repeats < 1:
+        raise ValueError(f"--repeats must be >= 1, got {repeats}")
+    machine_i = store.labelled_instants("machine")
+    human_i = store.labelled_instants("human")
+    report: dict[str, Any] = {"project": str(store.path)}
+
+    m_truth, m_present = _truth(store, machine_i)
+    m_pred = _labels(store, machine_i, "machine")
+    m_err = np.linalg.norm(m_pred - m_truth, axis=-1)  # (F, J) NaN where either is missing
+    want = np.isfinite(m_truth).all(-1)
+    flagged = np.zeros_like(want)
+    for k, i in enumerate(machine_i.tolist()):
+        for j, reason in store.labels(int(i)).flags:
+            if j >= 0 and reason.startswith("machine: "):
+                flagged[k, j] = True
+    machine = asdict(error_stats(m_err))
+    machine.update(_split(m_err, m_present))
+    machine["instants"] = int(machine_i.size)
+    machine["coverage"] = float(np.isfinite(m_err).sum() / want.sum()) if want.any() else 0.0
+    machine["unflagged"] = asdict(error_stats(np.where(flagged, np.nan, m_err)))
+    machine["flagged_joints"] = int((flagged & np.isfinite(m_err)).sum())
+    report["machine"] = machine
+
+    h_truth, _ = _truth(store, human_i)
+    h_pred = _labels(store, human_i, "human")
+    human = asdict(error_stats(np.linalg.norm(h_pred - h_truth, axis=-1)))
+    human["instants"] = int(human_i.size)
+    report["human"] = human
+
+    base_pred = mean_pose_baseline(h_pred, m_truth)
+    b_err = np.linalg.norm(base_pred - m_truth, axis=-1)
+    baseline = asdict(error_stats(b_err))
+    baseline.update(_split(b_err, m_present))
+    report["baseline"] = baseline
+
+    det = read_detections(store.machine_dir)
+    if det is None:
+        report["views_curve"] = []
+        report["views_curve_note"] = "no machine/detections.h5 (run 'annotator merge')"
+        return report
+    if det.camera_names != list(store.camera_names):
+        raise ValueError(f"{store.machine_dir}: detections.h5 was merged for other cameras")
+    rec = det.records
+    rows = np.nonzero(np.isin(rec.instants, machine_i))[0]
+    inst = rec.instants[rows]
+    truth, _ = _truth(store, inst)
+    C = len(store.camera_names)
+    views = list(views) if views else default_views(C)
+    bad = [v for v in views if not 2 <= int(v) <= C]
+    if bad:
+        raise ValueError(f"--views must lie in 2..{C} (the project's cameras), got {bad}")
+    threshold = float(det.meta.get("threshold_px", 4.0))
+    curve = views_curve(store, inst, rec.uv_px[rows].astype(np.float64),
+                        rec.confidence[rows].astype(np.float64), truth, views, repeats,
+                        seed=seed, threshold_px=threshold, progress=progress)
+    report["views_curve"] = [asdict(p) for p in curve]
+    report["views_curve_setup"] = {"repeats": repeats, "seed": seed, "threshold_px": threshold,
+                                   "instants": int(inst.size)}
+    return report
