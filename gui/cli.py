@@ -1,17 +1,117 @@
-"""``annotator gui``: placeholder until its issue lands."""
+"""``annotator gui [PROJECT]``: the six-view annotation app (PyQt5).
+
+Imports nothing heavy at module level (``annotator --help`` must stay light); Qt, numpy and
+the store are imported in :func:`run`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import re
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)[xX](\d+)", text.strip())
+    if not m or int(m.group(1)) < 320 or int(m.group(2)) < 240:
+        raise argparse.ArgumentTypeError(f"expected WxH of at least 320x240, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _instant(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an instant number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"instants count from 1, got {value}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("gui", help="(being built)", add_help=True)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser(
+        "gui",
+        help="the six-view annotation app (click a joint in two views, see it in 3D)",
+        description="Open PROJECT in the annotation app. Without PROJECT, opens the embedded "
+        "default: a small synthetic studio capture generated once into the user cache folder.",
+    )
+    p.add_argument("project", nargs="?", help="project folder (default: the embedded project)")
+    p.add_argument("--read-only", action="store_true", help="browse without editing")
+    p.add_argument("--annotator", default=None, help="name stored with your labels (login)")
+    p.add_argument("--instant", type=_instant, default=None, help="instant to open (from 1)")
+    p.add_argument("--screenshot", metavar="PATH",
+                   help="draw the window offscreen with some joints placed, save PATH, exit")
+    p.add_argument("--size", type=_size, default=None, metavar="WxH",
+                   help="window size (default 1600x960 for --screenshot)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cli.main import CliError
+    import os
+    import sys
 
-    raise CliError("'gui' is not built yet")
+    if args.screenshot and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt5.QtWidgets import QApplication
+
+    from gui.project_open import default_project, default_project_dir, open_for_app
+
+    project = args.project
+    if project is None:
+        folder = default_project_dir()
+        if not (folder / "project.toml").is_file():
+            from annotator.cli._progress import tqdm_progress
+
+            print(f"generating the embedded default project in {folder} (once)...",
+                  file=sys.stderr)
+            with tqdm_progress("rendering", "instant") as progress:
+                default_project(progress=progress, folder=folder)
+        project = folder
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    return launch(app, project, read_only=args.read_only, annotator=args.annotator,
+                  instant=args.instant, screenshot=args.screenshot, size=args.size,
+                  ask_read_only=None if args.screenshot else _dialog)
+
+
+def _dialog(message: str) -> bool:
+    from gui.project_open import ask_read_only_dialog
+
+    return ask_read_only_dialog(message)
+
+
+def launch(app, project, *, read_only=False, annotator=None, instant=None, screenshot=None,
+           size=None, ask_read_only=None) -> int:
+    """Open ``project`` in a window on ``app``; run it, or save a screenshot and return."""
+    from annotator.cli.main import CliError
+    from annotator.session import AnnotationSession
+    from gui.app import MainWindow
+    from gui.project_open import open_for_app
+    from gui.screenshot import take_screenshot
+    from gui.theme import apply_dark_theme
+
+    store, ro = open_for_app(project, read_only=read_only,
+                             ask_read_only=ask_read_only if ask_read_only else
+                             (lambda _m: True) if screenshot else None)
+    try:
+        if instant is not None and instant > store.num_instants:
+            raise CliError(f"--instant {instant}: {store.path} has {store.num_instants} instants")
+        session = AnnotationSession(store, annotator=annotator or getpass.getuser(),
+                                    instant=(instant - 1) if instant else 0)
+        apply_dark_theme(app)
+        win = MainWindow(session, read_only=ro)
+        w, h = size or (1600, 960)
+        win.resize(w, h)
+        if screenshot:
+            win.show()
+            app.processEvents()
+            take_screenshot(win, screenshot)
+            print(f"screenshot: {screenshot}")
+            win.close()
+            return 0
+        win.show()
+        return int(app.exec_())
+    finally:
+        win_cache = locals().get("win")
+        if win_cache is not None:
+            win_cache.cache.close()
+        store.close(save=False)

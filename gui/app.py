@@ -1,0 +1,340 @@
+"""The main window: six synchronised panels, the joint list, the review queue.
+
+A view over :class:`annotator.session.AnnotationSession`: user intents go to the session
+(:mod:`gui.actions`), the session's change events mark what is stale, and :meth:`flush`
+redraws exactly that once per intent. All decoding goes through :class:`ImageCache` with
+prefetch of the neighbouring instants.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator import skeleton
+from gui import overlay, theme
+from gui.actions import ActionsMixin
+from gui.help_overlay import HelpOverlay
+from gui.image_cache import ImageCache
+from gui.joint_list import JointList
+from gui.panel import ImagePanel
+from gui.toolbar import build_toolbar
+
+__all__ = ["MainWindow", "NUM_PANELS"]
+
+log = logging.getLogger(__name__)
+NUM_PANELS = 6
+_J = skeleton.NUM_JOINTS
+#: 3D provenance -> how the overlay draws the joint (labels solid, proposals dashed).
+_SOURCE_KIND = {"human": overlay.SOURCE_HUMAN, "imported": overlay.SOURCE_HUMAN,
+                "machine": overlay.SOURCE_PROPOSAL}
+
+
+class MainWindow(ActionsMixin, QMainWindow):
+    """The annotation window over one session.
+
+    Args:
+        session: an ``AnnotationSession`` (its store open for writing, or read-only).
+        read_only: refuse edits (the project is open elsewhere for writing).
+        cache: image cache (a fresh one by default).
+        autosave_ms: period of the autosave check (``session.maybe_autosave``).
+        prefetch: decode the neighbouring instants' images in the background.
+    """
+
+    def __init__(self, session, *, read_only: bool = False, cache: ImageCache | None = None,
+                 autosave_ms: int = 1000, prefetch: bool = True):
+        super().__init__()
+        self.session = session
+        self.store = session.store
+        self.read_only = read_only or not getattr(self.store, "writable", True)
+        self.cache = cache if cache is not None else ImageCache()
+        self.prefetch_enabled = prefetch
+        self.show_skeleton = True
+        self.show_epipolar = True
+        self.auto_advance = True
+        self.brightness = 0
+        self.contrast = 1.0
+        self.space_down = False
+        self.hover_panel = 0
+        self._stale: set[str] = set()
+        self._stale_joints: set[int] = set()
+        self._in_intent = 0
+        self._status = np.zeros(_J, dtype=object)
+        self._states: list = [None] * _J
+        self._cam_index = {c: i for i, c in enumerate(self.store.camera_names)}
+        self._paths: list = []
+
+        self.setWindowTitle("annotator")
+        self.panels: list[ImagePanel] = []
+        grid_host = QWidget(self)
+        grid = QGridLayout(grid_host)
+        grid.setContentsMargins(2, 2, 2, 2)
+        grid.setSpacing(3)
+        for k in range(NUM_PANELS):
+            panel = ImagePanel(k, list(self.store.camera_names), grid_host,
+                               space_held=lambda: self.space_down)
+            panel.clicked.connect(self._panel_clicked)
+            panel.cameraChosen.connect(self._panel_camera)
+            panel.hovered.connect(self._panel_hovered)
+            grid.addWidget(panel, k // 3, k % 3)
+            self.panels.append(panel)
+
+        side = QWidget(self)
+        side_lay = QVBoxLayout(side)
+        side_lay.setContentsMargins(4, 2, 2, 2)
+        self.current_label = QLabel(side)
+        self.current_label.setTextFormat(Qt.RichText)
+        side_lay.addWidget(self.current_label)
+        self.joint_list = JointList(side)
+        self.joint_list.jointSelected.connect(lambda j: self.intent(self.session.select_joint, j))
+        side_lay.addWidget(self.joint_list, 5)
+        side_lay.addWidget(QLabel("<b>Review queue</b> (flagged instants)", side))
+        self.review_list = QListWidget(side)
+        self.review_list.setFocusPolicy(Qt.NoFocus)
+        self.review_list.itemClicked.connect(self._review_clicked)
+        side_lay.addWidget(self.review_list, 1)
+
+        split = QSplitter(Qt.Horizontal, self)
+        split.addWidget(grid_host)
+        split.addWidget(side)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setSizes([1200, 330])
+        self.setCentralWidget(split)
+        self.help = HelpOverlay(grid_host)
+        self.help.hide()
+
+        self.toolbar = build_toolbar(self)
+        self.status_progress = QLabel(self)
+        self.status_instant = QLabel(self)
+        self.status_saved = QLabel(self)
+        self.statusBar().addWidget(self.status_instant, 1)
+        self.statusBar().addPermanentWidget(self.status_progress)
+        self.statusBar().addPermanentWidget(self.status_saved)
+        self.install_shortcuts()
+        self._unsubscribe = session.subscribe(self._on_event)
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(max(50, int(autosave_ms)))
+        self.autosave_timer.timeout.connect(self._autosave_tick)
+        if not self.read_only:
+            self.autosave_timer.start()
+        self._stale = {"instant"}
+        self.flush(repaint=False)
+
+    # --- events from the session -------------------------------------------------------------
+    def _on_event(self, ev) -> None:
+        self._stale.add(ev.kind)
+        if ev.kind == "labels":
+            if ev.joint is None:
+                self._stale_joints.update(range(_J))
+            else:
+                self._stale_joints.add(int(ev.joint))
+        if not self._in_intent:
+            QTimer.singleShot(0, self.flush)
+
+    def intent(self, fn, *args, **kwargs):
+        """Run one user intent on the session, then redraw what it changed (synchronously).
+
+        Errors the user can fix (a click outside the image, a read-only project) go to the
+        status bar instead of a crash.
+        """
+        self._in_intent += 1
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, RuntimeError, IndexError, OSError) as exc:
+            log.info("refused: %s", exc)
+            self.statusBar().showMessage(str(exc), 6000)
+            self._stale.add("labels")
+            return None
+        finally:
+            self._in_intent -= 1
+            if not self._in_intent:
+                self.flush()
+
+    def flush(self, repaint: bool = True) -> None:
+        """Bring widgets up to date with the session for everything marked stale."""
+        stale, self._stale = self._stale, set()
+        if not stale:
+            return
+        s = self.session
+        if "instant" in stale:
+            self._paths = list(self.store.image_paths(s.instant))
+            self._stale_joints = set(range(_J))
+            stale |= {"views", "labels", "joint"}
+            self._refresh_review()
+        if "views" in stale:
+            self._load_views()
+            stale.add("labels")
+        if "labels" in stale or "joint" in stale:
+            for j in sorted(self._stale_joints):
+                st = s.joint_state(j)
+                self._states[j] = st
+                self._status[j] = st.status
+                self.joint_list.set_state(j, st)
+            self._stale_joints.clear()
+            self._update_hand_rows()
+            self._update_overlays()
+        if "joint" in stale:
+            self.joint_list.set_current(s.joint)
+            self._update_current_label()
+        self._update_title()
+        if "instant" in stale and self.prefetch_enabled:
+            self.prefetch_neighbours()
+        if repaint:
+            for p in self.panels:
+                p.canvas.repaint()
+        else:
+            for p in self.panels:
+                p.canvas.update()
+
+    # --- refreshers ---------------------------------------------------------------------------
+    def _load_views(self) -> None:
+        s = self.session
+        for panel, cam in zip(self.panels, s.views, strict=False):
+            rig_cam = self._camera(cam)
+            panel.set_camera(cam, (rig_cam.width, rig_cam.height) if rig_cam else (512, 334))
+            path = self._paths[self._cam_index[cam]] if self._paths else None
+            panel.set_image(self.cache.get(path))
+            panel.set_levels(self._lut())
+
+    def _camera(self, name: str):
+        rig = self.store.rig(self.store.instant(self.session.instant).capture)
+        return rig[name] if name in rig else None
+
+    def _update_overlays(self) -> None:
+        s = self.session
+        source = np.array([_SOURCE_KIND.get(st.source, overlay.SOURCE_NONE)
+                           if st.status != "hand_absent" else overlay.SOURCE_NONE
+                           for st in self._states], dtype=np.int64)
+        flagged = np.array([bool(st.flagged) for st in self._states])
+        for panel in self.panels:
+            cam = panel.camera
+            occluded = np.array([cam in st.occluded_in for st in self._states])
+            locked = np.array([cam in st.locked_in for st in self._states])
+            epi = s.epipolar_curve(cam) if self.show_epipolar else None
+            clicks = s.clicks(cam)
+            panel.set_overlay(overlay.PanelOverlayInput(
+                clicks_px=clicks, reproj_px=s.reprojection(cam), source=source,
+                current_joint=s.joint, epipolar_px=epi, flagged=flagged, occluded=occluded,
+                locked=locked, show_skeleton=self.show_skeleton,
+                show_epipolar=self.show_epipolar))
+            n = int(np.isfinite(clicks).all(axis=1).sum())
+            panel.set_title(f"{n} clicks" if n else "")
+
+    def _update_hand_rows(self) -> None:
+        for h, hand in enumerate(skeleton.HANDS):
+            st = self._states[skeleton.ROOT_INDEX[hand]]
+            absent = st is not None and st.status == "hand_absent"
+            js = skeleton.hand_joints(hand)
+            done = sum(1 for j in js if self._status[j] in ("triangulated",))
+            self.joint_list.set_hand_text(h, "absent" if absent else f"{done}/{len(js)} in 3D")
+
+    def _update_current_label(self) -> None:
+        j = self.session.joint
+        r, g, b = theme.joint_rgb(j)
+        name = skeleton.JOINT_NAMES[j]
+        self.current_label.setText(
+            f"<span style='font-size:15pt; color:rgb({r},{g},{b})'>●</span> "
+            f"<span style='font-size:13pt'><b>{name}</b></span> "
+            f"<span style='color:#8c9198'>joint {j} · {skeleton.HAND_OF_JOINT[j]} hand</span>")
+
+    def _update_title(self) -> None:
+        s = self.session
+        done, total = s.progress()
+        inst = self.store.instant(s.instant)
+        ro = " [read-only]" if self.read_only else ""
+        mark = "● " if s.dirty else ""
+        self.setWindowTitle(f"{mark}{self.store.name} — instant {s.instant + 1}/{total}{ro}"
+                            " — annotator")
+        self.status_instant.setText(
+            f"instant {s.instant + 1}/{total}  ·  capture {inst.capture}  ·  "
+            f"{inst.sequence}  ·  frame {inst.frame}")
+        self.status_progress.setText(f"labelled {done}/{total} instants "
+                                     f"({100.0 * done / max(total, 1):.0f} %)")
+        self.status_saved.setText("read-only" if self.read_only else
+                                  ("● unsaved" if s.dirty else "saved"))
+
+    def _refresh_review(self) -> None:
+        self.review_list.clear()
+        for i in self.session.review_queue():
+            inst = self.store.instant(int(i))
+            item = QListWidgetItem(f"{int(i) + 1:5d}  {inst.sequence}  frame {inst.frame}")
+            item.setData(Qt.UserRole, int(i))
+            if int(i) == self.session.instant:
+                item.setSelected(True)
+            self.review_list.addItem(item)
+
+    def _lut(self) -> np.ndarray | None:
+        if self.brightness == 0 and self.contrast == 1.0:
+            return None
+        x = np.arange(256, dtype=np.float64)
+        return np.clip((x - 128.0) * self.contrast + 128.0 + self.brightness, 0, 255
+                       ).astype(np.uint8)
+
+    def prefetch_neighbours(self) -> None:
+        """Queue the decoding of the shown cameras' images at the previous and next instants."""
+        s = self.session
+        n = self.store.num_instants
+        cams = [self._cam_index[c] for c in s.views]
+        for i in (s.instant + 1, s.instant - 1):
+            if 0 <= i < n:
+                paths = self.store.image_paths(i)
+                self.cache.prefetch(paths[c] for c in cams)
+
+    # --- panel signals ------------------------------------------------------------------------
+    def _panel_clicked(self, k: int, u: float, v: float, joint: int) -> None:
+        if self.refuse_if_read_only():
+            self.flush()
+            return
+        cam = self.panels[k].camera
+        self.hover_panel = k
+        s = self.session
+        if joint < 0:
+            j = s.joint
+            self.intent(self._place, cam, (u, v), j)
+        else:
+            self.intent(s.click, cam, (u, v), joint=joint)
+
+    def _place(self, cam: str, uv, j: int) -> None:
+        s = self.session
+        before = s.joint_state(j).n_views
+        s.click(cam, uv)
+        after = s.joint_state(j).n_views
+        if self.auto_advance and before < 2 <= after:
+            s.next_joint(+1)
+
+    def _panel_camera(self, k: int, cam: str) -> None:
+        self.intent(self.session.set_view, k, cam)
+
+    def _panel_hovered(self, k: int) -> None:
+        self.hover_panel = k
+        for p in self.panels:
+            active = p.index == k
+            if p.active != active:
+                p.active = active
+                p.canvas.update()
+
+    def _review_clicked(self, item: QListWidgetItem) -> None:
+        self.intent(self.session.goto, int(item.data(Qt.UserRole)))
+
+    def _autosave_tick(self) -> None:
+        if self.read_only:
+            return
+        try:
+            if self.session.maybe_autosave():
+                self._update_title()
+        except OSError as exc:
+            self.statusBar().showMessage(f"autosave failed: {exc}", 10000)

@@ -1,0 +1,167 @@
+"""Decoded images: an LRU cache filled by a small thread pool, with neighbour prefetch.
+
+Images are decoded with OpenCV (which releases the GIL) into BGR ``uint8`` arrays; the
+panel wraps them in a ``QImage`` without copying. A failed read never raises: the
+:class:`LoadedImage` carries the reason, shown in the panel as a placeholder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LoadedImage", "ImageCache", "decode_image"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image or the reason there is none.
+
+    Attributes:
+        path: the file (None: the project has no image for that camera and instant).
+        bgr: (H, W, 3) uint8 C-contiguous, or None.
+        error: one line saying why ``bgr`` is None ("" when it is not).
+    """
+
+    path: Path | None
+    bgr: np.ndarray | None
+    error: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.bgr is None else int(self.bgr.nbytes)
+
+
+def decode_image(path: Path | str | None) -> LoadedImage:
+    """Read one image file; never raises for a missing, unreadable or corrupt file."""
+    import cv2
+
+    if path is None:
+        return LoadedImage(None, None, "no image for this camera at this instant")
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except FileNotFoundError:
+        return LoadedImage(p, None, f"image file not found: {p}")
+    except OSError as exc:
+        return LoadedImage(p, None, f"cannot read {p}: {exc.strerror or exc}")
+    if data.size == 0:
+        return LoadedImage(p, None, f"empty image file: {p}")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None:
+        return LoadedImage(p, None, f"corrupt or unsupported image: {p}")
+    return LoadedImage(p, np.ascontiguousarray(img))
+
+
+class ImageCache:
+    """LRU of decoded images bounded in bytes; ``prefetch`` decodes in background threads.
+
+    Thread-safe. ``get`` returns at once for a cached image, waits for one being decoded,
+    and decodes in the calling thread otherwise.
+    """
+
+    def __init__(self, max_bytes: int = 384 << 20, workers: int | None = None):
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.max_bytes = int(max_bytes)
+        n = workers if workers is not None else min(4, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="decode")
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, LoadedImage] = OrderedDict()
+        self._pending: dict[str, Future] = {}
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _key(path: Path | str | None) -> str:
+        return "" if path is None else os.fspath(path)
+
+    def _store(self, key: str, img: LoadedImage) -> None:
+        with self._lock:
+            self._pending.pop(key, None)
+            if key in self._items:
+                return
+            self._items[key] = img
+            self._bytes += img.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def _decode_and_store(self, path: Path | str | None) -> LoadedImage:
+        img = decode_image(path)
+        # Missing files are not cached: the user may copy them in and look again.
+        if img.bgr is not None:
+            self._store(self._key(path), img)
+        else:
+            with self._lock:
+                self._pending.pop(self._key(path), None)
+        return img
+
+    def get(self, path: Path | str | None) -> LoadedImage:
+        """The decoded image at ``path`` (blocking)."""
+        if path is None:
+            return decode_image(None)
+        key = self._key(path)
+        with self._lock:
+            img = self._items.get(key)
+            if img is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return img
+            fut = self._pending.get(key)
+            self.misses += 1
+        if fut is not None:
+            return fut.result()
+        return self._decode_and_store(path)
+
+    def contains(self, path: Path | str | None) -> bool:
+        with self._lock:
+            return self._key(path) in self._items
+
+    def prefetch(self, paths: Iterable[Path | str | None]) -> int:
+        """Queue the decoding of ``paths`` not cached or queued yet; returns how many."""
+        n = 0
+        for path in paths:
+            if path is None:
+                continue
+            key = self._key(path)
+            with self._lock:
+                if key in self._items or key in self._pending:
+                    continue
+                fut = self._pool.submit(self._decode_and_store, path)
+                self._pending[key] = fut
+            n += 1
+        return n
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block until every queued prefetch has finished (tests, benchmarks)."""
+        with self._lock:
+            futs = list(self._pending.values())
+        for f in futs:
+            f.result(timeout=timeout)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,335 @@
+"""One image panel: a camera picker over a canvas that draws the image and its overlay.
+
+The panel is a view: it shows what the window pushes into it (image, overlay input) and
+emits what the user did (``clicked``, ``cameraChosen``); all mouse logic is
+:func:`gui.mouse.handle`, all overlay geometry :func:`gui.overlay.build_overlay`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt5.QtCore import QLineF, QPointF, QRectF, Qt, pyqtSignal
+from PyQt5.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gui import mouse, theme
+from gui.image_cache import LoadedImage
+from gui.overlay import DrawList, Lines, Markers, PanelOverlayInput, Polyline, build_overlay
+from gui.viewport import Viewport, fit, fit_rect
+
+__all__ = ["ImagePanel", "Canvas", "paint_drawlist", "bgr_to_qimage"]
+
+_BUTTONS = {Qt.LeftButton: "left", Qt.MiddleButton: "middle", Qt.RightButton: "right"}
+
+
+def bgr_to_qimage(bgr: np.ndarray) -> QImage:
+    """Wrap an (H, W, 3) uint8 BGR array without copying (keep the array alive)."""
+    h, w = bgr.shape[:2]
+    return QImage(bgr.data, w, h, int(bgr.strides[0]), QImage.Format_BGR888)
+
+
+def _pen(rgb, alpha: int, width: float, dashed: bool = False) -> QPen:
+    pen = QPen(QColor(rgb[0], rgb[1], rgb[2], alpha))
+    pen.setWidthF(width)
+    pen.setCapStyle(Qt.RoundCap)
+    if dashed:
+        pen.setStyle(Qt.DashLine)
+    return pen
+
+
+def paint_drawlist(p: QPainter, dl: DrawList, vp: Viewport) -> None:
+    """Draw ``dl`` (image px) with ``p`` through the viewport; one call per style group."""
+    outline = QPen(QColor(0, 0, 0, 200))
+    outline.setWidthF(1.0)
+    for it in dl.items:
+        if isinstance(it, Lines):
+            xy = vp.to_widget(it.segments_px.reshape(-1, 2)).reshape(-1, 4)
+            p.setPen(_pen(it.rgb, it.alpha, it.width, it.dashed))
+            p.drawLines([QLineF(*row) for row in xy.tolist()])
+        elif isinstance(it, Polyline):
+            xy = vp.to_widget(it.points_px)
+            path = QPainterPath()
+            pen_down = False
+            for x, y in xy.tolist():
+                if not (np.isfinite(x) and np.isfinite(y)):
+                    pen_down = False
+                    continue
+                if pen_down:
+                    path.lineTo(x, y)
+                else:
+                    path.moveTo(x, y)
+                    pen_down = True
+            p.setBrush(Qt.NoBrush)
+            p.setPen(_pen((0, 0, 0), 140, it.width + 2.0))
+            p.drawPath(path)
+            p.setPen(_pen(it.rgb, it.alpha, it.width, it.dashed))
+            p.drawPath(path)
+        elif isinstance(it, Markers):
+            xy = vp.to_widget(it.points_px)
+            r = it.size / 2.0
+            col = QColor(it.rgb[0], it.rgb[1], it.rgb[2], it.alpha)
+            if it.shape == "disc":
+                p.setPen(outline)
+                p.setBrush(QBrush(col))
+                for x, y in xy.tolist():
+                    p.drawEllipse(QPointF(x, y), r, r)
+            elif it.shape == "ring":
+                p.setBrush(Qt.NoBrush)
+                p.setPen(_pen(it.rgb, it.alpha, 1.8))
+                for x, y in xy.tolist():
+                    p.drawEllipse(QPointF(x, y), r, r)
+            elif it.shape == "square":
+                p.setBrush(Qt.NoBrush)
+                p.setPen(_pen(it.rgb, it.alpha, 1.4))
+                for x, y in xy.tolist():
+                    p.drawRect(QRectF(x - r, y - r, 2 * r, 2 * r))
+            else:  # cross: dark outline under a bright cross, readable on any background
+                lines = []
+                for x, y in xy.tolist():
+                    lines += [QLineF(x - r, y, x + r, y), QLineF(x, y - r, x, y + r)]
+                p.setPen(_pen((0, 0, 0), 220, 3.6))
+                p.drawLines(lines)
+                p.setPen(_pen(it.rgb, 255, 1.8))
+                p.drawLines(lines)
+
+
+class Canvas(QWidget):
+    """The drawing surface of a panel; forwards pointer events to its panel."""
+
+    def __init__(self, panel: ImagePanel):
+        super().__init__(panel)
+        self._panel = panel
+        self.setMouseTracking(False)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setMinimumSize(120, 90)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self.setFocusPolicy(Qt.ClickFocus)
+
+    def paintEvent(self, _ev) -> None:  # noqa: N802 (Qt name)
+        p = QPainter(self)
+        try:
+            self._panel.paint(p, self.width(), self.height())
+        finally:
+            p.end()
+
+    def resizeEvent(self, _ev) -> None:  # noqa: N802
+        self._panel.canvas_resized()
+
+    def _pointer(self, kind: str, ev) -> mouse.Pointer:
+        return mouse.Pointer(kind, ev.pos().x(), ev.pos().y(), _BUTTONS.get(ev.button(), ""),
+                             space=self._panel.space_held())
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802
+        self._panel.pointer(self._pointer("press", ev))
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802
+        self._panel.pointer(self._pointer("move", ev))
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802
+        self._panel.pointer(self._pointer("release", ev))
+
+    def wheelEvent(self, ev) -> None:  # noqa: N802
+        pos = ev.pos()
+        self._panel.pointer(mouse.Pointer("wheel", pos.x(), pos.y(),
+                                          wheel_delta=ev.angleDelta().y()))
+
+    def enterEvent(self, _ev) -> None:  # noqa: N802
+        self._panel.hovered.emit(self._panel.index)
+
+
+class ImagePanel(QWidget):
+    """Camera picker + canvas for one of the six views.
+
+    Signals: ``clicked(panel, u, v, joint)`` (joint -1: the current joint),
+    ``cameraChosen(panel, camera)``, ``hovered(panel)``.
+    """
+
+    clicked = pyqtSignal(int, float, float, int)
+    cameraChosen = pyqtSignal(int, str)
+    hovered = pyqtSignal(int)
+
+    def __init__(self, index: int, cameras: list[str], parent: QWidget | None = None,
+                 space_held=lambda: False):
+        super().__init__(parent)
+        self.index = index
+        self.camera = ""
+        self.space_held = space_held
+        self._image: LoadedImage | None = None
+        self._qimage: QImage | None = None
+        self._shown_bgr: np.ndarray | None = None
+        self._image_size = (1, 1)
+        self._lut: np.ndarray | None = None
+        self._overlay_in: PanelOverlayInput | None = None
+        self._drawlist = DrawList()
+        self._state = mouse.Interaction()
+        self._fitted = True
+        self.viewport = Viewport()
+        self.active = False
+
+        self.picker = QComboBox(self)
+        self.picker.addItems(cameras)
+        self.picker.setFocusPolicy(Qt.NoFocus)
+        self.picker.setToolTip("camera shown in this panel (overrides the automatic choice)")
+        self.picker.activated.connect(self._picked)
+        self.title = QLabel(self)
+        self.title.setObjectName("panelTitle")
+        head = QHBoxLayout()
+        head.setContentsMargins(2, 0, 2, 0)
+        head.setSpacing(6)
+        num = QLabel(f"<b>{index + 1}</b>", self)
+        head.addWidget(num)
+        head.addWidget(self.picker)
+        head.addWidget(self.title, 1)
+        self.canvas = Canvas(self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(1, 1, 1, 1)
+        lay.setSpacing(1)
+        lay.addLayout(head)
+        lay.addWidget(self.canvas, 1)
+
+    # --- what the window pushes in --------------------------------------------------------
+    def set_camera(self, camera: str, size_px: tuple[int, int]) -> None:
+        """Show ``camera`` (image size (w, h) from its calibration); refits on a change."""
+        if camera != self.camera:
+            self.camera = camera
+            self._image_size = (int(size_px[0]), int(size_px[1]))
+            idx = self.picker.findText(camera)
+            if idx >= 0:
+                self.picker.setCurrentIndex(idx)
+            self._fitted = True
+            self.fit_image()
+
+    def set_image(self, img: LoadedImage) -> None:
+        self._image = img
+        self._update_shown()
+
+    def set_levels(self, lut: np.ndarray | None) -> None:
+        """Brightness/contrast as a (256,) uint8 lookup table (None: unchanged pixels)."""
+        self._lut = lut
+        self._update_shown()
+
+    def _update_shown(self) -> None:
+        img = self._image
+        if img is None or img.bgr is None:
+            self._qimage, self._shown_bgr = None, None
+            return
+        if self._lut is not None:
+            import cv2
+
+            self._shown_bgr = cv2.LUT(img.bgr, self._lut)
+        else:
+            self._shown_bgr = img.bgr
+        self._qimage = bgr_to_qimage(self._shown_bgr)
+        h, w = img.bgr.shape[:2]
+        if (w, h) != self._image_size:
+            self._image_size = (w, h)
+            if self._fitted:
+                self.fit_image()
+
+    def set_overlay(self, inp: PanelOverlayInput | None) -> None:
+        self._overlay_in = inp
+        self._drawlist = build_overlay(inp) if inp is not None else DrawList()
+
+    def set_title(self, text: str) -> None:
+        self.title.setText(text)
+
+    # --- zoom / pan -------------------------------------------------------------------------
+    def fit_image(self) -> None:
+        self.viewport = fit(*self._image_size, self.canvas.width(), self.canvas.height())
+        self._fitted = True
+
+    def fit_points(self, uv_px: np.ndarray, margin: float = 0.25) -> bool:
+        """Fit the bounding box of the finite (N, 2) points; False when there are none."""
+        pts = np.asarray(uv_px, dtype=np.float64).reshape(-1, 2)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if len(pts) == 0:
+            return False
+        u0, v0 = pts.min(axis=0)
+        u1, v1 = pts.max(axis=0)
+        pad = 12.0
+        self.viewport = fit_rect((u0 - pad, v0 - pad, u1 + pad, v1 + pad), self.canvas.width(),
+                                 self.canvas.height(), margin=margin)
+        self._fitted = False
+        return True
+
+    def centre_on(self, uv_px: np.ndarray, scale: float) -> None:
+        self.viewport = self.viewport.centred_on(uv_px, self.canvas.width(),
+                                                 self.canvas.height(), scale)
+        self._fitted = False
+
+    def canvas_resized(self) -> None:
+        if self._fitted:
+            self.fit_image()
+
+    # --- events ------------------------------------------------------------------------------
+    def _picked(self, idx: int) -> None:
+        cam = self.picker.itemText(idx)
+        if cam and cam != self.camera:
+            self.cameraChosen.emit(self.index, cam)
+
+    def pointer(self, ev: mouse.Pointer) -> None:
+        inp = self._overlay_in
+        n = 0 if inp is None else len(inp.clicks_px)
+        clicks_xy = self.viewport.to_widget(inp.clicks_px) if n else np.zeros((0, 2))
+        reproj_xy = self.viewport.to_widget(inp.reproj_px) if n else np.zeros((0, 2))
+        if inp is not None and inp.occluded is not None:
+            reproj_xy = np.where(np.asarray(inp.occluded)[:, None], np.nan, reproj_xy)
+        cur = inp.current_joint if inp is not None else None
+        self._state, actions = mouse.handle(self._state, ev, self.viewport, clicks_xy,
+                                            reproj_xy, cur)
+        for act in actions:
+            if isinstance(act, mouse.Zoom):
+                self.viewport = self.viewport.zoom_at(act.factor, act.x, act.y)
+                self._fitted = False
+                self.canvas.update()
+            elif isinstance(act, mouse.Pan):
+                self.viewport = self.viewport.panned(act.dx, act.dy)
+                self._fitted = False
+                self.canvas.update()
+            elif isinstance(act, mouse.DragPreview) and inp is not None:
+                self._drawlist = build_overlay(_with_drag(inp, act.joint, act.uv_px))
+                self.canvas.update()
+            elif isinstance(act, mouse.Click):
+                joint = -1 if act.joint is None else act.joint
+                self.clicked.emit(self.index, act.uv_px[0], act.uv_px[1], joint)
+        if ev.kind == "release" and inp is not None and self._state.mode == "idle":
+            # A cancelled drag (or one the session refused) goes back to the model's state.
+            self._drawlist = build_overlay(self._overlay_in) if self._overlay_in else DrawList()
+
+    # --- painting -----------------------------------------------------------------------------
+    def paint(self, p: QPainter, w: int, h: int) -> None:
+        p.fillRect(0, 0, w, h, theme.qcolor(theme.BG_PANEL))
+        vp = self.viewport
+        iw, ih = self._image_size
+        target = QRectF(vp.offset_x - 0.5 * vp.scale, vp.offset_y - 0.5 * vp.scale,
+                        iw * vp.scale, ih * vp.scale)
+        if self._qimage is not None:
+            # Smooth filtering when shrinking; nearest pixels when zoomed in, so the annotator
+            # sees real pixels at a fingertip.
+            p.setRenderHint(QPainter.SmoothPixmapTransform, vp.scale < 2.0)
+            p.drawImage(target, self._qimage)
+        else:
+            p.fillRect(target, QColor(40, 30, 30))
+            p.setPen(QColor(255, 160, 160))
+            f = QFont(p.font())
+            f.setPointSizeF(10.0)
+            p.setFont(f)
+            reason = self._image.error if self._image is not None else "loading…"
+            p.drawText(QRectF(8, 8, w - 16, h - 16), Qt.AlignCenter | Qt.TextWordWrap,
+                       f"⚠ {reason}")
+        p.setRenderHint(QPainter.Antialiasing, True)
+        paint_drawlist(p, self._drawlist, vp)
+        if self.active:
+            p.setPen(_pen(theme.ACCENT, 255, 2.0))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(1, 1, w - 2, h - 2))
+
+    @property
+    def drawlist(self) -> DrawList:
+        return self._drawlist
+
+
+def _with_drag(inp: PanelOverlayInput, joint: int, uv_px) -> PanelOverlayInput:
+    from dataclasses import replace
+
+    return replace(inp, drag=(joint, np.asarray(uv_px, dtype=np.float64)))
