@@ -1,17 +1,89 @@
-"""``annotator eval-internet``: placeholder until its issue lands."""
+"""``annotator eval-internet CKPT SOURCE``: MPJPE (single / interacting), MRRPE and
+handedness accuracy of an InterNet checkpoint, as the public InterHand2.6M evaluation."""
 
 from __future__ import annotations
 
 import argparse
 
+from pose_net.cli.train_internet import _names
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("eval-internet", help="(being built)", add_help=True)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser(
+        "eval-internet",
+        help="evaluate an InterNet checkpoint (MPJPE, MRRPE, handedness accuracy)",
+        description="Evaluate InterNet on a project or an InterHand2.6M split with the "
+        "public code's protocol: ground-truth boxes, ground-truth root depth per hand for "
+        "MPJPE, predicted relative root depth for MRRPE. Also prints a mean-pose baseline.",
+    )
+    p.add_argument("checkpoint", help="InterNet checkpoint (train-internet's or a released "
+                   "snapshot_*.pth.tar)")
+    p.add_argument("source", help="project folder or InterHand2.6M root (official layout)")
+    p.add_argument("--split", help="split of an InterHand2.6M root (e.g. test)")
+    p.add_argument("--labels", choices=("human", "machine", "all", "ground-truth"),
+                   default="all", help="which 3D labels of a project are the ground truth")
+    p.add_argument("--subjects", type=_names, help="evaluate only these subjects (ids)")
+    p.add_argument("--exclude-subjects", type=_names, help="leave these subjects out")
+    p.add_argument("--rootnet", help="also report a RootNet checkpoint's mean absolute "
+                   "root depth error")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--json", dest="json_out", help="write the metrics to this JSON file")
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    from annotator.cli.main import CliError
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
 
-    raise CliError("'eval-internet' is not built yet")
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import math
+    from pathlib import Path
+
+    from annotator.cli._progress import tqdm_progress
+    from annotator.cli.main import CliError
+    from annotator.skeleton import JOINT_NAMES
+    from pose_net.checkpoint import load_model
+    from pose_net.data import load_samples
+    from pose_net.evaluate import evaluate
+    from pose_net.internet import InterNet
+    from pose_net.rootnet import RootNet
+
+    model = load_model(args.checkpoint)
+    if not isinstance(model, InterNet):
+        raise CliError(f"{args.checkpoint}: not an InterNet checkpoint")
+    rootnet = load_model(args.rootnet) if args.rootnet else None
+    if rootnet is not None and not isinstance(rootnet, RootNet):
+        raise CliError(f"{args.rootnet}: not a RootNet checkpoint")
+    src = load_samples(args.source, split=args.split, labels=args.labels,
+                       subjects=args.subjects, exclude_subjects=args.exclude_subjects)
+    with tqdm_progress("eval", "image") as progress:
+        ev = evaluate(model, src.samples, rootnet=rootnet, batch_size=args.batch_size,
+                      device=args.device, workers=args.workers, progress=progress)
+    d = ev.to_dict()
+    m = ev.metrics
+    acc = d["handedness_accuracy"]
+    print(f"samples: {ev.n_samples} ({m.n_single} single-hand, {m.n_interacting} interacting)")
+    print(f"MPJPE all:          {_fmt(d['mpjpe_all'])} mm   (mean-pose baseline "
+          f"{_fmt(d['baseline_mpjpe_all'])} mm)")
+    print(f"MPJPE single:       {_fmt(d['mpjpe_single'])} mm   (baseline "
+          f"{_fmt(d['baseline_mpjpe_single'])} mm)")
+    print(f"MPJPE interacting:  {_fmt(d['mpjpe_interacting'])} mm   (baseline "
+          f"{_fmt(d['baseline_mpjpe_interacting'])} mm)")
+    print(f"MRRPE:              {_fmt(d['mrrpe'])} mm   ({m.n_mrrpe} samples)")
+    print(f"handedness accuracy: {'n/a' if acc is None else f'{100 * acc:.2f} %'}")
+    if ev.rootnet_mae_mm is not None:
+        print(f"RootNet root depth MAE: {_fmt(ev.rootnet_mae_mm)} mm ({ev.n_rootnet} hands)")
+    worst = sorted(((v, n) for v, n in zip(m.per_joint, JOINT_NAMES, strict=True)
+                    if math.isfinite(v)), reverse=True)[:3]
+    if worst:
+        print("largest per-joint errors: " + ", ".join(f"{n} {v:.1f} mm" for v, n in worst))
+    if args.json_out:
+        d["per_joint_names"] = list(JOINT_NAMES)
+        d["checkpoint"] = str(args.checkpoint)
+        d["source"] = str(args.source)
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(d, indent=2))
+    return 0

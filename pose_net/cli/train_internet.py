@@ -1,17 +1,95 @@
-"""``annotator train-internet``: placeholder until its issue lands."""
+"""``annotator train-internet SOURCE``: train InterNet (or RootNet) on a project or an
+InterHand2.6M root; also runs under ``torchrun --nproc_per_node=N`` (DDP)."""
 
 from __future__ import annotations
 
 import argparse
 
 
+def _names(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. 0,1")
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("train-internet", help="(being built)", add_help=True)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser(
+        "train-internet",
+        help="train InterNet / RootNet on a project or an InterHand2.6M root",
+        description="Train InterNet (handedness, 2.5D pose of both hands, relative root "
+        "depth) or RootNet on the crops of a project's labelled images or an InterHand2.6M "
+        "split. Writes config.json, metrics.jsonl and checkpoint.pth to --out.",
+    )
+    p.add_argument("source", help="project folder or InterHand2.6M root (official layout)")
+    p.add_argument("--split", help="split of an InterHand2.6M root (e.g. train)")
+    p.add_argument("--labels", choices=("human", "machine", "all", "ground-truth"),
+                   default="all", help="which 3D labels of a project (default all: human "
+                   "over machine)")
+    p.add_argument("--subjects", type=_names, help="train only on these subjects (ids)")
+    p.add_argument("--exclude-subjects", type=_names, help="leave these subjects out")
+    p.add_argument("--config", choices=("paper", "cpu-small"), default="paper",
+                   help="declared model configuration (default paper; cpu-small for a CPU)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the config's, 20)")
+    p.add_argument("--steps", type=int, help="train this many steps in total (quick runs)")
+    p.add_argument("--batch-size", type=int, help="per-process batch (default: the config's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--out", help="output folder (default PROJECT/models/internet/"
+                   "<timestamp>-<config>/, required for an InterHand2.6M root)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pth")
+    p.add_argument("--net", choices=("internet", "rootnet"), default="internet")
+    p.add_argument("--workers", type=int, default=0, help="data loading processes (0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-augment", action="store_true", help="train on plain crops")
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def _default_out(args, project_dir) -> str:
+    import time
+    from pathlib import Path
+
     from annotator.cli.main import CliError
 
-    raise CliError("'train-internet' is not built yet")
+    if args.resume:
+        raise CliError("--resume needs --out (the folder of the run to continue)")
+    if project_dir is None:
+        raise CliError("--out is required when SOURCE is an InterHand2.6M root")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return str(Path(project_dir) / "models" / args.net / f"{stamp}-{args.config}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from annotator.cli._progress import tqdm_progress
+    from pose_net.data import load_samples
+    from pose_net.train import TrainOptions, train
+
+    opts = TrainOptions(
+        net=args.net, config=args.config, epochs=args.epochs, steps=args.steps,
+        batch_size=args.batch_size, lr=args.lr, device=args.device, workers=args.workers,
+        seed=args.seed, augment=not args.no_augment, resume=args.resume,
+    )
+    src = load_samples(args.source, split=args.split, labels=args.labels,
+                       subjects=args.subjects, exclude_subjects=args.exclude_subjects)
+    out = args.out or _default_out(args, src.project_dir)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.cuda.is_available():
+        # torchrun on a CPU: share the cores between the processes instead of oversubscribing.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    meta = {"source": os.path.abspath(args.source), "source_kind": src.kind,
+            "labels": args.labels, "split": args.split, "subjects": args.subjects,
+            "exclude_subjects": args.exclude_subjects, "n_samples": len(src.samples)}
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    with tqdm_progress(f"train {args.net}", "step") as progress:
+        result = train(src.samples, out, opts, progress=progress if rank0 else None, meta=meta)
+    if rank0:
+        print(f"trained {result.step}/{result.total_steps} steps ({result.epoch} epochs) on "
+              f"{len(src.samples)} images in {result.wall_s:.0f} s; last loss "
+              f"{result.last_loss:.4g}; checkpoint {result.checkpoint}")
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0

@@ -1,0 +1,147 @@
+"""Samples per (instant, camera) from a project store.
+
+Labels (``labels=``):
+
+- ``"human"`` / ``"machine"``: the 3D joints whose source is that (``labels.h5``);
+- ``"all"``: every 3D joint of the store, whatever its source (human, machine, imported).
+  The store holds one 3D position per joint, and the machine stage's merge keeps a human
+  joint over a machine one, so in ``all`` human labels win;
+- ``"ground-truth"``: the synthetic studio's exact joints (``store.ground_truth``).
+
+Hand presence: the ground truth's flags, or the stored hand-present flags (unknown = the hand
+has labelled joints), as ``export-interhand`` decides. Per camera, the joints go to the camera
+frame with its R, t, and to pixels with :func:`triangulation.project` (lens distortion
+included); the box is the tight box of the projected valid joints ×1.2 (the export's box).
+An instant with no hand, and a camera where no valid joint lands inside the picture or that
+has no image, give no sample.
+
+Held-out subjects: the instant attribute ``"subject"`` when the project has one (the
+synthetic studio), else the capture name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from annotator.interchange.interhand_layout import enlarged_bbox_xywh
+from annotator.skeleton import HANDS, hand_slice
+from pose_net.data.sample import HandSample, root_gated_valid
+from triangulation import in_front, in_image, project
+
+__all__ = ["LABEL_CHOICES", "project_samples", "subject_of_instants"]
+
+logger = logging.getLogger(__name__)
+
+LABEL_CHOICES = ("human", "machine", "all", "ground-truth")
+
+
+def subject_of_instants(store) -> np.ndarray:
+    """(F,) str: each instant's subject id (attribute "subject"), else its capture name."""
+    if "subject" in store.instant_attr_names():
+        return np.array([str(int(s)) for s in store.instant_attr("subject")])
+    return np.asarray(store.instants().capture, dtype=str)
+
+
+def _select(
+    subjects: np.ndarray, include: Sequence[str] | None, exclude: Sequence[str] | None
+) -> np.ndarray:
+    known = set(subjects.tolist())
+    for name, wanted in (("--subjects", include), ("--exclude-subjects", exclude)):
+        missing = sorted(set(wanted or ()) - known)
+        if missing:
+            raise ValueError(
+                f"{name}: no instant of subject {', '.join(missing)} "
+                f"(the project has {', '.join(sorted(known)) or 'none'})"
+            )
+    keep = np.ones(subjects.shape, dtype=bool)
+    if include:
+        keep &= np.isin(subjects, list(include))
+    if exclude:
+        keep &= ~np.isin(subjects, list(exclude))
+    return np.nonzero(keep)[0]
+
+
+def _joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray]:
+    """(J, 3) world mm with NaN where not used, and (2,) bool hand presence."""
+    if labels == "ground-truth":
+        gt = store.ground_truth(i)
+        xyz = np.asarray(gt.joints_world_mm, dtype=np.float64)
+        present = np.asarray(gt.hand_present, dtype=bool)
+        has = np.all(np.isfinite(xyz), axis=1)
+        for h, hand in enumerate(HANDS):
+            has[hand_slice(hand)] &= present[h]
+        return np.where(has[:, None], xyz, np.nan), present
+    lab = store.labels(i)
+    xyz = np.asarray(lab.joints_world_mm, dtype=np.float64)
+    keep = np.all(np.isfinite(xyz), axis=1)
+    if labels != "all":
+        keep &= np.asarray(lab.joint_source) == labels
+    present = np.zeros(2, dtype=bool)
+    for h, hand in enumerate(HANDS):
+        flag = int(lab.hand_present[h])
+        present[h] = flag == 1 or (flag == -1 and bool(keep[hand_slice(hand)].any()))
+        if flag == 0:
+            keep[hand_slice(hand)] = False
+    return np.where(keep[:, None], xyz, np.nan), present
+
+
+def project_samples(
+    store,
+    *,
+    labels: str = "all",
+    subjects: Sequence[str] | None = None,
+    exclude_subjects: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[HandSample]:
+    """All (instant, camera) samples of ``store`` (see the module docstring), instant order."""
+    if labels not in LABEL_CHOICES:
+        raise ValueError(f"labels must be one of {', '.join(LABEL_CHOICES)}, got {labels!r}")
+    if labels == "ground-truth" and not store.has_ground_truth:
+        raise ValueError(f"{store.path}: --labels ground-truth: the project has no ground truth")
+    subj = subject_of_instants(store)
+    instants = _select(subj, subjects, exclude_subjects)
+    table = store.instants()
+    subject_ids = (
+        store.instant_attr("subject") if "subject" in store.instant_attr_names() else None
+    )
+    out: list[HandSample] = []
+    for n, i in enumerate(instants.tolist()):
+        xyz, present = _joints(store, i, labels)
+        has3d = np.all(np.isfinite(xyz), axis=1)
+        if not present.any() or not has3d.any():
+            continue
+        cap = str(table.capture[i])
+        rig = store.rig(cap)
+        cols = store.camera_positions(cap)
+        paths = store.image_paths(i)
+        uv_all = project(xyz, rig)  # (J, C', 2)
+        front = in_front(xyz, rig)
+        inside = in_image(uv_all, rig)
+        hand_type = present.astype(np.float32)
+        for k, c in enumerate(cols.tolist()):
+            path = paths[c]
+            ok = has3d & front[:, k]
+            if path is None or not (ok & inside[:, k]).any():
+                continue
+            cam = rig[k]
+            out.append(
+                HandSample(
+                    image_path=path,
+                    camera=cam,
+                    joints_cam_mm=xyz @ cam.R.T + cam.t,
+                    joints_uv_px=uv_all[:, k],
+                    joint_valid=root_gated_valid(ok),
+                    hand_type=hand_type,
+                    hand_type_valid=True,
+                    bbox_xywh=enlarged_bbox_xywh(uv_all[:, k], ok),
+                    key=f"{cap}/{int(table.frame[i])}/{cam.name}",
+                    subject=int(subject_ids[i]) if subject_ids is not None else -1,
+                )
+            )
+        if progress is not None:
+            progress(n + 1, len(instants))
+    logger.info("%d samples from %d instants of %s", len(out), len(instants), store.path)
+    return out

@@ -1,0 +1,85 @@
+"""One training/evaluation item: an image of a camera at an instant with its hands in camera mm.
+
+Both datasets (:mod:`.project_dataset`, :mod:`.interhand_dataset`) reduce their source to a
+list of :class:`HandSample`; crops, augmentation and targets (:mod:`.crops`) and the
+evaluation (:mod:`pose_net.evaluate`) only ever see this form, which is why a project and its
+``export-interhand`` folder give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
+from triangulation import Camera
+
+__all__ = ["HandSample", "HAND_TYPE_NAMES", "hand_type_name", "root_gated_valid"]
+
+#: InterHand2.6M's hand_type strings, by (right present, left present).
+HAND_TYPE_NAMES: dict[tuple[bool, bool], str] = {
+    (True, False): "right",
+    (False, True): "left",
+    (True, True): "interacting",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class HandSample:
+    """Everything the crop, the targets and the evaluation need about one image.
+
+    Attributes:
+        image_path: the image file (any format OpenCV reads).
+        camera: the camera that took it (``triangulation.Camera``: K, distortion, R, t,
+            size); InterHand2.6M cameras have no distortion.
+        joints_cam_mm: (J, 3) joints in the camera frame, mm (``x_cam = R X + t``); NaN where
+            unknown.
+        joints_uv_px: (J, 2) the joints' pixels in the image (distortion included).
+        joint_valid: (J,) bool: the joint is annotated (its hand's root too, as the public
+            loader demands for root-relative targets).
+        hand_type: (2,) float, [right, left] presence (1/0), ``skeleton.HANDS`` order.
+        hand_type_valid: whether ``hand_type`` is known.
+        bbox_xywh: (4,) the hand box in image px (tight box of the valid joints ×1.2).
+        key: a stable identity across sources: ``"capture/frame/camera"``.
+        subject: subject id, -1 if unknown.
+    """
+
+    image_path: Path
+    camera: Camera
+    joints_cam_mm: np.ndarray
+    joints_uv_px: np.ndarray
+    joint_valid: np.ndarray
+    hand_type: np.ndarray
+    hand_type_valid: bool
+    bbox_xywh: np.ndarray
+    key: str
+    subject: int = -1
+
+    @property
+    def hand_type_name(self) -> str:
+        return hand_type_name(self.hand_type)
+
+
+def hand_type_name(hand_type: np.ndarray) -> str:
+    """"right", "left" or "interacting" from a (2,) [right, left] presence vector."""
+    key = (bool(hand_type[0] > 0.5), bool(hand_type[1] > 0.5))
+    if key not in HAND_TYPE_NAMES:
+        raise ValueError("a sample must show at least one hand")
+    return HAND_TYPE_NAMES[key]
+
+
+def root_gated_valid(valid: np.ndarray) -> np.ndarray:
+    """(J,) bool with each hand's joints cleared where that hand's root is not valid.
+
+    Root-relative depth needs the root, so the public InterNet loader does the same.
+    """
+    from annotator.skeleton import ROOT_INDEX
+
+    out = np.asarray(valid, dtype=bool).copy()
+    if out.shape != (NUM_JOINTS,):
+        raise ValueError(f"joint_valid must have shape ({NUM_JOINTS},), got {out.shape}")
+    for hand in HANDS:
+        out[hand_slice(hand)] &= out[ROOT_INDEX[hand]]
+    return out
