@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt5.QtWidgets import QApplication
 
-    from gui.project_open import default_project, default_project_dir, open_for_app
+    from gui.project_open import default_project, default_project_dir
 
     project = args.project
     if project is None:

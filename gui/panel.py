@@ -99,7 +99,9 @@ class Canvas(QWidget):
     def __init__(self, panel: ImagePanel):
         super().__init__(panel)
         self._panel = panel
-        self.setMouseTracking(False)
+        # Tracking on: moves arrive even when the platform reports no button held (offscreen
+        # test input); idle moves cost one early return in ImagePanel.pointer.
+        self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setMinimumSize(120, 90)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
@@ -162,6 +164,7 @@ class ImagePanel(QWidget):
         self._overlay_in: PanelOverlayInput | None = None
         self._drawlist = DrawList()
         self._state = mouse.Interaction()
+        self._previewing = False
         self._fitted = True
         self.viewport = Viewport()
         self.active = False
@@ -268,6 +271,8 @@ class ImagePanel(QWidget):
             self.cameraChosen.emit(self.index, cam)
 
     def pointer(self, ev: mouse.Pointer) -> None:
+        if ev.kind == "move" and self._state.mode == "idle":
+            return
         inp = self._overlay_in
         n = 0 if inp is None else len(inp.clicks_px)
         clicks_xy = self.viewport.to_widget(inp.clicks_px) if n else np.zeros((0, 2))
@@ -288,13 +293,16 @@ class ImagePanel(QWidget):
                 self.canvas.update()
             elif isinstance(act, mouse.DragPreview) and inp is not None:
                 self._drawlist = build_overlay(_with_drag(inp, act.joint, act.uv_px))
+                self._previewing = True
                 self.canvas.update()
             elif isinstance(act, mouse.Click):
                 joint = -1 if act.joint is None else act.joint
                 self.clicked.emit(self.index, act.uv_px[0], act.uv_px[1], joint)
-        if ev.kind == "release" and inp is not None and self._state.mode == "idle":
+        if ev.kind == "release" and self._previewing:
             # A cancelled drag (or one the session refused) goes back to the model's state.
+            self._previewing = False
             self._drawlist = build_overlay(self._overlay_in) if self._overlay_in else DrawList()
+            self.canvas.update()
 
     # --- painting -----------------------------------------------------------------------------
     def paint(self, p: QPainter, w: int, h: int) -> None:

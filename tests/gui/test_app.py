@@ -1,0 +1,195 @@
+"""The real window, offscreen: clicks on panels, shortcuts, save and reopen, lock, bad images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt5.QtGui import QMouseEvent
+from PyQt5.QtWidgets import QApplication
+
+from annotator import skeleton
+from annotator.store import ProjectLockedError, ProjectStore
+
+
+def _gt(win):
+    store = win.store
+    return store.ground_truth(win.session.instant), store.camera_names
+
+
+def _visible_panels(win, j):
+    """Panels whose camera sees joint j in the ground truth, with its GT 2D there."""
+    gt, names = _gt(win)
+    out = []
+    for p in win.panels:
+        k = names.index(p.camera)
+        if gt.visible[k, j]:
+            out.append((p, gt.uv_px[k, j]))
+    return out
+
+
+def _click_at(qtbot, panel, uv_px, zoom=8.0):
+    """Zoom the panel onto uv_px (as an annotator would) and click the widget pixel there."""
+    panel.centre_on(uv_px, zoom)
+    xy = panel.viewport.to_widget(uv_px)
+    qtbot.mouseClick(panel.canvas, Qt.LeftButton, pos=QPoint(int(round(xy[0])),
+                                                              int(round(xy[1]))))
+
+
+def _drag_move(widget, xy):
+    """A real mouse-move event with the left button held (QTest.mouseMove only moves the
+    cursor, which the offscreen platform does not turn into events)."""
+    pos = QPoint(*np.round(xy).astype(int))
+    ev = QMouseEvent(QEvent.MouseMove, QPointF(pos), Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def _first_visible_joint(win, n=2):
+    for j in range(skeleton.NUM_JOINTS):
+        if len(_visible_panels(win, j)) >= n:
+            return j
+    pytest.skip("no joint visible in two panels")
+
+
+def test_two_clicks_triangulate_within_1mm_and_redraw_all_panels(open_window, project, qtbot):
+    win = open_window(project)
+    j = _first_visible_joint(win)
+    win.intent(win.session.select_joint, j)
+    (p1, uv1), (p2, uv2) = _visible_panels(win, j)[:2]
+    _click_at(qtbot, p1, uv1)
+    st = win.session.joint_state(j)
+    assert st.status == "one_view"
+    assert "1 view" in win.joint_list.row_text(j)[0]
+    # the epipolar curve of that click is drawn in the other panels
+    assert win.session.epipolar_curve(p2.camera, j) is not None
+    assert any(type(it).__name__ == "Polyline" for it in p2.drawlist.items)
+    _click_at(qtbot, p2, uv2)
+    gt, _ = _gt(win)
+    point = win.session.joint_point(j)
+    assert np.linalg.norm(point - gt.joints_world_mm[j]) < 1.0
+    state, err = win.joint_list.row_text(j)
+    assert state.startswith("3D") and err.endswith("px")
+    # auto-advance went to the next joint; the new 3D point is drawn in every panel
+    assert win.session.joint != j
+    for p in win.panels:
+        uv = win.session.reprojection(p.camera)[j]
+        if np.isfinite(uv).all():
+            discs = np.concatenate([m.points_px for m in p.drawlist.items
+                                    if type(m).__name__ == "Markers" and m.shape == "disc"])
+            assert np.isclose(discs, uv).all(axis=1).any()
+    assert win.windowTitle().startswith("●")
+
+
+def test_drag_corrects_a_click(open_window, project, qtbot):
+    win = open_window(project)
+    win.auto_advance = False
+    j = _first_visible_joint(win)
+    win.intent(win.session.select_joint, j)
+    (p1, uv1), (p2, uv2) = _visible_panels(win, j)[:2]
+    _click_at(qtbot, p1, uv1)
+    _click_at(qtbot, p2, uv2 + 6.0, zoom=4.0)  # a sloppy click
+    sloppy = win.session.joint_state(j).mean_error_px
+    xy = p2.viewport.to_widget(uv2 + 6.0)
+    dst = p2.viewport.to_widget(uv2)
+    qtbot.mousePress(p2.canvas, Qt.LeftButton, pos=QPoint(*np.round(xy).astype(int)))
+    _drag_move(p2.canvas, (xy + dst) / 2)
+    cross = [m for m in p2.drawlist.items if type(m).__name__ == "Markers" and m.shape == "cross"]
+    assert np.isclose(cross[0].points_px, p2.viewport.to_image((xy + dst) / 2), atol=0.5).all()
+    _drag_move(p2.canvas, dst)
+    qtbot.mouseRelease(p2.canvas, Qt.LeftButton, pos=QPoint(*np.round(dst).astype(int)))
+    assert np.linalg.norm(win.session.clicks(p2.camera)[j] - uv2) < 0.3
+    assert win.session.joint_state(j).mean_error_px < sloppy
+
+
+def test_undo_redo_and_delete_by_shortcut(open_window, project, qtbot):
+    win = open_window(project)
+    win.activateWindow()
+    j = _first_visible_joint(win)
+    win.intent(win.session.select_joint, j)
+    (p1, uv1), (p2, uv2) = _visible_panels(win, j)[:2]
+    _click_at(qtbot, p1, uv1)
+    _click_at(qtbot, p2, uv2)
+    assert win.session.joint_state(j).status == "triangulated"
+    qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
+    assert win.session.joint_state(j).status == "one_view"
+    assert win.joint_list.row_text(j)[0].startswith("1 view")
+    qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert win.session.joint_state(j).status == "triangulated"
+    win.intent(win.session.select_joint, j)
+    win._panel_hovered(p2.index)
+    qtbot.keyClick(win, Qt.Key_Delete)
+    assert win.session.joint_state(j).status == "one_view"
+    qtbot.keyClick(win, Qt.Key_A)  # hand absent
+    assert win.session.joint_state(j).status == "hand_absent"
+    qtbot.keyClick(win, Qt.Key_D)  # next instant (saves first)
+    assert win.session.instant == 1 and not win.session.dirty
+
+
+def test_quit_and_reopen_restores_the_work(open_window, project, qtbot):
+    win = open_window(project)
+    j = _first_visible_joint(win)
+    win.intent(win.session.select_joint, j)
+    (p1, uv1), (p2, uv2) = _visible_panels(win, j)[:2]
+    _click_at(qtbot, p1, uv1)
+    _click_at(qtbot, p2, uv2)
+    point = win.session.joint_point(j)
+    win.close()  # saves
+    win.store.close()
+    win2 = open_window(project)
+    assert win2.session.joint_state(j).status == "triangulated"
+    np.testing.assert_allclose(win2.session.joint_point(j), point, atol=1e-6)
+    np.testing.assert_allclose(win2.session.clicks(p1.camera)[j], uv1, atol=0.2)
+    assert "3D" in win2.joint_list.row_text(j)[0]
+    assert win2.status_progress.text().startswith("labelled 1/3")
+
+
+def test_locked_project_opens_read_only_after_the_dialog(open_window, project, qtbot):
+    holder = ProjectStore.open(project, mode="w")
+    try:
+        messages = []
+        with pytest.raises(ProjectLockedError):
+            open_window(project, ask_read_only=lambda m: messages.append(m) or False)
+        win = open_window(project, ask_read_only=lambda m: messages.append(m) or True)
+        assert len(messages) == 2 and "open for writing by" in messages[0]
+        assert win.read_only and "[read-only]" in win.windowTitle()
+        p, uv = _visible_panels(win, _first_visible_joint(win))[0]
+        _click_at(qtbot, p, uv)
+        assert not np.isfinite(win.session.clicks(p.camera)).any()
+        assert "read-only" in win.statusBar().currentMessage()
+        qtbot.keyClick(win, Qt.Key_D)  # browsing still works
+        assert win.session.instant == 1
+    finally:
+        holder.close(save=False)
+
+
+def test_corrupt_and_missing_images_show_a_placeholder(open_window, project, qtbot):
+    store = ProjectStore.open(project, mode="r")
+    paths = store.image_paths(0)
+    store.close()
+    for k, p in enumerate(paths):
+        if k % 2:
+            p.write_bytes(b"\xff\xd8garbage" * 50)
+        else:
+            p.unlink()
+    win = open_window(project)
+    reasons = [p._image.error for p in win.panels]
+    assert all(("corrupt" in r) or ("not found" in r) for r in reasons)
+    img = win.grab()  # paints every panel with its placeholder
+    assert not img.isNull()
+    # the next instant's images are fine
+    qtbot.keyClick(win, Qt.Key_D)
+    assert all(p._image.bgr is not None for p in win.panels)
+
+
+def test_screenshot_command_leaves_the_project_unchanged(project, tmp_path):
+    from annotator.cli.main import main
+
+    out = tmp_path / "shot.png"
+    assert main(["gui", str(project), "--screenshot", str(out), "--size", "1000x640",
+                 "--instant", "2"]) == 0
+    from PyQt5.QtGui import QImage
+
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 640)
+    with ProjectStore.open(project, mode="r") as store:
+        assert store.labelled_instants("human").size == 0
