@@ -134,6 +134,7 @@ def run_demo(out: Path, size_name: str, *, report_only: bool = False,
     else:
         size = SIZES[size_name]
         check_size(out, size)
+        (out / "results").mkdir(parents=True, exist_ok=True)  # the stages' --json outputs
     stages = build_plan(out, size)
     if report_only:
         records = read_records(out)

@@ -81,12 +81,21 @@ def _draw(image: np.ndarray, label_uv: np.ndarray, gt_uv: np.ndarray) -> np.ndar
     return out
 
 
-def _crop(image: np.ndarray, box: Sequence[int], scale: int) -> np.ndarray:
-    x, y, w, h = box
-    crop = image[y : y + h, x : x + w]
-    if crop.size == 0:
-        crop = image
-    return cv2.resize(crop, (scale, scale), interpolation=cv2.INTER_CUBIC)
+def _square_crop(image: np.ndarray, uv_px: np.ndarray, side_px: int, pad: float = 0.3
+                 ) -> np.ndarray:
+    """(side_px, side_px, 3) square crop around the finite (J, 2) points, padded, scaled;
+    the part outside the image is dark grey (no stretching near the image border)."""
+    ok = np.all(np.isfinite(uv_px), axis=1)
+    h, w = image.shape[:2]
+    if ok.any():
+        lo, hi = uv_px[ok].min(axis=0), uv_px[ok].max(axis=0)
+        centre, side = (lo + hi) / 2, float((hi - lo).max()) * (1 + 2 * pad) + 16
+    else:
+        centre, side = np.array([w / 2, h / 2]), float(max(w, h))
+    k = side_px / side
+    warp = np.array([[k, 0, -k * (centre[0] - side / 2)], [0, k, -k * (centre[1] - side / 2)]])
+    return cv2.warpAffine(image, warp, (side_px, side_px), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(40, 40, 40))
 
 
 def label_sheet(project_dir: Path, path: Path, *, views: int = 4, per_kind: int = 1) -> Path | None:
@@ -116,10 +125,11 @@ def label_sheet(project_dir: Path, path: Path, *, views: int = 4, per_kind: int 
                 image = cv2.imread(str(p)) if p is not None else None
                 if image is None:
                     continue
-                h, w = image.shape[:2]
                 drawn = _draw(image, label_uv[c], np.where(gt.visible[cols[c]][:, None],
                                                            gt_uv[c], np.nan))
-                tiles.append(_crop(drawn, hand_box(gt_uv[c], w, h), _TILE))
+                vis = gt.visible[cols[c]]
+                frame_uv = gt_uv[c][vis] if vis.sum() >= 3 else gt_uv[c]
+                tiles.append(_square_crop(drawn, frame_uv, _TILE))
                 kind = "two hands" if pick.interacting else "one hand"
                 captions.append(f"{pick.source} | {kind} | {rig.names[c]} | {err_mm:.1f} mm")
     if not tiles:

@@ -91,13 +91,16 @@ class Stage:
     """One step of the demo: an ``annotator`` command and what it writes.
 
     ``argv`` follows the word ``annotator``; ``resume_argv`` is appended when the stage is
-    run again after an interrupted attempt (e.g. ``--resume`` for training).
+    run again after an interrupted attempt (e.g. ``--resume`` for training) and something
+    matches the glob ``resume_if`` (relative to the demo folder; e.g. a checkpoint: a run
+    killed before its first checkpoint starts over instead).
     """
 
     name: str  # unique, used for the marker file and in summary.json's "seconds"
     title: str  # one line for people
     argv: tuple[str, ...]
     resume_argv: tuple[str, ...] = ()
+    resume_if: str = ""
     items: int = 0  # work items, for throughput in the report (0: not meaningful)
     unit: str = ""  # what an item is ("image", "instant", "step")
 
@@ -128,7 +131,7 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"{size.instants} instants, single and interacting hands",
             ("synth", project, "--cameras", str(size.cameras), "--instants", str(size.instants),
              "--subjects", str(size.subjects), "--seed", "0"),
-            resume_argv=("--overwrite",),
+            resume_argv=("--overwrite",), resume_if="project/project.toml",
             items=images, unit="image",
         ),
         Stage(
@@ -153,7 +156,7 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"{size.labeler_steps} steps",
             ("train-labeler", project, "--config", "cpu-small", "--steps",
              str(size.labeler_steps), "--device", "cpu"),
-            resume_argv=("--resume",),
+            resume_argv=("--resume",), resume_if="project/models/labeler/*-cpu-small/model.pt",
             items=size.labeler_steps, unit="step",
         ),
         Stage(
@@ -185,7 +188,7 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             ("train-internet", project, "--labels", labels, "--subjects", held_in,
              "--config", "cpu-small", "--steps", str(size.internet_steps), "--device", "cpu",
              "--out", str(ckpt_dir)),
-            resume_argv=("--resume",),
+            resume_argv=("--resume",), resume_if=f"internet/{labels}/**/*.pt",
             items=size.internet_steps, unit="step",
         ))
         stages.append(Stage(

@@ -194,14 +194,17 @@ def run_stages(
             continue
         started = _marker(out, stage.name, "started")
         attempts = 1
-        resuming = started.exists()
-        if resuming:
+        resuming = False
+        if started.exists():
             attempts = json.loads(started.read_text()).get("attempts", 1) + 1
             _clean_partial(out, stage)
+            resuming = bool(stage.resume_argv) and (
+                not stage.resume_if or any(out.glob(stage.resume_if)))
         started.write_text(json.dumps({"attempts": attempts, "time": time.time()}))
         cmd = _command(stage, resuming)
         shown = " ".join([stage.command, *(stage.resume_argv if resuming else ())])
-        say(f"{head}: {stage.title}" + (" (resuming)" if resuming else ""))
+        again = f" (attempt {attempts}{', resuming' if resuming else ''})" if attempts > 1 else ""
+        say(f"{head}: {stage.title}{again}")
         log_path = state / "logs" / f"{stage.name}.log"
         t0 = time.perf_counter()
         if stage.name in in_process:
