@@ -76,6 +76,7 @@ class AnnotationSession:
         if store.num_instants == 0:
             raise ValueError(f"{store.path}: the project has no instants to annotate")
         self.store = store
+        store.instants()  # loads the instant columns once: per-instant lookups stay in memory
         self.annotator = str(annotator)
         self.autosave_s = None if not autosave_s else float(autosave_s)
         self.clock = clock
@@ -174,6 +175,11 @@ class AnnotationSession:
     def cameras(self) -> list[str]:
         """All cameras of the current instant's rig (what a panel may show), rig order."""
         return list(self._work.cameras)
+
+    @property
+    def rig(self):
+        """The current instant's :class:`~triangulation.CameraRig` (its capture's cameras)."""
+        return self._work.rig
 
     @property
     def views(self) -> list[str]:

@@ -1,0 +1,165 @@
+"""A simulated human annotator that works through the app's own session model.
+
+For a deterministic choice of instants (a seeded permutation, at least one) it opens each
+instant in an :class:`~annotator.session.AnnotationSession`, marks the hands that the
+ground truth says are absent (and the others present), and for every joint of a present
+hand asks the session for its best ``views`` cameras among those where the ground truth
+says the joint is visible (the same automatic choice the app makes for its panels, from the
+3D it has so far), clicks there at the true 2D position plus Gaussian noise (clipped into
+the image), and saves after each instant like the app's autosave on instant change. The
+human 3D labels it leaves are compared with the ground truth.
+
+Instants it labels are relabelled from scratch: clicks already there are removed first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotator import skeleton
+from annotator.session import AnnotationSession
+
+__all__ = ["SimulationResult", "choose_instants", "simulate_annotator", "human_label_errors"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """3D error of the simulated human labels against ground truth.
+
+    instants: (F',) int64 instants labelled; errors_mm: (N,) Euclidean error of every
+    human-labelled joint of a present hand on them; clicks: clicks placed; skipped_joints:
+    joints of present hands visible in fewer than two cameras (not labelled).
+    """
+
+    instants: np.ndarray
+    errors_mm: np.ndarray
+    clicks: int
+    skipped_joints: int
+    views: int
+    noise_px: float
+
+    @property
+    def median_mm(self) -> float:
+        return float(np.median(self.errors_mm)) if self.errors_mm.size else float("nan")
+
+    @property
+    def mean_mm(self) -> float:
+        return float(np.mean(self.errors_mm)) if self.errors_mm.size else float("nan")
+
+    def summary(self) -> dict:
+        """``{"median_mm", "mean_mm", "instants", "joints"}`` (the ``--json`` document)."""
+        return {
+            "median_mm": self.median_mm,
+            "mean_mm": self.mean_mm,
+            "instants": int(self.instants.size),
+            "joints": int(self.errors_mm.size),
+        }
+
+
+def choose_instants(num_instants: int, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of ``max(1, round(fraction * num_instants))`` instants (seeded)."""
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if num_instants < 1:
+        raise ValueError("the project has no instants")
+    n = max(1, int(round(float(fraction) * num_instants)))
+    perm = np.random.default_rng([int(seed), 0]).permutation(num_instants)
+    return np.sort(perm[:n]).astype(np.int64)
+
+
+def human_label_errors(store, instants: np.ndarray) -> np.ndarray:
+    """(N,) mm: error of every human 3D joint of a ground-truth-present hand on ``instants``."""
+    out = []
+    present_joint = np.repeat(np.arange(2), skeleton.JOINTS_PER_HAND)
+    for i in np.asarray(instants).tolist():
+        gt = store.ground_truth(i)
+        lab = store.labels(i)
+        keep = (lab.joint_source == "human") & gt.hand_present[present_joint]
+        keep &= np.isfinite(lab.joints_world_mm[:, 0])
+        out.append(np.linalg.norm(lab.joints_world_mm[keep] - gt.joints_world_mm[keep], axis=1))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def simulate_annotator(
+    store,
+    fraction: float = 0.25,
+    views: int = 2,
+    noise_px: float = 1.5,
+    seed: int = 0,
+    annotator: str = "simulated",
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationResult:
+    """Label a seeded ``fraction`` of the instants of ``store`` (opened for writing, with
+    ground truth) through an :class:`AnnotationSession`; see the module docstring.
+
+    Args:
+        views: cameras clicked per joint (>= 2; fewer where fewer see the joint).
+        noise_px: standard deviation of the Gaussian click noise per axis, px.
+        progress: ``progress(instants_done, instants_total)`` after each instant.
+    """
+    if isinstance(views, bool) or not isinstance(views, (int, np.integer)) or views < 2:
+        raise ValueError(f"views must be an integer >= 2, got {views!r}")
+    if not np.isfinite(noise_px) or noise_px < 0:
+        raise ValueError(f"noise_px must be finite and >= 0, got {noise_px}")
+    if not store.has_ground_truth:
+        raise ValueError(
+            f"{store.path}: the project has no ground truth (simulate-annotator needs a "
+            "synthetic project, e.g. from 'annotator synth')"
+        )
+    chosen = choose_instants(store.num_instants, fraction, seed)
+    rng = np.random.default_rng([int(seed), 1])
+    session = AnnotationSession(store, annotator=annotator, autosave_s=None,
+                                instant=int(chosen[0]))
+    clicks = skipped = 0
+    for done, i in enumerate(chosen.tolist(), start=1):
+        gt = store.ground_truth(i)
+        if gt is None:
+            raise ValueError(f"{store.path}: instant {i} has no ground truth")
+        session.goto(i)
+        n_clicks, n_skipped = _label_instant(session, gt, int(views), float(noise_px), rng)
+        clicks += n_clicks
+        skipped += n_skipped
+        session.save()
+        if progress is not None:
+            progress(done, len(chosen))
+    errors = human_label_errors(store, chosen)
+    logger.info("simulated %d clicks on %d instants", clicks, len(chosen))
+    return SimulationResult(chosen, errors, clicks, skipped, int(views), float(noise_px))
+
+
+def _label_instant(session: AnnotationSession, gt, views: int, noise_px: float, rng) -> tuple:
+    """Click every visible joint of the present hands of the current instant."""
+    rig = session.rig
+    names = rig.names
+    store = session.store
+    proj = np.array([store.camera_index(n) for n in names], np.int64)
+    for name in names:  # relabel from scratch
+        for j in np.nonzero(np.isfinite(session.clicks(name)[:, 0]))[0].tolist():
+            session.remove_click(name, joint=j)
+    visible = gt.visible[proj]  # (Cr, J) on the rig's camera axis
+    uv_true = gt.uv_px[proj]  # (Cr, J, 2)
+    hi = rig.sizes - 0.5  # (Cr, 2) last pixel edge
+    index = {n: k for k, n in enumerate(names)}
+    clicks = skipped = 0
+    for h, hand in enumerate(skeleton.HANDS):
+        present = bool(gt.hand_present[h])
+        session.set_hand_absent(hand, absent=not present)
+        if not present:
+            continue
+        for j in skeleton.hand_joints(hand).tolist():
+            seen = visible[:, j] & np.isfinite(uv_true[:, j, 0])
+            if seen.sum() < 2:
+                skipped += 1
+                continue
+            for name in session.auto_views(views, candidates=seen):
+                c = index[name]
+                uv = uv_true[c, j] + rng.normal(0.0, noise_px, 2)
+                session.click(name, np.clip(uv, -0.5, hi[c]), joint=j)
+                clicks += 1
+    return clicks, skipped
