@@ -106,7 +106,8 @@ def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types on a corrupt or foreign file
-        raise ValueError(f"{path}: cannot read as a torch checkpoint ({exc})") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: cannot read as a torch checkpoint ({first})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("network"), dict):
         raise ValueError(f"{path}: not a pose_net checkpoint (no 'network' state dict)")
     return data

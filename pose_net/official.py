@@ -88,7 +88,8 @@ def load_official_internet(path: str | Path, map_location: str | torch.device = 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for a bad or foreign file
-        raise ValueError(f"{path}: cannot read as a torch checkpoint ({exc})") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: cannot read as a torch checkpoint ({first})") from exc
     state = ckpt.get("network") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: no 'network' state dict (not an InterHand2.6M snapshot)")

@@ -132,8 +132,9 @@ def load_imagenet_weights(trunk: ResNetTrunk, path: str | Path) -> None:
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as exc:
-        raise ValueError(f"{path}: cannot read ImageNet weights ({exc})") from exc
+    except Exception as exc:  # torch raises many types on a corrupt or foreign file
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: cannot read ImageNet weights ({first})") from exc
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith("fc.")}

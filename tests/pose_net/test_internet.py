@@ -1,0 +1,76 @@
+"""InterNet (cpu-small for speed): output shapes and ranges, input checks, checkpoints, learning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pose_net import InterNet
+from pose_net.checkpoint import load_checkpoint, load_model, save_checkpoint
+from pose_net.config import CONFIGS, InterNetConfig, get_config
+
+SMALL = get_config("cpu-small")
+
+
+@pytest.fixture(scope="module")
+def small_model() -> InterNet:
+    torch.manual_seed(0)
+    return InterNet(SMALL).eval()
+
+
+def test_output_shapes_and_ranges(small_model):
+    with torch.no_grad():
+        out = small_model(torch.rand(3, 3, 128, 128))
+    assert out.heatmaps.shape == (3, 42, 32, 32, 32)
+    assert out.rel_root_logits.shape == (3, 64)
+    assert out.rel_root_bin.shape == out.rel_root_depth.shape == (3,)
+    assert out.handedness.shape == (3, 2)
+    assert ((out.handedness > 0) & (out.handedness < 1)).all()
+    assert ((out.rel_root_depth >= -200) & (out.rel_root_depth <= 200)).all()
+    torch.testing.assert_close(out.handedness, torch.sigmoid(out.handedness_logits))
+
+
+def test_input_size_is_checked(small_model):
+    with pytest.raises(ValueError, match=r"\(B, 3, 128, 128\)"):
+        small_model(torch.rand(1, 3, 256, 256))
+
+
+def test_configs_are_consistent():
+    assert set(CONFIGS) == {"paper", "cpu-small"}
+    paper = get_config("paper")
+    shape = (paper.input_px, paper.heatmap_px, paper.depth_bins, paper.sigma_voxels)
+    assert shape == (256, 64, 64, 2.5)
+    schedule = (paper.batch_size, paper.lr, paper.epochs, paper.lr_decay_epochs)
+    assert schedule == (64, 1e-4, 20, (15, 17))
+    with pytest.raises(ValueError, match="heatmap_px"):
+        InterNetConfig(input_px=128)
+    with pytest.raises(ValueError, match="unknown InterNet config"):
+        get_config("huge")
+
+
+def test_checkpoint_round_trip_carries_config(tmp_path, small_model):
+    opt = torch.optim.Adam(small_model.parameters(), lr=1e-3)
+    path = save_checkpoint(tmp_path / "m" / "internet.pt", small_model, opt, epoch=3,
+                           extra={"step": 12})
+    ck = load_checkpoint(path)
+    assert ck.kind == "internet" and ck.config == SMALL and ck.epoch == 3
+    assert ck.extra == {"step": 12}
+    back = load_model(path)
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        a, b = small_model(x), back(x)
+    torch.testing.assert_close(a.heatmaps, b.heatmaps)
+    torch.testing.assert_close(a.handedness, b.handedness)
+    with pytest.raises(ValueError, match="reserved"):
+        save_checkpoint(tmp_path / "x.pt", small_model, extra={"config": 1})
+    assert [p.name for p in (tmp_path / "m").iterdir()] == ["internet.pt"]  # no temp left
+
+
+def test_checkpoint_with_unknown_config_key_is_rejected(tmp_path, small_model):
+    path = save_checkpoint(tmp_path / "c.pt", small_model)
+    data = torch.load(path, weights_only=True)
+    data["config"]["dropout"] = 0.5
+    torch.save(data, path)
+    with pytest.raises(ValueError, match="dropout"):
+        load_model(path)
+
