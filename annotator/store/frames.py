@@ -27,6 +27,7 @@ import logging
 import re
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -35,7 +36,7 @@ import numpy as np
 from annotator.store.atomic import fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
 
-__all__ = ["FramesIndex", "encode_paths", "FRAMES_NAME"]
+__all__ = ["FramesIndex", "encode_paths", "EncodedPaths", "PathEncoder", "FRAMES_NAME"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,69 @@ def encode_paths(
             idx = table[key] = len(table)
         template[k] = idx
     return template, number
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedPaths:
+    """Paths as (template, number) pairs: ``templates[t] = (prefix, width, suffix)``.
+
+    ``template`` and ``number`` have any shape (e.g. (N,) or (F, C)); template -1 = no path.
+    A cheap stand-in for millions of path strings (12 bytes each).
+    """
+
+    templates: list[tuple[str, int, str]]
+    template: np.ndarray
+    number: np.ndarray
+
+    def decode(self, index) -> str | None:
+        """The path at ``index`` of the template/number arrays (None for no path)."""
+        t, n = int(self.template[index]), int(self.number[index])
+        if t < 0:
+            return None
+        prefix, width, suffix = self.templates[t]
+        return prefix + suffix if n < 0 else f"{prefix}{n:0{width}d}{suffix}"
+
+    def decode_all(self, flat_indices: np.ndarray | None = None) -> list[str | None]:
+        """Paths of ``template.ravel()[flat_indices]`` (all when None), as strings."""
+        tmpl = self.template.ravel()
+        num = self.number.ravel()
+        if flat_indices is not None:
+            tmpl, num = tmpl[flat_indices], num[flat_indices]
+        out: list[str | None] = []
+        table = self.templates
+        for t, n in zip(tmpl.tolist(), num.tolist(), strict=True):
+            if t < 0:
+                out.append(None)
+            else:
+                p, w, s = table[t]
+                out.append(p + s if n < 0 else f"{p}{n:0{w}d}{s}")
+        return out
+
+
+class PathEncoder:
+    """Encodes blocks of path strings against one growing template table."""
+
+    def __init__(self) -> None:
+        self.table: dict[tuple[str, int, str], int] = {}
+
+    def encode(self, paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        return encode_paths(paths, self.table)
+
+    def encoded(self, template: np.ndarray, number: np.ndarray) -> EncodedPaths:
+        return EncodedPaths(list(self.table), template, number)
+
+
+def _remap(paths: EncodedPaths, table: dict[tuple[str, int, str], int]):
+    """(template, number) of ``paths`` re-indexed into ``table`` (grown with new templates)."""
+    lut = np.empty(len(paths.templates) + 1, np.int32)
+    lut[-1] = -1  # template -1 (no image) indexes the last slot
+    for k, key in enumerate(paths.templates):
+        idx = table.get(key)
+        if idx is None:
+            idx = table[key] = len(table)
+        lut[k] = idx
+    template = lut[np.asarray(paths.template, np.int64).ravel()]
+    return template, np.asarray(paths.number, np.int64).ravel()
 
 
 def _fill_value(dtype: np.dtype):
@@ -323,9 +387,10 @@ class FramesIndex:
         capture: np.ndarray,
         sequence: Sequence[str],
         frame: np.ndarray,
-        image_paths: Sequence[str],
+        image_paths: Sequence[str] | EncodedPaths,
     ) -> tuple[int, int]:
-        """Append rows; ``image_paths`` is the flattened (n, C) path list. Returns (start, stop)."""
+        """Append rows; ``image_paths`` is the flattened (n, C) path list, or
+        :class:`EncodedPaths` of shape (n, C). Returns (start, stop)."""
         n = int(instant_id.shape[0])
         C = self.num_cameras
         if self._template_table is None:
@@ -346,7 +411,10 @@ class FramesIndex:
             seq_idx[k] = idx
         n_tmpl_before = len(self._template_table)
         table = dict(self._template_table)
-        template, number = encode_paths(image_paths, table)
+        if isinstance(image_paths, EncodedPaths):
+            template, number = _remap(image_paths, table)
+        else:
+            template, number = encode_paths(image_paths, table)
         f = self._writable_h5()
         start = int(f["instant_id"].shape[0])
         stop = start + n

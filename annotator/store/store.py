@@ -35,7 +35,7 @@ from annotator.store.atomic import (
     stage_bytes,
 )
 from annotator.store.errors import ProjectFormatError, ProjectReadOnlyError
-from annotator.store.frames import FRAMES_NAME, FramesIndex
+from annotator.store.frames import FRAMES_NAME, EncodedPaths, FramesIndex
 from annotator.store.ground_truth import GROUND_TRUTH_NAME, GroundTruthStore
 from annotator.store.labels import LABELS_NAME, LabelStore
 from annotator.store.locking import ProjectLock, finish_pending_commit
@@ -432,7 +432,8 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
 
         Args:
             capture, sequence, frame: (F',) per new instant; capture must be a project capture.
-            image_paths: (F', C) str, relative to ``image_root``; "" where no image.
+            image_paths: (F', C) str, relative to ``image_root``; "" where no image; or
+                :class:`~annotator.store.frames.EncodedPaths` of shape (F', C).
             instant_id: (F',) int64 ids (default: continue after the largest id).
         """
         self._need_write()
@@ -448,8 +449,9 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
             )
         if frames.size and (frames.dtype.kind not in "iu"):
             raise ProjectFormatError("add_instants: frame numbers must be integers")
-        paths = np.asarray(image_paths, dtype=object)
-        if paths.shape != (n, C):
+        encoded = isinstance(image_paths, EncodedPaths)
+        paths = image_paths.template if encoded else np.asarray(image_paths, dtype=object)
+        if paths.shape != (n, C) or (encoded and image_paths.number.shape != (n, C)):
             raise ProjectFormatError(
                 f"add_instants: image_paths must be ({n}, {C}), got {paths.shape}"
             )
@@ -461,8 +463,12 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
                 f"{self.path / CAMERAS_NAME}"
             )
         cap_idx = np.array([cap_pos[c] for c in caps], np.int16)
-        flat = ["" if p is None else str(p) for p in paths.ravel().tolist()]
-        has = np.array([bool(p) for p in flat], bool).reshape(n, C)
+        if encoded:
+            flat = image_paths
+            has = image_paths.template >= 0
+        else:
+            flat = ["" if p is None else str(p) for p in paths.ravel().tolist()]
+            has = np.array([bool(p) for p in flat], bool).reshape(n, C)
         masks = np.stack([self.camera_mask(c) for c in self._captures])
         bad = has & ~masks[cap_idx] if n else np.zeros((0, C), bool)
         if bad.any():
@@ -629,5 +635,5 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
             human_labelled=int(self._labels.instants_with_joints("human").size),
             machine_labelled=int(self._labels.instants_with_joints("machine").size),
             flagged=int(self._labels.flagged_instants().size),
-            imported_labelled=int(self._labels.instants_with_joints("imported").size),
+            imported_labelled=int(self.labelled_instants("imported").size),
         )

@@ -11,6 +11,7 @@ import time as _time
 import numpy as np
 
 from annotator import skeleton
+from annotator.store import imported_layer
 from annotator.store.errors import ProjectFormatError
 from annotator.store.records import JOINT_SOURCES, InstantLabels
 
@@ -49,8 +50,19 @@ class LabelsMixin:
     """Label edits (pending until ``save()``) and reads."""
 
     def labels(self, i: int) -> InstantLabels:
-        """Clicks, 3D joints with provenance, hand presence and flags of instant ``i``."""
-        return self._labels.instant(self._check_instant(i))
+        """Clicks, 3D joints with provenance, hand presence and flags of instant ``i``.
+
+        Joints and hand presence of an imported dataset (:mod:`.imported_layer`) show where
+        labels.h5 has no row for them.
+        """
+        i = self._check_instant(i)
+        lab = self._labels.instant(i)
+        layer = imported_layer.layer_at(self._frames, i)
+        if layer is None:
+            return lab
+        joint_rows, _ = self._labels.joints.rows(i)
+        hand_rows, _ = self._labels.hands.rows(i)
+        return imported_layer.overlay(lab, layer, joint_rows, hand_rows)
 
     def set_click(
         self,
@@ -129,13 +141,23 @@ class LabelsMixin:
 
     def clear_joint_3d(self, i: int, joint: int | str) -> None:
         self._need_write()
-        self._labels.set_joint(self._check_instant(i), _joint(joint), None, "", "", 0.0)
+        i, j = self._check_instant(i), _joint(joint)
+        layer = imported_layer.layer_at(self._frames, i)
+        if layer is not None and layer.valid[j]:
+            # A row with no position and no source hides the imported joint.
+            self._labels.set_joint(i, j, np.full(3, np.nan), "", "", _now(None))
+        else:
+            self._labels.set_joint(i, j, None, "", "", 0.0)
 
     def set_hand_present(self, i: int, hand: int | str, present: bool | None) -> None:
         """Mark ``hand`` present (True), absent (False) or unknown (None) in instant ``i``."""
         self._need_write()
         value = None if present is None else int(bool(present))
-        self._labels.set_hand(self._check_instant(i), _hand(hand), value)
+        i, h = self._check_instant(i), _hand(hand)
+        layer = imported_layer.layer_at(self._frames, i)
+        if value is None and layer is not None and layer.hand_present[h] >= 0:
+            value = -1  # a stored "unknown" hides the imported presence
+        self._labels.set_hand(i, h, value)
 
     def set_flag(self, i: int, joint: int | str | None, reason: str | None) -> None:
         """Flag ``joint`` (None = the whole instant) for review; ``reason=None`` clears it."""
@@ -170,7 +192,39 @@ class LabelsMixin:
         """Sorted instant indices with any 3D joint of ``source`` (None = any source)."""
         if source is not None and source not in JOINT_SOURCES[1:]:
             raise ProjectFormatError(f"source must be one of {JOINT_SOURCES[1:]} or None")
-        return self._labels.instants_with_joints(source).astype(np.int64)
+        if source is None:
+            parts = [self.labelled_instants(s) for s in JOINT_SOURCES[1:]]
+            return np.unique(np.concatenate(parts)).astype(np.int64)
+        found = self._labels.instants_with_joints(source).astype(np.int64)
+        if source == "imported" and imported_layer.has_layer(self._frames):
+            _, valid, _ = imported_layer.layer_arrays(
+                self._frames, self.num_instants, skeleton.NUM_JOINTS
+            )
+            inst, joint, _ = self._labels.joints_table()
+            valid[inst, joint] = False  # a row (edit or clear) hides the imported joint
+            found = np.union1d(found, np.flatnonzero(valid.any(axis=1))).astype(np.int64)
+        return found
+
+    def joints_3d_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every instant's 3D joints: (F, J, 3) world mm (NaN = none) and (F, J) int8 source
+        codes (index into ``JOINT_SOURCES``), pending edits and the imported layer applied."""
+        F, J = self.num_instants, skeleton.NUM_JOINTS
+        world, valid, _ = imported_layer.layer_arrays(self._frames, F, J)
+        xyz = np.where(valid[..., None], world, np.nan)
+        source = np.where(valid, JOINT_SOURCES.index("imported"), 0).astype(np.int8)
+        inst, joint, vals = self._labels.joints_table()
+        xyz[inst, joint] = vals["xyz_mm"]
+        source[inst, joint] = vals["source"]
+        return xyz, source
+
+    def hand_present_all(self) -> np.ndarray:
+        """(F, 2) int8 hand presence of every instant (-1 unknown, 0 absent, 1 present)."""
+        F, J = self.num_instants, skeleton.NUM_JOINTS
+        _, _, hands = imported_layer.layer_arrays(self._frames, F, J)
+        self._labels.ensure_loaded()
+        inst, hand, vals = self._labels.hands.merged(2)
+        hands[inst, hand] = vals["present"]
+        return hands
 
     def flagged_instants(self) -> np.ndarray:
         return self._labels.flagged_instants().astype(np.int64)
