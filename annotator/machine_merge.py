@@ -169,6 +169,8 @@ def _apply_instant(store, i: int, rec: ShardRecords, k: int, counts: dict[str, i
     for j in np.nonzero((rec.quality[k] != 0) & ~kept)[0].tolist():
         store.set_flag(i, j, quality_reason(int(rec.quality[k, j])))
         counts["joints_flagged"] += int(finite[j])
+    if (rec.hand_present[k] == 0).all():
+        store.set_flag(i, None, MACHINE_FLAG_PREFIX + "no hands found")
     for h in range(len(skeleton.HANDS)):
         verdict = int(rec.hand_present[k, h])
         if lab.hand_present[h] == -1 and verdict in (0, 1):

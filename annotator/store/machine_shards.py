@@ -63,6 +63,7 @@ __all__ = [
     "read_manifest",
     "MANIFEST_NAME",
     "MACHINE_FLAG_PREFIX",
+    "archive_run",
 ]
 
 logger = logging.getLogger(__name__)
@@ -165,8 +166,16 @@ class ShardRecords:
 def _concat(parts: Sequence[ShardRecords], C: int, J: int) -> ShardRecords:
     if not parts:
         return ShardRecords.empty(C, J)
-    names = ("instants", "uv_px", "confidence", "joints_world_mm", "inliers",
-             "reproj_error_px", "quality", "hand_present")
+    names = (
+        "instants",
+        "uv_px",
+        "confidence",
+        "joints_world_mm",
+        "inliers",
+        "reproj_error_px",
+        "quality",
+        "hand_present",
+    )
     arrays = {n: np.concatenate([getattr(p, n) for p in parts]) for n in names}
     bad = tuple(b for p in parts for b in p.bad_images)
     return ShardRecords(**arrays, bad_images=bad, meta=dict(parts[-1].meta))
@@ -234,8 +243,16 @@ def read_shard(path: Path, camera_names: Sequence[str] | None = None) -> ShardRe
             _check_cameras(path, f, camera_names)
             arrays = {
                 n: f[n][:]
-                for n in ("instants", "uv_px", "confidence", "joints_world_mm", "inliers",
-                          "reproj_error_px", "quality", "hand_present")
+                for n in (
+                    "instants",
+                    "uv_px",
+                    "confidence",
+                    "joints_world_mm",
+                    "inliers",
+                    "reproj_error_px",
+                    "quality",
+                    "hand_present",
+                )
             }
             g = f["bad_images"]
             reasons = [r.decode() if isinstance(r, bytes) else str(r) for r in g["reason"][:]]
@@ -265,8 +282,16 @@ def _write_file(path: Path, records: ShardRecords, attrs: dict[str, Any]) -> Non
             for key, value in attrs.items():
                 f.attrs[key] = value
             N = len(records)
-            for name in ("instants", "uv_px", "confidence", "joints_world_mm", "inliers",
-                         "reproj_error_px", "quality", "hand_present"):
+            for name in (
+                "instants",
+                "uv_px",
+                "confidence",
+                "joints_world_mm",
+                "inliers",
+                "reproj_error_px",
+                "quality",
+                "hand_present",
+            ):
                 arr = getattr(records, name)
                 big = arr.ndim >= 3 and N > 0
                 f.create_dataset(
@@ -276,12 +301,17 @@ def _write_file(path: Path, records: ShardRecords, attrs: dict[str, Any]) -> Non
                     compression="lzf" if big else None,
                 )
             g = f.create_group("bad_images")
-            g.create_dataset("instant", data=np.array([b.instant for b in records.bad_images],
-                                                      np.int64))
-            g.create_dataset("camera", data=np.array([b.camera for b in records.bad_images],
-                                                     np.int32))
-            g.create_dataset("reason", data=np.array([b.reason for b in records.bad_images],
-                                                     dtype=object), dtype=_STR)
+            g.create_dataset(
+                "instant", data=np.array([b.instant for b in records.bad_images], np.int64)
+            )
+            g.create_dataset(
+                "camera", data=np.array([b.camera for b in records.bad_images], np.int32)
+            )
+            g.create_dataset(
+                "reason",
+                data=np.array([b.reason for b in records.bad_images], dtype=object),
+                dtype=_STR,
+            )
         fsync_path(tmp)
         os.replace(tmp, path)
         fsync_dir(path.parent)
@@ -468,3 +498,32 @@ def read_manifest(machine_dir: Path) -> tuple[np.ndarray, dict[str, Any]] | None
         return np.asarray(body["instants"], np.int64), dict(body.get("meta", {}))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ProjectFormatError(f"{path}: malformed run manifest ({exc})") from None
+
+
+def archive_run(machine_dir: Path) -> Path | None:
+    """Move the shards and manifest of an earlier run to ``machine/previous/<UTC time>/``.
+
+    Called when a new labelling run (another model, other settings or instants) starts, so
+    its shards never mix with the old ones and nothing is deleted. Returns the folder, or
+    None when there was nothing to move.
+    """
+    import time as _time
+
+    machine_dir = Path(machine_dir)
+    moving = shard_paths(machine_dir)
+    if (machine_dir / MANIFEST_NAME).exists():
+        moving.append(machine_dir / MANIFEST_NAME)
+    if not moving:
+        return None
+    stamp = _time.strftime("%Y%m%dT%H%M%SZ", _time.gmtime())
+    dest = machine_dir / "previous" / stamp
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = machine_dir / "previous" / f"{stamp}-{n}"
+    dest.mkdir(parents=True)
+    for p in moving:
+        os.replace(p, dest / p.name)
+    fsync_dir(machine_dir)
+    logger.info("moved %d files of an earlier labelling run to %s", len(moving), dest)
+    return dest

@@ -1,0 +1,463 @@
+"""Batch machine labelling: images -> 2D detections -> RANSAC 3D joints -> shard records.
+
+Per instant (all of its views):
+
+1. a DataLoader worker (:class:`InstantImages`) reads and decodes every view (RGB), and
+   makes the letterboxed whole-view crops of the coarse pass. A missing or corrupt image is
+   skipped and reported (a :class:`BadImage`), never fatal;
+2. the main process runs the coarse pass and finds the hands
+   (:mod:`machine_labeler.hand_finding`), crops every view around them at full resolution
+   and runs the fine pass; forwards are batched across instants (``batch_size`` crops),
+   under AMP and channels-last on CUDA;
+3. the fine detections are lifted with ``triangulate_ransac(confidence=...)``; each joint
+   gets its inlier count and mean inlier reprojection error, and quality bits
+   (:mod:`annotator.store.machine_shards`): too few inliers, large error, implausible bone
+   length against the human labels' bone lengths, not triangulated. A hand whose joints
+   mostly fail is declared absent (its joints NaN);
+4. results go to a :class:`~annotator.store.machine_shards.ShardWriter`, flushed every
+   ``flush_every`` instants (a killed process loses at most those).
+
+``label_instants`` times the forwards: ``busy_share`` = forward seconds / wall seconds, the
+share of time the model was busy (the loader's job is to keep it near 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from annotator import skeleton
+from annotator.store.machine_shards import (
+    QUALITY_BONE_LENGTH,
+    QUALITY_FEW_INLIERS,
+    QUALITY_HIGH_ERROR,
+    QUALITY_NOT_TRIANGULATED,
+    BadImage,
+    ShardRecords,
+    ShardWriter,
+)
+from machine_labeler.codec import HeatmapCodec
+from machine_labeler.hand_finding import (
+    HandFindingSettings,
+    coarse_threshold_px,
+    fine_crops,
+    hand_boxes,
+    hand_presence,
+    letterbox_crop,
+    locate_hands,
+)
+from machine_labeler.predict import predict_crops
+from triangulation import triangulate_ransac
+
+__all__ = [
+    "LabelingSettings",
+    "LabelingStats",
+    "InstantImages",
+    "label_instants",
+    "reference_bone_lengths",
+    "read_view",
+]
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+_BONE_CHILD = np.nonzero(skeleton.PARENTS >= 0)[0]
+_BONE_PARENT = skeleton.PARENTS[_BONE_CHILD]
+
+
+@dataclass(frozen=True)
+class LabelingSettings:
+    batch_size: int = 64  # crops per forward
+    workers: int = 1  # DataLoader processes decoding images (0: in the main process)
+    amp: bool = True  # autocast on CUDA (ignored on CPU)
+    threshold_px: float = 6.0  # RANSAC inlier threshold of the fine detections
+    min_confidence: float = 0.1  # fine detections below this confidence are dropped
+    min_inliers: int = 3  # fewer inlier views: flagged "few inlier views"
+    max_error_px: float = 3.0  # larger mean inlier reprojection error: flagged
+    bone_ratio: tuple[float, float] = (0.6, 1.6)  # plausible bone length / reference
+    fine_passes: int = 1  # 2: crop again around the first fine result (training's box)
+    flush_every: int = 16  # instants between shard flushes
+    hands: HandFindingSettings = field(default_factory=HandFindingSettings)
+
+    def meta(self) -> dict:
+        return {
+            "threshold_px": self.threshold_px,
+            "min_confidence": self.min_confidence,
+            "min_inliers": self.min_inliers,
+            "max_error_px": self.max_error_px,
+            "bone_ratio": list(self.bone_ratio),
+            "fine_passes": self.fine_passes,
+            "coarse_threshold_px": self.hands.coarse_threshold_px,
+            "coarse_threshold_heatmap_px": self.hands.coarse_threshold_heatmap_px,
+        }
+
+
+@dataclass(frozen=True)
+class LabelingStats:
+    instants: int
+    images: int  # views decoded
+    crops: int  # crops through the network (coarse + fine)
+    bad_images: tuple[BadImage, ...]
+    wall_s: float
+    forward_s: float  # time inside the model's forwards (and heatmap decoding)
+    startup_s: float = 0.0  # wall time until the loader delivered the first instant
+
+    @property
+    def busy_share(self) -> float:
+        """Forward time / wall time, loader start-up included."""
+        return self.forward_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def steady_busy_share(self) -> float:
+        """Forward time / wall time after the loader's start-up (its workers spawning)."""
+        wall = self.wall_s - self.startup_s
+        return self.forward_s / wall if wall > 0 else 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def read_view(path: str | None, size: tuple[int, int] | None) -> tuple[np.ndarray | None, str]:
+    """(H, W, 3) uint8 RGB of one view and '' or (None, why it was skipped)."""
+    if path is None:
+        return None, ""
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except FileNotFoundError:
+        return None, f"{p}: missing image"
+    except OSError as exc:
+        return None, f"{p}: unreadable image ({exc.strerror or exc})"
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        return None, f"{p}: corrupt or not an image"
+    if size is not None and (bgr.shape[1], bgr.shape[0]) != tuple(size):
+        return None, (f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is "
+                      f"{size[0]}x{size[1]}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ""
+
+
+class InstantImages(torch.utils.data.Dataset):
+    """Item k: the decoded views of instant ``instants[k]`` plus the coarse-pass crops.
+
+    paths: per instant, C paths (None: no image for that camera); sizes: (C, 2) expected
+    (width, height) per project camera. Returns a dict: instant, images (list of C (H, W, 3)
+    uint8 tensors, empty where none), coarse (C, S, S, 3) uint8, coarse_boxes (C, 3),
+    bad [(camera, reason)].
+    """
+
+    def __init__(self, instants: Sequence[int], paths: Sequence[Sequence[str | None]],
+                 sizes: np.ndarray, crop_px: int):
+        self.instants = [int(i) for i in instants]
+        self.paths = [list(p) for p in paths]
+        self.sizes = np.asarray(sizes, np.int64)
+        self.crop_px = int(crop_px)
+
+    def __len__(self) -> int:
+        return len(self.instants)
+
+    def __getitem__(self, k: int) -> dict:
+        S = self.crop_px
+        paths = self.paths[k]
+        images, bad = [], []
+        coarse = np.zeros((len(paths), S, S, 3), np.uint8)
+        boxes = np.full((len(paths), 3), np.nan)
+        for c, p in enumerate(paths):
+            img, why = read_view(p, tuple(self.sizes[c]))
+            if why:
+                bad.append((c, why))
+            if img is None:
+                images.append(torch.empty(0, dtype=torch.uint8))
+                continue
+            coarse[c], boxes[c] = letterbox_crop(img, S)
+            images.append(torch.from_numpy(img))
+        return {"instant": self.instants[k], "images": images,
+                "coarse": torch.from_numpy(coarse), "coarse_boxes": boxes, "bad": bad}
+
+
+def _worker_init(_worker_id: int) -> None:
+    cv2.setNumThreads(1)  # one decoding process per core; no OpenCV pool inside
+    torch.set_num_threads(1)
+
+
+def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None:
+    """(B,) median length of each bone (child joint of ``skeleton.PARENTS``) over the human
+    labels, or None without human labels."""
+    inst = store.labelled_instants("human")[:max_instants]
+    if inst.size == 0:
+        return None
+    lengths = []
+    for i in inst.tolist():
+        lab = store.labels(int(i))
+        x = np.where((lab.joint_source == "human")[:, None], lab.joints_world_mm, np.nan)
+        lengths.append(np.linalg.norm(x[_BONE_CHILD] - x[_BONE_PARENT], axis=-1))
+    with warnings.catch_warnings():  # bones of a hand nobody labelled: NaN, no check
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(np.stack(lengths), axis=0)
+    return med if np.isfinite(med).any() else None
+
+
+class _Detector:
+    """The model as a ``crops -> (uv_crop (N, J, 2), confidence (N, J))`` callable, timed."""
+
+    def __init__(self, model, codec: HeatmapCodec, device: torch.device, amp: bool,
+                 batch_size: int):
+        self.model, self.codec, self.device = model, codec, device
+        self.amp, self.batch_size = amp, int(batch_size)
+        self.forward_s = 0.0
+        self.crops = 0
+
+    def __call__(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        J = skeleton.NUM_JOINTS
+        uv = np.full((len(crops), J, 2), np.nan)
+        conf = np.zeros((len(crops), J), np.float32)
+        for lo in range(0, len(crops), self.batch_size):
+            t0 = time.perf_counter()
+            kp = predict_crops(self.model, self.codec, crops[lo:lo + self.batch_size],
+                               self.device, amp=self.amp)
+            self.forward_s += time.perf_counter() - t0
+            uv[lo:lo + len(kp.uv_crop_px)] = kp.uv_crop_px
+            conf[lo:lo + len(kp.uv_crop_px)] = kp.confidence
+        self.crops += len(crops)
+        return uv, conf
+
+
+def _to_image(uv_crop: np.ndarray, boxes: np.ndarray, crop_px: int) -> np.ndarray:
+    """(N, J, 2) crop px -> image px for per-crop boxes (N, 3) (crops.crop_to_image, batched)."""
+    scale = boxes[:, 2] / crop_px
+    return (uv_crop + 0.5) * scale[:, None, None] + boxes[:, None, :2]
+
+
+@dataclass
+class _Pending:
+    instant: int
+    capture: str
+    cols: np.ndarray  # project camera index of each capture camera
+    images: list  # capture-axis list of (H, W, 3) arrays or None
+    coarse_uv: np.ndarray | None = None  # (c, J, 2) image px
+    coarse_conf: np.ndarray | None = None
+    bad: list = field(default_factory=list)
+
+
+class _Labeller:
+    def __init__(self, store, model, config, device, settings: LabelingSettings):
+        self.store, self.config, self.settings = store, config, settings
+        self.crop_px = int(config.crop_px)
+        self.codec = HeatmapCodec.from_config(config)
+        self.detect = _Detector(model, self.codec, device, settings.amp and device.type == "cuda",
+                                settings.batch_size)
+        self.bones = reference_bone_lengths(store)
+        self.rigs = {cap: store.rig(cap) for cap in store.captures}
+        self.cols = {cap: np.nonzero(store.camera_mask(cap))[0] for cap in store.captures}
+        self.coarse_thr = {
+            cap: settings.hands.coarse_threshold_px
+            or coarse_threshold_px(rig, self.crop_px, config.heatmap_px,
+                                   settings.hands.coarse_threshold_heatmap_px)
+            for cap, rig in self.rigs.items()
+        }
+        self.C = len(store.camera_names)
+
+    def run_group(self, items: list[dict], captures: dict[int, str]) -> ShardRecords:
+        S, J = self.crop_px, skeleton.NUM_JOINTS
+        pend: list[_Pending] = []
+        coarse, boxes = [], []
+        for it in items:
+            i = int(it["instant"])
+            cap = captures[i]
+            cols = self.cols[cap]
+            imgs = [it["images"][c] for c in cols]
+            imgs = [None if t.numel() == 0 else t.numpy() for t in imgs]
+            p = _Pending(i, cap, cols, imgs,
+                         bad=[BadImage(i, int(c), why) for c, why in it["bad"]])
+            pend.append(p)
+            have = np.array([im is not None for im in imgs], bool)
+            coarse.append(it["coarse"].numpy()[cols][have])
+            boxes.append(np.asarray(it["coarse_boxes"])[cols][have])
+        crops = np.concatenate(coarse) if coarse else np.zeros((0, S, S, 3), np.uint8)
+        uv, conf = self.detect(crops)
+        uv = _to_image(uv, np.concatenate(boxes), S) if len(crops) else uv
+        k = 0
+        for p in pend:
+            have = np.array([im is not None for im in p.images], bool)
+            n = int(have.sum())
+            p.coarse_uv = np.full((len(p.images), J, 2), np.nan)
+            p.coarse_conf = np.zeros((len(p.images), J), np.float32)
+            p.coarse_uv[have], p.coarse_conf[have] = uv[k:k + n], conf[k:k + n]
+            k += n
+        found = [locate_hands(p.coarse_uv, p.coarse_conf, self.rigs[p.capture],
+                              self.coarse_thr[p.capture], self.settings.hands) for p in pend]
+        boxes = [f.boxes for f in found]
+        result = self._fine(pend, boxes)
+        for _ in range(1, self.settings.fine_passes):
+            # crop again around the first fine result, with training's own box padding
+            boxes = [
+                hand_boxes(r[0], r[6] > 0, self.rigs[p.capture], self.config.box_pad)
+                if (r[6] > 0).any() else b
+                for r, p, b in zip(result, pend, boxes, strict=True)
+            ]
+            result = self._fine(pend, boxes)
+        return self._records(pend, result)
+
+    def _fine(self, pend: list[_Pending], box_list: list[np.ndarray]) -> list[tuple]:
+        S, J = self.crop_px, skeleton.NUM_JOINTS
+        crops, views, boxes = [], [], []
+        for p, b in zip(pend, box_list, strict=True):
+            cr, v = fine_crops(p.images, b, S)
+            crops.append(cr)
+            views.append(v)
+            boxes.append(b[v])
+        allc = np.concatenate(crops) if crops else np.zeros((0, S, S, 3), np.uint8)
+        uv, conf = self.detect(allc)
+        if len(allc):
+            uv = _to_image(uv, np.concatenate(boxes), S)
+        out, k = [], 0
+        s = self.settings
+        for p, v in zip(pend, views, strict=True):
+            c = len(p.images)
+            fu = np.full((c, J, 2), np.nan)
+            fc = np.zeros((c, J), np.float32)
+            fu[v], fc[v] = uv[k:k + len(v)], conf[k:k + len(v)]
+            k += len(v)
+            use = fc >= s.min_confidence
+            tri = triangulate_ransac(np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
+                                     self.rigs[p.capture], confidence=np.where(use, fc, 0).T,
+                                     threshold_px=s.threshold_px, min_inliers=2)
+            n_views = np.where(tri.valid, tri.n_views, 0)
+            err = np.where(tri.inliers, tri.reproj_error_px, np.nan)
+            with np.errstate(invalid="ignore"):
+                mean_err = np.nanmean(np.where(tri.inliers, err, np.nan), axis=1) \
+                    if tri.inliers.any() else np.full(J, np.nan)
+            present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
+            joints = tri.points_world_mm.copy()
+            quality = self._quality(joints, n_views, mean_err, present)
+            hand_of = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT])
+            absent = ~present[hand_of]
+            joints[absent] = np.nan
+            quality[absent] = 0
+            out.append((joints, fu, fc, n_views, mean_err, quality, present.astype(np.int8)))
+        return out
+
+    def _quality(self, joints, n_views, mean_err, present) -> np.ndarray:
+        s = self.settings
+        q = np.zeros(skeleton.NUM_JOINTS, np.uint8)
+        finite = np.isfinite(joints).all(1)
+        q[~finite] |= QUALITY_NOT_TRIANGULATED
+        q[finite & (n_views < s.min_inliers)] |= QUALITY_FEW_INLIERS
+        with np.errstate(invalid="ignore"):
+            q[finite & (mean_err > s.max_error_px)] |= QUALITY_HIGH_ERROR
+        if self.bones is not None:
+            length = np.linalg.norm(joints[_BONE_CHILD] - joints[_BONE_PARENT], axis=-1)
+            with np.errstate(invalid="ignore"):
+                ratio = length / self.bones
+                bad = np.isfinite(ratio) & ((ratio < s.bone_ratio[0]) | (ratio > s.bone_ratio[1]))
+            q[_BONE_CHILD[bad]] |= QUALITY_BONE_LENGTH
+            q[_BONE_PARENT[bad]] |= QUALITY_BONE_LENGTH
+        return q
+
+    def _records(self, pend: list[_Pending], result: list[tuple]) -> ShardRecords:
+        F, C, J = len(pend), self.C, skeleton.NUM_JOINTS
+        uv = np.full((F, C, J, 2), np.nan, np.float32)
+        conf = np.zeros((F, C, J), np.float32)
+        joints = np.full((F, J, 3), np.nan)
+        inl = np.zeros((F, J), np.int16)
+        err = np.full((F, J), np.nan, np.float32)
+        qual = np.zeros((F, J), np.uint8)
+        hands = np.zeros((F, 2), np.int8)
+        bad: list[BadImage] = []
+        for k, (p, r) in enumerate(zip(pend, result, strict=True)):
+            joints[k], fu, fc, inl[k], err[k], qual[k], hands[k] = r
+            uv[k][p.cols], conf[k][p.cols] = fu, fc
+            bad.extend(p.bad)
+        return ShardRecords(
+            instants=np.array([p.instant for p in pend], np.int64), uv_px=uv, confidence=conf,
+            joints_world_mm=joints, inliers=inl, reproj_error_px=err, quality=qual,
+            hand_present=hands, bad_images=tuple(bad),
+        )
+
+
+def label_instants(
+    store,
+    model: torch.nn.Module,
+    config,
+    instants: Sequence[int],
+    writer: ShardWriter | None,
+    settings: LabelingSettings = LabelingSettings(),
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+) -> LabelingStats:
+    """Label ``instants`` of ``store`` (open for reading) with ``model`` (eval mode, on
+    ``device``) of ``config``; results go to ``writer`` (None: discarded, for benchmarks).
+
+    Returns timing and counts; bad images are in the stats and in the shards.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    lab = _Labeller(store, model, config, device, settings)
+    instants = [int(i) for i in instants]
+    table = store.instants()
+    captures = {i: str(table.capture[i]) for i in instants}
+    sizes = np.zeros((lab.C, 2), np.int64)
+    for rig in lab.rigs.values():
+        for cam in rig:
+            sizes[store.camera_index(cam.name)] = cam.size
+    paths = [[None if p is None else str(p) for p in store.image_paths(i)] for i in instants]
+    data = InstantImages(instants, paths, sizes, lab.crop_px)
+    workers = max(0, int(settings.workers))
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=None, shuffle=False, num_workers=workers,
+        worker_init_fn=_worker_init if workers else None,
+        multiprocessing_context="forkserver" if workers else None,
+        prefetch_factor=4 if workers else None, pin_memory=False,
+    )
+    views_per_batch = max(1, settings.batch_size)
+    t0 = time.perf_counter()
+    done = images = 0
+    since_flush = 0
+    bad: list[BadImage] = []
+    group: list[dict] = []
+    group_views = 0
+
+    def run() -> None:
+        nonlocal done, since_flush, group, group_views
+        rec = lab.run_group(group, captures)
+        bad.extend(rec.bad_images)
+        if writer is not None:
+            writer.add(rec)
+        done += len(group)
+        since_flush += len(group)
+        group, group_views = [], 0
+        if writer is not None and since_flush >= settings.flush_every:
+            writer.flush()
+            since_flush = 0
+        if progress is not None:
+            progress(done, len(instants))
+
+    startup = None
+    for item in loader:
+        if startup is None:
+            startup = time.perf_counter() - t0
+        n = sum(1 for t in item["images"] if t.numel())
+        images += n
+        group.append(item)
+        group_views += n
+        if group_views >= views_per_batch:
+            run()
+    if group:
+        run()
+    if writer is not None:
+        writer.flush()
+    wall = time.perf_counter() - t0
+    for b in bad:
+        logger.warning("skipped %s", b.reason)
+    return LabelingStats(instants=done, images=images, crops=lab.detect.crops,
+                         bad_images=tuple(bad), wall_s=wall, forward_s=lab.detect.forward_s,
+                         startup_s=startup or 0.0)

@@ -1,0 +1,154 @@
+"""Batch labelling: hand finding, bad images skipped and reported, resume, CLI errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from annotator import skeleton
+from annotator.cli.main import main
+from annotator.machine_merge import merge_machine_labels, read_detections
+from annotator.store import ProjectStore
+from annotator.store.machine_shards import completed_instants, read_shard, shard_paths
+from machine_labeler.hand_finding import HandFindingSettings, locate_hands
+from machine_labeler.labeling import read_view
+from tests.machine_labeler.labeling_support import (
+    copy_project,
+    make_detector_checkpoint,
+    make_synth,
+)
+
+# thresholds so loose that the untrained detector's detections all "agree": every stage
+# (hand finding, fine crops, lifting, shards, merge) then carries real numbers
+LOOSE = ["--threshold-px", "1000", "--coarse-threshold-px", "1000", "--batch-size", "12"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    path = make_synth(tmp_path_factory.mktemp("label") / "p", cameras=12, instants=4, subjects=1)
+    make_detector_checkpoint(path)
+    return path
+
+
+@pytest.fixture
+def project(synth, tmp_path):
+    return copy_project(synth, tmp_path / "p")
+
+
+def test_locate_hands_from_noisy_coarse_detections(synth):
+    """Coarse detections = true projections + 8 px noise, absent hand = low-confidence
+    junk: the present hands are found near the truth, the absent one is not, and every
+    fine box contains its hand's true 2D joints."""
+    rng = np.random.default_rng(1)
+    with ProjectStore.open(synth) as store:
+        for i in range(store.num_instants):
+            gt = store.ground_truth(i)
+            rig = store.rig(store.instant(i).capture)
+            uv = gt.uv_px + rng.normal(0, 8.0, gt.uv_px.shape)
+            conf = np.full(uv.shape[:2], 0.8)
+            junk = ~np.isfinite(uv).all(-1)
+            uv[junk] = rng.uniform(0, 256, (junk.sum(), 2))
+            conf[junk] = 0.05
+            found = locate_hands(uv, conf, rig, 30.0, HandFindingSettings())
+            np.testing.assert_array_equal(found.hand_present, gt.hand_present)
+            ok = np.isfinite(gt.joints_world_mm).all(1)
+            err = np.linalg.norm(found.joints_world_mm[ok] - gt.joints_world_mm[ok], axis=1)
+            assert np.nanmedian(err) < 15.0
+            for c in range(len(rig)):
+                vis = gt.visible[c] & ok
+                if vis.sum() < 3 or not np.isfinite(found.boxes[c]).all():
+                    continue
+                x0, y0, s = found.boxes[c]
+                u, v = gt.uv_px[c, vis].T
+                assert (u > x0).all() and (u < x0 + s).all()
+                assert (v > y0).all() and (v < y0 + s).all()
+            assert np.isfinite(found.boxes).all(1).sum() >= len(rig) - 2
+
+
+def test_read_view_reports_problems(tmp_path):
+    assert read_view(None, None) == (None, "")
+    img, why = read_view(str(tmp_path / "nope.jpg"), None)
+    assert img is None and "missing image" in why
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    img, why = read_view(str(tmp_path / "bad.jpg"), None)
+    assert img is None and "corrupt" in why
+
+
+def test_bad_images_skipped_reported_and_resume(project, capsys):
+    with ProjectStore.open(project) as store:
+        missing = store.image_paths(1)[3]
+        corrupt = store.image_paths(2)[5]
+    missing.unlink()
+    corrupt.write_bytes(corrupt.read_bytes()[:200])  # truncated mid-header
+    rc = main(["machine-label", str(project), "--workers", "1", "--flush-every", "1", *LOOSE])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "instant 1" in err and "missing image" in err and "instant 2" in err
+    assert "labelled 4 instants" in out and "2 skipped" in out
+    bad = [b for p in shard_paths(project / "machine") for b in read_shard(p).bad_images]
+    assert sorted((b.instant, b.camera) for b in bad) == [(1, 3), (2, 5)]
+    with ProjectStore.open(project, "w") as store:
+        merge_machine_labels(store)
+        det = read_detections(store.machine_dir).records
+        assert det.confidence[1, 3].max() == 0 and np.isnan(det.uv_px[1, 3]).all()
+        assert det.confidence[2, 5].max() == 0
+        assert (det.confidence[0] > 0).all()
+        assert store.labelled_instants("machine").tolist() == [0, 1, 2, 3]
+        lab = store.labels(0)
+        assert (lab.joint_source[np.isfinite(lab.joints_world_mm).all(1)] == "machine").all()
+    # a rerun with the same model and settings has nothing left to do
+    assert main(["machine-label", str(project), "--workers", "0", *LOOSE]) == 0
+    assert "labelled 0 instants (4 of 4 were done already)" in capsys.readouterr().out
+    # lose one shard (as a killed run would): only its instants are redone
+    shards = shard_paths(project / "machine")
+    lost = read_shard(shards[0]).instants.tolist()
+    shards[0].unlink()
+    assert main(["machine-label", str(project), "--workers", "0", *LOOSE]) == 0
+    assert f"labelled {len(lost)} instants" in capsys.readouterr().out
+    np.testing.assert_array_equal(completed_instants(project / "machine"), [0, 1, 2, 3])
+    # other settings make a new run; the old shards are kept under machine/previous/
+    assert (
+        main(
+            [
+                "machine-label",
+                str(project),
+                "--workers",
+                "0",
+                "--threshold-px",
+                "900",
+                "--coarse-threshold-px",
+                "1000",
+                "--batch-size",
+                "12",
+            ]
+        )
+        == 0
+    )
+    assert "labelled 4 instants" in capsys.readouterr().out
+    assert len(list((project / "machine" / "previous").glob("*/shard-*.h5"))) >= 1
+
+
+def test_human_instants_are_skipped_by_default(project, capsys):
+    with ProjectStore.open(project, "w") as store:
+        store.set_joints_3d(0, store.ground_truth(0).joints_world_mm, source="human")
+    assert main(["machine-label", str(project), "--workers", "0", *LOOSE]) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(completed_instants(project / "machine"), [1, 2, 3])
+    with ProjectStore.open(project, "w") as store:
+        merge_machine_labels(store)
+        lab = store.labels(0)
+        ok = np.isfinite(store.ground_truth(0).joints_world_mm).all(1)
+        assert (lab.joint_source[ok] == "human").all()
+        assert skeleton.NUM_JOINTS == lab.joint_source.shape[0]
+
+
+def test_no_checkpoint_is_a_one_line_error(tmp_path, synth, capsys):
+    p = copy_project(synth, tmp_path / "q")
+    import shutil
+
+    shutil.rmtree(p / "models")
+    assert main(["machine-label", str(p)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no detector checkpoint" in err[0]
+    assert main(["machine-label", str(p), "--model", str(tmp_path / "x.pt")]) == 2
+    assert "x.pt" in capsys.readouterr().err
