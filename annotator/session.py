@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 PANELS = 6
 #: A click whose reprojection error exceeds this (px) is flagged in the joint list.
 ERROR_FLAG_PX = 5.0
+#: Points on an epipolar curve (dense enough that its chords stay within ~0.2 px of the curve).
+EPIPOLAR_SAMPLES = 256
 #: Visited instants kept in memory (their machine proposals and panel overrides).
 _CACHE_INSTANTS = 64
 J = skeleton.NUM_JOINTS
@@ -362,7 +364,7 @@ class AnnotationSession:
         clicked = np.nonzero(np.isfinite(uv[:, 0]))[0]
         if clicked.size != 1 or clicked[0] == b:
             return None
-        return epipolar_line(uv[clicked[0]], w.rig, int(clicked[0]), b)
+        return epipolar_line(uv[clicked[0]], w.rig, int(clicked[0]), b, n_samples=EPIPOLAR_SAMPLES)
 
     def proposals(self) -> np.ndarray:
         """(J, 3) world mm: machine proposals of this instant (as opened), NaN where none."""
@@ -497,6 +499,19 @@ class AnnotationSession:
             before = w.n_views(j)
             w.clicks[c, j] = np.nan
             self._resolve(w, j, before)
+
+    def clear_joint(self, joint: int | None = None) -> None:
+        """Remove joint's clicks, occluded/locked marks and 3D label at this instant (its
+        machine proposal, if any, comes back); undoable. ``joint=None``: every joint."""
+        w = self._work
+        idx = list(range(J)) if joint is None else [self._joint_arg(joint)]
+        with self._edit("clear joint", None if joint is None else idx[0]):
+            for j in idx:
+                w.clicks[:, j] = np.nan
+                w.states[:, j] = 0
+                if w.is_label(j):
+                    self._drop_label(w, j)
+            w.reproject(idx)
 
     def set_occluded(self, camera: str, joint: int | None = None, occluded: bool = True) -> None:
         """Mark joint not visible in ``camera`` (its click there is removed, no

@@ -9,7 +9,8 @@ says the joint is visible (the same automatic choice the app makes for its panel
 the image), and saves after each instant like the app's autosave on instant change. The
 human 3D labels it leaves are compared with the ground truth.
 
-Instants it labels are relabelled from scratch: clicks already there are removed first.
+Instants it labels are relabelled from scratch: their clicks, marks and human 3D joints
+are cleared first.
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def simulate_annotator(
     rng = np.random.default_rng([int(seed), 1])
     session = AnnotationSession(store, annotator=annotator, autosave_s=None,
                                 instant=int(chosen[0]))
+    for i in chosen.tolist():  # relabel from scratch: earlier runs must not steer the views
+        session.goto(i)
+        session.clear_joint(None)
     clicks = skipped = 0
     for done, i in enumerate(chosen.tolist(), start=1):
         gt = store.ground_truth(i)
@@ -137,11 +141,7 @@ def _label_instant(session: AnnotationSession, gt, views: int, noise_px: float, 
     """Click every visible joint of the present hands of the current instant."""
     rig = session.rig
     names = rig.names
-    store = session.store
-    proj = np.array([store.camera_index(n) for n in names], np.int64)
-    for name in names:  # relabel from scratch
-        for j in np.nonzero(np.isfinite(session.clicks(name)[:, 0]))[0].tolist():
-            session.remove_click(name, joint=j)
+    proj = np.array([session.store.camera_index(n) for n in names], np.int64)
     visible = gt.visible[proj]  # (Cr, J) on the rig's camera axis
     uv_true = gt.uv_px[proj]  # (Cr, J, 2)
     hi = rig.sizes - 0.5  # (Cr, 2) last pixel edge
