@@ -1,0 +1,63 @@
+"""BatchNorm folding keeps outputs; the benchmark's fast and bf16 code paths run on CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pose_net.config import get_config
+from pose_net.fuse import fold_batchnorm
+from pose_net.internet import InterNet
+from pose_net.rootnet import RootNet
+
+
+def _randomise_bn(model: nn.Module) -> None:
+    g = torch.Generator().manual_seed(3)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(0.2 * torch.randn(n, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+            m.weight.data.copy_(0.5 + torch.rand(n, generator=g))
+            m.bias.data.copy_(0.1 * torch.randn(n, generator=g))
+
+
+def test_folded_internet_gives_the_same_outputs():
+    torch.manual_seed(0)
+    model = InterNet(get_config("cpu-small"))
+    _randomise_bn(model)
+    model.eval()
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # original untouched
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        a, b = model(x), folded(x)
+    scale = a.heatmaps.abs().max().item()
+    torch.testing.assert_close(b.heatmaps, a.heatmaps, rtol=1e-4, atol=1e-4 * scale)
+    torch.testing.assert_close(b.handedness, a.handedness, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(b.rel_root_depth, a.rel_root_depth, rtol=1e-4, atol=1e-3)
+
+
+def test_folded_rootnet_gives_the_same_depth():
+    torch.manual_seed(0)
+    net = RootNet(get_config("cpu-small"))
+    _randomise_bn(net)
+    net.eval()
+    x, k = torch.rand(2, 3, 128, 128), torch.tensor([700.0, 1200.0])
+    with torch.no_grad():
+        torch.testing.assert_close(fold_batchnorm(net)(x, k), net(x, k), rtol=1e-4, atol=1e-2)
+
+
+def test_bench_paths_run_on_cpu():
+    path = Path(__file__).resolve().parents[2] / "bench" / "internet.py"
+    spec = importlib.util.spec_from_file_location("bench_internet", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.bench("cpu-small", [1], rounds=1, min_seconds=0.0, device=torch.device("cpu"),
+                     bf16=True, compile_=False)
+    assert {r["variant"] for r in rows} == {"eager-fp32", "fast-fp32", "fast-bf16"}
+    assert all(r["images_per_s"] > 0 for r in rows)
