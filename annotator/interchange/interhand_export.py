@@ -7,6 +7,13 @@ made after an import are exported; a joint without 3D is ``joint_valid = 0`` and
 released placeholder coordinates (else 0, 0, 0). Per-image joint_valid is also forced to 0
 for a joint without 3D.
 
+An imported image whose instant's 3D joints were edited since the import gets its box
+recomputed from the edited joints, the same rule as below (:mod:`.interhand_export_rows`).
+
+The export streams: whole-project numpy arrays (~150 bytes per image) decide what to write
+and in which order, then the JSON text is written block by block
+(:mod:`.interhand_jsonwrite`), byte for byte what writing the whole object gives.
+
 Everything else is derived (e.g. a project labelled here):
 
 - ids continue after the largest stored id; annotation id = image id;
@@ -27,33 +34,33 @@ Everything else is derived (e.g. a project labelled here):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from annotator.interchange._jsonio import write_json_atomic
-from annotator.interchange.interhand import (
-    HAND_TYPES,
-    InterHandAnnotation,
-    InterHandFrame,
-    InterHandImage,
-    InterHandSet,
-    JsonStyle,
+from annotator.interchange._jsonio import write_json_atomic, write_text_atomic
+from annotator.interchange.interhand_export_rows import export_rows
+from annotator.interchange.interhand_jsonwrite import (
+    file_names,
+    json_value,
+    write_data_json,
+    write_joint_3d_json,
 )
 from annotator.interchange.interhand_layout import (
     InterHandLayout,
     _is_int_str,
-    enlarged_bbox_xywh,
     interhand_camera,
     place_image,
-    write_interhand,
 )
-from annotator.skeleton import HANDS, hand_slice
+from annotator.interchange.interhand_records import JsonStyle
+from annotator.skeleton import skeleton_txt
 
 __all__ = ["InterHandExport", "export_interhand", "relative_image_name"]
 
@@ -91,46 +98,6 @@ def _inside(path: Path, root: Path) -> bool:
     return not rel.startswith("..")
 
 
-class _Attrs:
-    """Optional stored attributes: whole arrays, or None if the project lacks them."""
-
-    def __init__(self, store):
-        img, inst = set(store.image_attr_names()), set(store.instant_attr_names())
-        self.image = {
-            n: store.image_attr(n)
-            for n in (
-                "image_id",
-                "annotation_id",
-                "bbox",
-                "joint_valid",
-                "hand_type",
-                "hand_type_valid",
-                "ih_order",
-            )
-            if n in img
-        }
-        self.instant = {
-            n: store.instant_attr(n)
-            for n in (
-                "subject",
-                "ih_world_coord",
-                "ih_joint_valid",
-                "ih_hand_type",
-                "ih_hand_type_valid",
-                "ih_frame_order",
-            )
-            if n in inst
-        }
-
-    def img(self, name: str, i: int, c: int):
-        a = self.image.get(name)
-        return None if a is None else a[i, c]
-
-    def inst(self, name: str, i: int):
-        a = self.instant.get(name)
-        return None if a is None else a[i]
-
-
 def _frame_numbers(table, store) -> np.ndarray:
     """Frame numbers unique per capture (renumbered per capture where sequences clash)."""
     out = table.frame.astype(np.int64).copy()
@@ -147,16 +114,57 @@ def _frame_numbers(table, store) -> np.ndarray:
     return out
 
 
-def _hand_type(hand_present: np.ndarray, has3d: np.ndarray) -> str | None:
-    present = []
-    for h, hand in enumerate(HANDS):
-        flag = int(hand_present[h])
-        present.append(flag == 1 or (flag == -1 and bool(has3d[hand_slice(hand)].any())))
-    if all(present):
-        return "interacting"
-    if any(present):
-        return HANDS[present.index(True)]
-    return None
+class _ImageFields:
+    """Per-image JSON fields of blocks of export rows (decoded a block at a time)."""
+
+    def __init__(self, store, rows, style: JsonStyle, cap_out, cam_out, frame_out, table):
+        self.rows = rows
+        self.enc = store.image_paths_encoded()
+        self.C = len(store.camera_names)
+        self.root = Path(store.image_root)
+        caps = list(store.captures)
+        self.cap_index = np.array([caps.index(c) for c in table.capture.tolist()], np.int64)
+        self.cap_json = [json_value(cap_out[c], style.capture_is_int) for c in caps]
+        names = store.camera_names
+        self.cam_json = [json_value(cam_out[n], style.camera_is_int) for n in names]
+        self.cam_names = names
+        size = np.zeros((len(caps), self.C, 2), np.int64)
+        for k, c in enumerate(caps):
+            rig = store.rig(c)
+            size[k, store.camera_positions(c)] = rig.sizes
+        self.size = size
+        self.capture = table.capture
+        self.sequence = table.sequence
+        self.frame_out = frame_out
+        self.subject = rows.subject
+
+    def source_paths(self, sel: np.ndarray) -> list[str | None]:
+        r = self.rows
+        return self.enc.decode_all(r.instant[sel] * self.C + r.camera[sel])
+
+    def __call__(self, sel: np.ndarray):
+        r = self.rows
+        inst, cam = r.instant[sel], r.camera[sel]
+        paths = self.source_paths(sel)
+        seqs = self.sequence[inst].tolist()
+
+        def fallback(k: int) -> str:
+            name = Path(paths[k] or "").name
+            return f"{self.capture[inst[k]]}/{seqs[k]}/cam{self.cam_names[cam[k]]}/{name}"
+
+        names = file_names(paths, fallback, self.root)
+        ci = self.cap_index[inst]
+        wh = self.size[ci, cam]
+        return (
+            names,
+            wh[:, 0].tolist(),
+            wh[:, 1].tolist(),
+            [self.cap_json[c] for c in ci.tolist()],
+            self.subject[inst].tolist(),
+            [s or "sequence" for s in seqs],
+            [self.cam_json[c] for c in cam.tolist()],
+            self.frame_out[inst].tolist(),
+        )
 
 
 def export_interhand(
@@ -171,152 +179,105 @@ def export_interhand(
 
     ``images``: "link" (hard links, copies across file systems), "copy", or "none" (JSON
     only). Missing image files raise ``FileNotFoundError`` before anything is written.
-    ``progress(done, total)`` counts instants.
+    ``progress(done, total)`` counts JSON entries written (images and annotations).
     """
-    from triangulation.projection import in_front, in_image, project
-
     if images not in ("link", "copy", "none"):
         raise ValueError(f"images must be 'link', 'copy' or 'none', got {images!r}")
     layout = InterHandLayout(Path(out_root), split)
     meta = store.metadata.get("interhand", {})
     style = JsonStyle.from_dict(meta["style"]) if "style" in meta else JsonStyle()
-    attrs = _Attrs(store)
     table = store.instants()
-    F = len(table)
     cap_out, cam_out = _id_map(store.captures), _id_map(store.camera_names)
     frame_out = _frame_numbers(table, store)
-    stored_ids = [a[a >= 0] for n, a in attrs.image.items() if n in ("image_id", "annotation_id")]
-    next_id = int(max([0, *(int(a.max()) + 1 for a in stored_ids if a.size)]))
-    root = Path(store.image_root)
     extras = {
         k: json.loads(meta.get(k, "{}"))
         for k in ("image_extra", "annotation_extra", "frame_extra", "data_extra")
     }
-    entries: list[tuple[tuple, InterHandImage, InterHandAnnotation, Path]] = []
-    frames: dict[str, list[tuple[tuple, str, InterHandFrame]]] = {}
-    skipped_inst = skipped_img = 0
-    for i in range(F):
-        cap = str(table.capture[i])
-        lab = store.labels(i)
-        xyz = lab.joints_world_mm
-        has3d = np.all(np.isfinite(xyz), axis=1)
-        stored_frame = (
-            attrs.inst("ih_joint_valid", i) is not None and attrs.inst("ih_joint_valid", i)[0] >= 0
-        )
-        if stored_frame:
-            hand_type = HAND_TYPES[int(attrs.inst("ih_hand_type", i))]
-            ht_valid = bool(attrs.inst("ih_hand_type_valid", i))
-            raw = attrs.inst("ih_world_coord", i)
-        else:
-            hand_type, ht_valid, raw = _hand_type(lab.hand_present, has3d), True, None
-            if hand_type is None:
-                skipped_inst += 1
-                continue
-        placeholder = raw if raw is not None and np.all(np.isfinite(raw)) else np.zeros_like(xyz)
-        world = np.where(has3d[:, None], xyz, placeholder)
-        c_out, f_out = cap_out[cap], str(int(frame_out[i]))
-        fkey = f"{cap}/{table.frame[i]}"
-        order = int(attrs.inst("ih_frame_order", i)) if stored_frame else -1
-        frames.setdefault(cap, []).append(
-            (
-                (order < 0, order, i),
-                f_out,
-                InterHandFrame(
-                    world, has3d, hand_type, ht_valid, extras["frame_extra"].get(fkey, {})
-                ),
-            )
-        )
-        rig = store.rig(cap)
-        cols = store.camera_positions(cap)
-        paths = store.image_paths(i)
-        uv = front = inimg = None
-        subject = attrs.inst("subject", i)
-        subject = int(subject) if subject is not None and subject >= 0 else 0
-        for k, c in enumerate(cols.tolist()):
-            path = paths[c]
-            if path is None:
-                continue
-            cam = store.camera_names[c]
-            image_id = attrs.img("image_id", i, c)
-            stored = image_id is not None and image_id >= 0
-            if stored:
-                ann_id = int(attrs.img("annotation_id", i, c))
-                bbox = tuple(float(v) for v in attrs.img("bbox", i, c))
-                jv = (attrs.img("joint_valid", i, c) > 0) & has3d
-                ht = HAND_TYPES[int(attrs.img("hand_type", i, c))]
-                htv = bool(attrs.img("hand_type_valid", i, c))
-                key = (0, int(attrs.img("ih_order", i, c)), i, c)
-            else:
-                if uv is None:
-                    uv = project(xyz, rig)  # (J, C', 2)
-                    front = in_front(xyz, rig)
-                    inimg = in_image(uv, rig)
-                ok = has3d & front[:, k]
-                if not (ok & inimg[:, k]).any():
-                    skipped_img += 1
-                    continue
-                image_id = ann_id = next_id
-                next_id += 1
-                bbox = tuple(float(v) for v in enlarged_bbox_xywh(uv[:, k], ok))
-                jv, ht, htv = has3d, hand_type, ht_valid
-                key = (1, 0, i, c)
-            fallback = f"{cap}/{table.sequence[i]}/cam{cam}/{path.name}"
-            name = relative_image_name(path, root, fallback)
-            w, h = rig[k].size
-            im = InterHandImage(
-                int(image_id),
-                name,
-                w,
-                h,
-                c_out,
-                subject,
-                str(table.sequence[i]) or "sequence",
-                cam_out[cam],
-                int(f_out),
-                extras["image_extra"].get(str(image_id), {}),
-            )
-            an = InterHandAnnotation(
-                ann_id,
-                int(image_id),
-                bbox,
-                jv,
-                ht,
-                htv,
-                extras["annotation_extra"].get(str(image_id), {}),
-            )
-            entries.append((key, im, an, path))
-        if progress is not None and (i % 256 == 255 or i == F - 1):
-            progress(i + 1, F)
-    entries.sort(key=lambda e: e[0])
+    rows = export_rows(store, list(meta.get("joint_3d_capture_order", [])))
+    fields = _ImageFields(store, rows, style, cap_out, cam_out, frame_out, table)
+    n = int(rows.image_id.size)
+    root = str(store.image_root) + os.sep
     if images != "none":
-        missing = [str(e[3]) for e in entries if not e[3].is_file()]
+        missing, shown = 0, []
+        for lo in range(0, n, 1 << 15):
+            for p in fields.source_paths(np.arange(lo, min(n, lo + (1 << 15)))):
+                src = p if os.path.isabs(p) else root + p
+                if not os.path.isfile(src):
+                    missing += 1
+                    if len(shown) < 3:
+                        shown.append(src)
         if missing:
             raise FileNotFoundError(
-                f"{len(missing)} image(s) of the project are missing: "
-                f"{', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}"
+                f"{missing} image(s) of the project are missing: "
+                f"{', '.join(shown)}{', …' if missing > 3 else ''}"
             )
-    ih = InterHandSet(
-        images=tuple(e[1] for e in entries),
-        annotations=tuple(e[2] for e in entries),
-        cameras=_cameras(store, meta, cap_out, cam_out),
-        frames=_frames_in_order(frames, meta, cap_out),
-        data_extra=extras["data_extra"],
+    write_data_json(
+        layout.data,
+        rows,
         style=style,
+        image_fields=fields,
+        image_extra=extras["image_extra"],
+        annotation_extra=extras["annotation_extra"],
+        data_extra=extras["data_extra"],
+        progress=progress,
     )
-    write_interhand(ih, layout.root, split)
+    _write_camera_json(layout, store, meta, cap_out, cam_out, style)
+    fi = rows.frame_instant
+    write_joint_3d_json(
+        layout.joint_3d,
+        rows,
+        style=style,
+        capture_out=[cap_out[c] for c in table.capture[fi].tolist()],
+        frame_out=[str(int(f)) for f in frame_out[fi].tolist()],
+        frame_extra=[
+            extras["frame_extra"].get(f"{c}/{f}")
+            for c, f in zip(table.capture[fi].tolist(), table.frame[fi].tolist(), strict=True)
+        ],
+    )
+    write_text_atomic(layout.skeleton, skeleton_txt())
     _write_id_map(layout, store, table, cap_out, cam_out, frame_out)
     if images != "none":
-        for _, im, _, path in entries:
-            place_image(path, layout.images_dir / im.file_name, mode=images)
-    logger.info(
-        "exported %d images, %d frames to %s",
-        len(entries),
-        sum(len(v) for v in frames.values()),
-        layout.root,
-    )
-    return InterHandExport(
-        layout, len(entries), sum(len(v) for v in frames.values()), skipped_inst, skipped_img
-    )
+        _place_images(fields, n, layout.images_dir, root, images)
+    frames = int(fi.size)
+    logger.info("exported %d images, %d frames to %s", n, frames, layout.root)
+    return InterHandExport(layout, n, frames, rows.skipped_instants, rows.skipped_images)
+
+
+def _place_images(fields: _ImageFields, n: int, out_dir: Path, root: str, mode: str) -> None:
+    """Link (or copy) every image into ``out_dir``; one mkdir per folder, not per image."""
+    made: set[str] = set()
+    for lo in range(0, n, 1 << 15):
+        sel = np.arange(lo, min(n, lo + (1 << 15)))
+        names = fields(sel)[0]
+        for p, name in zip(fields.source_paths(sel), names, strict=True):
+            src = p if os.path.isabs(p) else root + p
+            dst = os.path.join(out_dir, name)
+            folder = os.path.dirname(dst)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            if mode == "link":
+                try:
+                    os.link(src, dst)
+                    continue
+                except OSError:
+                    pass  # exists already, or another file system: the careful way
+            with contextlib.suppress(shutil.SameFileError):
+                place_image(src, dst, mode=mode)
+
+
+def _write_camera_json(layout, store, meta, cap_out, cam_out, style: JsonStyle) -> None:
+    cams = _cameras(store, meta, cap_out, cam_out)
+    camera: dict = {}
+    for capture, cs in cams.items():
+        params = {
+            "campos": {n: c.campos_mm.tolist() for n, c in cs.items()},
+            "camrot": {n: c.camrot.tolist() for n, c in cs.items()},
+            "focal": {n: c.focal.tolist() for n, c in cs.items()},
+            "princpt": {n: c.princpt.tolist() for n, c in cs.items()},
+        }
+        camera[capture] = {k: params[k] for k in style.camera_keys if k in params} | params
+    write_json_atomic(layout.camera, camera)
 
 
 def _ordered_captures(captures: list[str], preferred: list[str]) -> list[str]:
@@ -354,10 +315,34 @@ def _cameras(store, meta: dict, cap_out: dict, cam_out: dict) -> dict:
     return out
 
 
-def _frames_in_order(frames: dict, meta: dict, cap_out: dict) -> dict:
+def _cameras(store, meta: dict, cap_out: dict, cam_out: dict) -> dict:
+    campos_meta = meta.get("campos", {})
+    lossy = sorted(
+        {
+            c.name
+            for rig in store.rigs.values()
+            for c in rig
+            if c.K[0, 1] != 0 or np.any(c.dist != 0)
+        }
+    )
+    if lossy:
+        logger.warning(
+            "%d camera(s) (%s%s) have lens distortion or skew, which the "
+            "InterHand2.6M camera format cannot hold: the exported camera json "
+            "ignores them (boxes are computed with the full model)",
+            len(lossy),
+            ", ".join(lossy[:3]),
+            ", …" if len(lossy) > 3 else "",
+        )
     out = {}
-    for cap in _ordered_captures(list(frames), meta.get("joint_3d_capture_order", [])):
-        out[cap_out[cap]] = {f: fr for _, f, fr in sorted(frames[cap], key=lambda e: e[0])}
+    for cap in _ordered_captures(store.captures, meta.get("capture_order", [])):
+        cams = {}
+        for cam in store.rig(cap):
+            stored = campos_meta.get(cap, {}).get(cam.name)
+            # The exact released campos, unless the camera was recalibrated since the import.
+            use = stored is not None and np.allclose(-cam.R @ np.asarray(stored), cam.t, atol=1e-6)
+            cams[cam_out[cam.name]] = interhand_camera(cam, np.asarray(stored) if use else None)
+        out[cap_out[cap]] = cams
     return out
 
 

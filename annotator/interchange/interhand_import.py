@@ -65,7 +65,9 @@ Progress = Callable[[int, int], None]
 class InterHandImport:
     """What an import added: ``instants`` (F',) store indices, counts, captures.
 
-    ``missing_images``: image files not found (only with ``allow_missing_images``).
+    ``missing_images``: image files not found (only with ``allow_missing_images``);
+    ``reader_worker_peak_rss_mb``: peak memory of the process that read the annotations
+    alongside this one (large files only; 0 when none ran).
     """
 
     instants: np.ndarray
@@ -73,6 +75,7 @@ class InterHandImport:
     captures: tuple[str, ...]
     skipped_frames: int
     missing_images: int = 0
+    reader_worker_peak_rss_mb: float = 0.0  # the second reader process (large files), if any
 
 
 def _rigs(split: StreamedSplit, camera_json: Path) -> dict[str, CameraRig]:
@@ -300,4 +303,11 @@ def import_interhand(
             "%d image file(s) missing under %s (imported anyway)", im.missing, image_root
         )
     logger.info("imported %d images into %d instants of %s", im.image_id.size, idx.size, path)
-    return InterHandImport(idx, int(im.image_id.size), tuple(split.cameras), skipped, im.missing)
+    return InterHandImport(
+        idx,
+        int(im.image_id.size),
+        tuple(split.cameras),
+        skipped,
+        im.missing,
+        split.worker_peak_rss_mb,
+    )

@@ -100,6 +100,69 @@ class StreamedSplit:
     instant_frame_row: np.ndarray  # (F,) int64
     images: ImageColumns
     style: dict[str, Any] = field(default_factory=dict)
+    worker_peak_rss_mb: float = 0.0  # peak RSS of the annotations process, if one ran
+
+
+#: Data json size from which ``annotations`` are read in a second process.
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def _annotation_worker(path: str, out_dir: str, conn) -> None:
+    """Child process: read ``annotations``, save the columns, report (errors included)."""
+    try:
+        res = AnnotationPass(Path(path)).run()
+        extra_style = {"extra": res.pop("extra"), "style": res.pop("style")}
+        npz = os.path.join(out_dir, "annotations.npz")
+        np.savez(npz, **res)
+        with open("/proc/self/status") as fh:
+            hwm = [int(line.split()[1]) for line in fh if line.startswith("VmHWM")]
+        conn.send(("ok", npz, extra_style, hwm[0] / 1024 if hwm else float("nan")))
+    except BaseException as exc:  # sent to the parent, which raises it
+        conn.send(("error", exc, None, 0.0))
+    finally:
+        conn.close()
+
+
+class _AnnotationWorker:
+    """The annotations pass in a forkserver child (a fresh interpreter, no inherited
+    threads), started at once so it runs while this process reads ``images``."""
+
+    def __init__(self, data: Path):
+        import multiprocessing
+        import tempfile
+
+        ctx = multiprocessing.get_context("forkserver")
+        self._dir = tempfile.mkdtemp(prefix="ih-annotations-")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_annotation_worker, args=(str(data), self._dir, child), daemon=True
+        )
+        self._proc.start()
+        child.close()
+        self.peak_rss_mb = 0.0
+
+    def result(self) -> dict[str, Any]:
+        try:
+            kind, payload, extra_style, hwm = self._conn.recv()
+        except EOFError:
+            raise RuntimeError("the annotations reader process died") from None
+        if kind == "error":
+            raise payload
+        self.peak_rss_mb = hwm
+        with np.load(payload) as z:
+            res = {k: z[k] for k in z.files}
+        res["joint_valid"] = res["joint_valid"].astype(bool)
+        res.update(extra_style)
+        return res
+
+    def close(self) -> None:
+        import shutil
+
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 # -- camera and joint_3d json ------------------------------------------------------------------
@@ -188,12 +251,16 @@ def read_interhand_stream(
     *,
     images: str | os.PathLike[str] | None = None,
     progress=None,
+    parallel: bool | None = None,
 ) -> StreamedSplit:
     """Read and validate one split without holding it in memory (see the module docstring).
 
     ``images``: the folder file names are relative to; each image is looked up there and
     the missing ones counted (``ImageColumns.missing``). ``progress(done, total)`` counts
     data json entries (images, then annotations; total = 2 N, known after the first pass).
+    ``parallel``: read ``annotations`` in a second process while this one reads ``images``
+    (default: when the data json is at least :data:`PARALLEL_MIN_BYTES` and there are two
+    CPUs); the worker's numpy columns come back through a temporary ``.npz`` file.
 
     Raises:
         FileNotFoundError: a missing json file.
@@ -204,10 +271,20 @@ def read_interhand_stream(
     for p, what in ((data, "data json"), (camera, "camera json"), (joint_3d, "joint_3d json")):
         if not p.is_file():
             raise FileNotFoundError(f"{what} {p}: no such file")
-    cams, cam_style = _read_cameras(camera)
-    frames = _read_frames(joint_3d)
-    camera_names = list(dict.fromkeys(n for c in cams.values() for n in c))
     image_root = None if images is None else Path(images)
+    use_worker = parallel if parallel is not None else data.stat().st_size >= PARALLEL_MIN_BYTES
+    worker = _AnnotationWorker(data) if use_worker and (os.cpu_count() or 1) > 1 else None
+    try:
+        cams, cam_style = _read_cameras(camera)
+        frames = _read_frames(joint_3d)
+        return _read(data, camera, joint_3d, cams, cam_style, frames, image_root, worker, progress)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _read(data, camera, joint_3d, cams, cam_style, frames, image_root, worker, progress):
+    camera_names = list(dict.fromkeys(n for c in cams.values() for n in c))
     ip = ImagePass(
         data,
         {c: list(v) for c, v in cams.items()},
@@ -220,8 +297,12 @@ def read_interhand_stream(
     n = ip["image_id"].size
     where = f"data json {data}"
     paths: EncodedPaths = ip["paths"]
-    an = AnnotationPass(data).run(
-        None if progress is None else (lambda k, _t: progress(n + k, 2 * n)), n
+    an = (
+        worker.result()
+        if worker is not None
+        else AnnotationPass(data).run(
+            None if progress is None else (lambda k, _t: progress(n + k, 2 * n)), n
+        )
     )
     ann_pos = pair_annotations(
         ip["image_id"], an["annotation_id"], an["image_id"], where, paths.decode
@@ -276,4 +357,5 @@ def read_interhand_stream(
         instant_frame_row=ip["instant_frame_row"],
         images=cols,
         style=style,
+        worker_peak_rss_mb=0.0 if worker is None else worker.peak_rss_mb,
     )

@@ -237,6 +237,8 @@ class AnnotationPass:
         extra: dict[int, dict[str, Any]] = {}
         style: dict[str, Any] = {}
         k = -1
+        prev_jv: Any = None
+        prev_flags = b""
         for k, an in enumerate(stream_items(self.path, "annotations.item", "data json")):
             fast = type(an) is dict
             if fast:
@@ -273,7 +275,11 @@ class AnnotationPass:
                     and bh >= 0
                 )
             flags = None
-            if fast:
+            if fast and jv == prev_jv:
+                # Most annotations repeat the previous one's flags; a list equal to a
+                # valid one is valid (1 == 1.0 == True are all accepted flags).
+                flags = prev_flags
+            elif fast:
                 try:
                     flags = bytes([v for (v,) in jv])
                 except (TypeError, ValueError):
@@ -283,6 +289,8 @@ class AnnotationPass:
                         flags = None
                 if flags is not None and flags.translate(None, b"\x00\x01"):
                     flags = None  # a 2, say: the validator words the error
+                if flags is not None:
+                    prev_jv, prev_flags = jv, flags
             if flags is None or k == 0:
                 rec, nested, as_bool = parse_annotation(an, k, where)
                 aid, iid, bb = rec.annotation_id, rec.image_id, rec.bbox_xywh

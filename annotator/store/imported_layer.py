@@ -56,7 +56,7 @@ class ImportedLayer:
 
 def has_layer(frames) -> bool:
     """Whether the frame index holds an imported layer at all."""
-    return "ih_imported_at" in frames.attr_names("instant_attrs")
+    return frames.cached_attr("instant_attrs", "ih_imported_at") is not None
 
 
 def _presence(hand_type: np.ndarray, type_valid: np.ndarray) -> np.ndarray:
@@ -67,17 +67,16 @@ def _presence(hand_type: np.ndarray, type_valid: np.ndarray) -> np.ndarray:
 
 
 def layer_at(frames, i: int) -> ImportedLayer | None:
-    """The layer of instant ``i`` (None where it has none); a few small chunk reads."""
-    if not has_layer(frames):
-        return None
-    t = float(frames.read_attr("instant_attrs", "ih_imported_at", i))
-    if not np.isfinite(t):
+    """The layer of instant ``i`` (None where it has none): one chunk read for the
+    coordinates; the small per-instant columns are read once per store and kept."""
+    at = frames.cached_attr("instant_attrs", "ih_imported_at")
+    if at is None or not np.isfinite(at[i]):
         return None
     world = frames.read_attr("instant_attrs", "ih_world_coord", i)
-    valid = frames.read_attr("instant_attrs", "ih_joint_valid", i) > 0
-    ht = frames.read_attr("instant_attrs", "ih_hand_type", i)
-    htv = frames.read_attr("instant_attrs", "ih_hand_type_valid", i)
-    return ImportedLayer(world, valid, _presence(ht[None], htv[None])[0], t)
+    valid = frames.cached_attr("instant_attrs", "ih_joint_valid")[i] > 0
+    ht = frames.cached_attr("instant_attrs", "ih_hand_type")[i : i + 1]
+    htv = frames.cached_attr("instant_attrs", "ih_hand_type_valid")[i : i + 1]
+    return ImportedLayer(world, valid, _presence(ht, htv)[0], float(at[i]))
 
 
 def overlay(

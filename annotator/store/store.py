@@ -417,6 +417,11 @@ class ProjectStore(LabelsMixin, DerivedDataMixin):
         root = self.image_root
         return [None if p is None else root / p for p in self._frames.paths(i)]
 
+    def image_paths_encoded(self) -> EncodedPaths:
+        """All image paths (relative to ``image_root``) as (F, C) template/number arrays:
+        12 bytes per image instead of a string (see :class:`.frames.EncodedPaths`)."""
+        return self._frames.encoded_paths()
+
     def image_path(self, i: int, camera: str | int) -> Path | None:
         return self.image_paths(i)[self.camera_index(camera)]
 
