@@ -95,6 +95,7 @@ def simulate_annotator(
     seed: int = 0,
     annotator: str = "simulated",
     progress: Callable[[int, int], None] | None = None,
+    view_policy: str = "session",
 ) -> SimulationResult:
     """Label a seeded ``fraction`` of the instants of ``store`` (opened for writing, with
     ground truth) through an :class:`AnnotationSession`; see the module docstring.
@@ -103,11 +104,15 @@ def simulate_annotator(
         views: cameras clicked per joint (>= 2; fewer where fewer see the joint).
         noise_px: standard deviation of the Gaussian click noise per axis, px.
         progress: ``progress(instants_done, instants_total)`` after each instant.
+        view_policy: "session" (the session's automatic choice, as the app) or "random"
+            (seeded random cameras among those that see the joint: a baseline for benchmarks).
     """
     if isinstance(views, bool) or not isinstance(views, (int, np.integer)) or views < 2:
         raise ValueError(f"views must be an integer >= 2, got {views!r}")
     if not np.isfinite(noise_px) or noise_px < 0:
         raise ValueError(f"noise_px must be finite and >= 0, got {noise_px}")
+    if view_policy not in ("session", "random"):
+        raise ValueError(f"view_policy must be 'session' or 'random', got {view_policy!r}")
     if not store.has_ground_truth:
         raise ValueError(
             f"{store.path}: the project has no ground truth (simulate-annotator needs a "
@@ -126,7 +131,8 @@ def simulate_annotator(
         if gt is None:
             raise ValueError(f"{store.path}: instant {i} has no ground truth")
         session.goto(i)
-        n_clicks, n_skipped = _label_instant(session, gt, int(views), float(noise_px), rng)
+        n_clicks, n_skipped = _label_instant(session, gt, int(views), float(noise_px), rng,
+                                               view_policy)
         clicks += n_clicks
         skipped += n_skipped
         session.save()
@@ -137,7 +143,9 @@ def simulate_annotator(
     return SimulationResult(chosen, errors, clicks, skipped, int(views), float(noise_px))
 
 
-def _label_instant(session: AnnotationSession, gt, views: int, noise_px: float, rng) -> tuple:
+def _label_instant(
+    session: AnnotationSession, gt, views: int, noise_px: float, rng, view_policy: str
+) -> tuple:
     """Click every visible joint of the present hands of the current instant."""
     rig = session.rig
     names = rig.names
@@ -157,7 +165,11 @@ def _label_instant(session: AnnotationSession, gt, views: int, noise_px: float, 
             if seen.sum() < 2:
                 skipped += 1
                 continue
-            for name in session.auto_views(views, candidates=seen):
+            if view_policy == "random":
+                picked = [names[k] for k in rng.permutation(np.flatnonzero(seen))[:views]]
+            else:
+                picked = session.auto_views(views, candidates=seen)
+            for name in picked:
                 c = index[name]
                 uv = uv_true[c, j] + rng.normal(0.0, noise_px, 2)
                 session.click(name, np.clip(uv, -0.5, hi[c]), joint=j)
