@@ -74,7 +74,16 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._status = np.zeros(_J, dtype=object)
         self._states: list = [None] * _J
         self._cam_index = {c: i for i, c in enumerate(self.store.camera_names)}
+        # Per-instant lookups cached here: the store reads HDF5 for each of them.
+        self.num_instants = int(self.store.num_instants)
         self._paths: list = []
+        self._paths_cache: dict[int, list] = {}
+        self._rig = None
+        self._progress_base = (0, self.num_instants)
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(0)
+        self._prefetch_timer.timeout.connect(self.prefetch_neighbours)
 
         self.setWindowTitle("annotator")
         self.panels: list[ImagePanel] = []
@@ -88,6 +97,10 @@ class MainWindow(ActionsMixin, QMainWindow):
             panel.clicked.connect(self._panel_clicked)
             panel.cameraChosen.connect(self._panel_camera)
             panel.hovered.connect(self._panel_hovered)
+            # A new display size makes the prefetched shrunk copies stale: prefetch again.
+            panel.resized.connect(lambda _k: self.prefetch_enabled and
+                                  self._prefetch_timer.start())
+            panel.cache = self.cache
             grid.addWidget(panel, k // 3, k % 3)
             self.panels.append(panel)
 
@@ -171,10 +184,14 @@ class MainWindow(ActionsMixin, QMainWindow):
             return
         s = self.session
         if "instant" in stale:
-            self._paths = list(self.store.image_paths(s.instant))
+            self._paths = self.image_paths(s.instant)
+            self._rig = self.store.rig(self.store.instant(s.instant).capture)
+            self._instant_text = self._describe_instant()
             self._stale_joints = set(range(_J))
-            stale |= {"views", "labels", "joint"}
+            stale |= {"views", "labels", "joint", "saved"}
             self._refresh_review()
+        if "saved" in stale:
+            self._count_progress()
         if "views" in stale:
             self._load_views()
             stale.add("labels")
@@ -192,7 +209,8 @@ class MainWindow(ActionsMixin, QMainWindow):
             self._update_current_label()
         self._update_title()
         if "instant" in stale and self.prefetch_enabled:
-            self.prefetch_neighbours()
+            # After this redraw, from the event loop: the switch itself stays fast.
+            self._prefetch_timer.start()
         if repaint:
             for p in self.panels:
                 p.canvas.repaint()
@@ -203,16 +221,46 @@ class MainWindow(ActionsMixin, QMainWindow):
     # --- refreshers ---------------------------------------------------------------------------
     def _load_views(self) -> None:
         s = self.session
+        if self._paths:
+            # Images not prefetched are decoded in parallel by the cache's threads.
+            self.cache.prefetch(self._paths[self._cam_index[c]] for c in s.views)
         for panel, cam in zip(self.panels, s.views, strict=False):
             rig_cam = self._camera(cam)
             panel.set_camera(cam, (rig_cam.width, rig_cam.height) if rig_cam else (512, 334))
             path = self._paths[self._cam_index[cam]] if self._paths else None
             panel.set_image(self.cache.get(path))
-            panel.set_levels(self._lut())
 
     def _camera(self, name: str):
-        rig = self.store.rig(self.store.instant(self.session.instant).capture)
-        return rig[name] if name in rig else None
+        rig = self._rig
+        return rig[name] if rig is not None and name in rig else None
+
+    def image_paths(self, i: int) -> list:
+        """Image paths of instant ``i`` (project camera order), cached for a few instants."""
+        paths = self._paths_cache.get(i)
+        if paths is None:
+            paths = list(self.store.image_paths(i))
+            if len(self._paths_cache) >= 16:
+                self._paths_cache.pop(next(iter(self._paths_cache)))
+            self._paths_cache[i] = paths
+        return paths
+
+    def _count_progress(self) -> None:
+        """Labelled instants other than the current one (the current one is counted live)."""
+        labelled = self.store.labelled_instants("human")
+        self._progress_base = (int(np.count_nonzero(labelled != self.session.instant)),
+                               self.num_instants)
+
+    def progress(self) -> tuple[int, int]:
+        """(instants with human labels, total), as ``session.progress()`` but without a
+        store read per click."""
+        here = bool(np.any([st is not None and st.source == "human" and
+                            st.status == "triangulated" for st in self._states]))
+        return self._progress_base[0] + int(here), self._progress_base[1]
+
+    def _describe_instant(self) -> str:
+        inst = self.store.instant(self.session.instant)
+        return (f"instant {self.session.instant + 1}/{self.num_instants}  ·  capture "
+                f"{inst.capture}  ·  {inst.sequence}  ·  frame {inst.frame}")
 
     def _update_overlays(self) -> None:
         s = self.session
@@ -253,15 +301,12 @@ class MainWindow(ActionsMixin, QMainWindow):
 
     def _update_title(self) -> None:
         s = self.session
-        done, total = s.progress()
-        inst = self.store.instant(s.instant)
+        done, total = self.progress()
         ro = " [read-only]" if self.read_only else ""
         mark = "● " if s.dirty else ""
         self.setWindowTitle(f"{mark}{self.store.name} — instant {s.instant + 1}/{total}{ro}"
                             " — annotator")
-        self.status_instant.setText(
-            f"instant {s.instant + 1}/{total}  ·  capture {inst.capture}  ·  "
-            f"{inst.sequence}  ·  frame {inst.frame}")
+        self.status_instant.setText(self._instant_text)
         self.status_progress.setText(f"labelled {done}/{total} instants "
                                      f"({100.0 * done / max(total, 1):.0f} %)")
         self.status_saved.setText("read-only" if self.read_only else
@@ -287,12 +332,14 @@ class MainWindow(ActionsMixin, QMainWindow):
     def prefetch_neighbours(self) -> None:
         """Queue the decoding of the shown cameras' images at the previous and next instants."""
         s = self.session
-        n = self.store.num_instants
-        cams = [self._cam_index[c] for c in s.views]
+        shown = [(self._cam_index[p.camera], p.display_size()) for p in self.panels
+                 if p.camera in self._cam_index]
         for i in (s.instant + 1, s.instant - 1):
-            if 0 <= i < n:
-                paths = self.store.image_paths(i)
-                self.cache.prefetch(paths[c] for c in cams)
+            if 0 <= i < self.num_instants:
+                paths = self.image_paths(i)
+                # Decoded, and shrunk to the panel's display size where it is shown smaller.
+                self.cache.prefetch_display((paths[c], size) for c, size in shown if size)
+                self.cache.prefetch(paths[c] for c, size in shown if not size)
 
     # --- panel signals ------------------------------------------------------------------------
     def _panel_clicked(self, k: int, u: float, v: float, joint: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LoadedImage", "ImageCache", "decode_image"]
+__all__ = ["LoadedImage", "ImageCache", "decode_image", "shrink_for_display"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,22 @@ def decode_image(path: Path | str | None) -> LoadedImage:
     return LoadedImage(p, np.ascontiguousarray(img))
 
 
+def shrink_for_display(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) BGR -> (h, w, 4) BGRA (``QImage.Format_RGB32`` bytes) at ``size`` (w, h).
+
+    Area averaging (the right filter for shrinking) in OpenCV, which is faster than Qt's
+    smooth scaling and runs in the prefetch threads without the GIL; the 4-byte layout is
+    what the screen surface uses, so drawing it is a plain copy.
+    """
+    import cv2
+
+    w, h = int(size[0]), int(size[1])
+    if w < 1 or h < 1:
+        raise ValueError(f"display size must be positive, got {size}")
+    small = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2BGRA)
+
+
 class ImageCache:
     """LRU of decoded images bounded in bytes; ``prefetch`` decodes in background threads.
 
@@ -80,6 +96,9 @@ class ImageCache:
         self._items: OrderedDict[str, LoadedImage] = OrderedDict()
         self._pending: dict[str, Future] = {}
         self._bytes = 0
+        # Display-size copies (see shrink_for_display), keyed by (path, w, h); small LRU.
+        self._shrunk: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self.max_shrunk = 48
         self.hits = 0
         self.misses = 0
 
@@ -89,7 +108,6 @@ class ImageCache:
 
     def _store(self, key: str, img: LoadedImage) -> None:
         with self._lock:
-            self._pending.pop(key, None)
             if key in self._items:
                 return
             self._items[key] = img
@@ -99,14 +117,19 @@ class ImageCache:
                 self._bytes -= old.nbytes
 
     def _decode_and_store(self, path: Path | str | None) -> LoadedImage:
-        img = decode_image(path)
-        # Missing files are not cached: the user may copy them in and look again.
-        if img.bgr is not None:
-            self._store(self._key(path), img)
-        else:
+        key = self._key(path)
+        try:
             with self._lock:
-                self._pending.pop(self._key(path), None)
-        return img
+                img = self._items.get(key)
+            if img is None:
+                img = decode_image(path)
+                # Missing files are not cached: the user may copy them in and look again.
+                if img.bgr is not None:
+                    self._store(key, img)
+            return img
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
 
     def get(self, path: Path | str | None) -> LoadedImage:
         """The decoded image at ``path`` (blocking)."""
@@ -122,7 +145,11 @@ class ImageCache:
             fut = self._pending.get(key)
             self.misses += 1
         if fut is not None:
-            return fut.result()
+            fut.result()
+            with self._lock:
+                img = self._items.get(key)
+            if img is not None:
+                return img
         return self._decode_and_store(path)
 
     def contains(self, path: Path | str | None) -> bool:
@@ -144,6 +171,53 @@ class ImageCache:
             n += 1
         return n
 
+    def shrunk(self, path: Path | str | None, size: tuple[int, int]) -> np.ndarray | None:
+        """The display-size BGRA copy of ``path`` at ``size`` (w, h) if prepared, else None."""
+        key = (self._key(path), int(size[0]), int(size[1]))
+        with self._lock:
+            arr = self._shrunk.get(key)
+            if arr is not None:
+                self._shrunk.move_to_end(key)
+            return arr
+
+    def put_shrunk(self, path: Path | str | None, size: tuple[int, int], arr: np.ndarray) -> None:
+        key = (self._key(path), int(size[0]), int(size[1]))
+        with self._lock:
+            self._shrunk[key] = arr
+            self._shrunk.move_to_end(key)
+            while len(self._shrunk) > self.max_shrunk:
+                self._shrunk.popitem(last=False)
+
+    def _prepare(self, path, size) -> None:
+        key = self._key(path)
+        try:
+            with self._lock:
+                img = self._items.get(key)
+            if img is None:
+                img = decode_image(path)
+                if img.bgr is not None:
+                    self._store(key, img)
+            if img.bgr is not None:
+                self.put_shrunk(path, size, shrink_for_display(img.bgr, size))
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+
+    def prefetch_display(self, items: Iterable[tuple[Path | str | None, tuple[int, int]]]
+                         ) -> int:
+        """Queue decoding and shrinking to display size of ``(path, (w, h))`` items."""
+        n = 0
+        for path, size in items:
+            if path is None or self.shrunk(path, size) is not None:
+                continue
+            key = self._key(path)
+            with self._lock:
+                if key in self._pending:
+                    continue
+                self._pending[key] = self._pool.submit(self._prepare, path, size)
+            n += 1
+        return n
+
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until every queued prefetch has finished (tests, benchmarks)."""
         with self._lock:
@@ -161,6 +235,7 @@ class ImageCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._shrunk.clear()
             self._bytes = 0
 
     def close(self) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QLineF, QPointF, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PyQt5.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui import mouse, theme
-from gui.image_cache import LoadedImage
+from gui.image_cache import ImageCache, LoadedImage
 from gui.overlay import DrawList, Lines, Markers, PanelOverlayInput, Polyline, build_overlay
 from gui.viewport import Viewport, fit, fit_rect
 
@@ -28,7 +28,20 @@ def bgr_to_qimage(bgr: np.ndarray) -> QImage:
     return QImage(bgr.data, w, h, int(bgr.strides[0]), QImage.Format_BGR888)
 
 
+_PENS: dict[tuple, QPen] = {}
+
+
 def _pen(rgb, alpha: int, width: float, dashed: bool = False) -> QPen:
+    """A cached pen (a few dozen distinct styles; building QPens per frame showed up in
+    the click profile)."""
+    key = (tuple(rgb), alpha, width, dashed)
+    pen = _PENS.get(key)
+    if pen is None:
+        pen = _PENS[key] = _make_pen(rgb, alpha, width, dashed)
+    return pen
+
+
+def _make_pen(rgb, alpha: int, width: float, dashed: bool) -> QPen:
     pen = QPen(QColor(rgb[0], rgb[1], rgb[2], alpha))
     pen.setWidthF(width)
     pen.setCapStyle(Qt.RoundCap)
@@ -118,7 +131,8 @@ class Canvas(QWidget):
         self._panel.canvas_resized()
 
     def _pointer(self, kind: str, ev) -> mouse.Pointer:
-        return mouse.Pointer(kind, ev.pos().x(), ev.pos().y(), _BUTTONS.get(ev.button(), ""),
+        pos = ev.localPos()  # sub-pixel where the platform gives it (high-DPI screens, tablets)
+        return mouse.Pointer(kind, pos.x(), pos.y(), _BUTTONS.get(ev.button(), ""),
                              space=self._panel.space_held())
 
     def mousePressEvent(self, ev) -> None:  # noqa: N802
@@ -131,7 +145,7 @@ class Canvas(QWidget):
         self._panel.pointer(self._pointer("release", ev))
 
     def wheelEvent(self, ev) -> None:  # noqa: N802
-        pos = ev.pos()
+        pos = ev.posF()
         self._panel.pointer(mouse.Pointer("wheel", pos.x(), pos.y(),
                                           wheel_delta=ev.angleDelta().y()))
 
@@ -149,6 +163,7 @@ class ImagePanel(QWidget):
     clicked = pyqtSignal(int, float, float, int)
     cameraChosen = pyqtSignal(int, str)
     hovered = pyqtSignal(int)
+    resized = pyqtSignal(int)
 
     def __init__(self, index: int, cameras: list[str], parent: QWidget | None = None,
                  space_held=lambda: False):
@@ -165,6 +180,12 @@ class ImagePanel(QWidget):
         self._drawlist = DrawList()
         self._state = mouse.Interaction()
         self._previewing = False
+        self._backdrop: QPixmap | None = None
+        self.cache: ImageCache | None = None
+        self._small_key: tuple | None = None
+        self._small_arr: np.ndarray | None = None
+        self._qsmall: QImage | None = None
+        self._backdrop_key: tuple | None = None
         self._fitted = True
         self.viewport = Viewport()
         self.active = False
@@ -208,8 +229,38 @@ class ImagePanel(QWidget):
 
     def set_levels(self, lut: np.ndarray | None) -> None:
         """Brightness/contrast as a (256,) uint8 lookup table (None: unchanged pixels)."""
+        if lut is None and self._lut is None:
+            return
         self._lut = lut
         self._update_shown()
+
+    def display_size(self) -> tuple[int, int] | None:
+        """(w, h) the image is drawn at when shrunk (zoom < 1), else None."""
+        s = self.viewport.scale
+        if s >= 1.0:
+            return None
+        iw, ih = self._image_size
+        return max(1, int(round(iw * s))), max(1, int(round(ih * s)))
+
+    def _display_image(self, size: tuple[int, int]) -> QImage | None:
+        """The shown image shrunk to ``size`` with brightness/contrast applied, when the
+        prefetch threads prepared it (None otherwise: Qt scales it while drawing)."""
+        key = (id(self._image), id(self._lut), size)
+        if self._small_key == key and self._qsmall is not None:
+            return self._qsmall
+        img = self._image
+        arr = self.cache.shrunk(img.path, size) if self.cache is not None else None
+        if arr is None:
+            return None
+        if self._lut is not None:
+            import cv2
+
+            arr = cv2.LUT(arr, self._lut)
+        self._small_arr = arr
+        self._qsmall = QImage(arr.data, arr.shape[1], arr.shape[0], int(arr.strides[0]),
+                              QImage.Format_RGB32)
+        self._small_key = key
+        return self._qsmall
 
     def _update_shown(self) -> None:
         img = self._image
@@ -263,6 +314,7 @@ class ImagePanel(QWidget):
     def canvas_resized(self) -> None:
         if self._fitted:
             self.fit_image()
+        self.resized.emit(self.index)
 
     # --- events ------------------------------------------------------------------------------
     def _picked(self, idx: int) -> None:
@@ -306,14 +358,40 @@ class ImagePanel(QWidget):
 
     # --- painting -----------------------------------------------------------------------------
     def paint(self, p: QPainter, w: int, h: int) -> None:
+        # The image, scaled to the current zoom, is kept as a pixmap of the canvas size and
+        # only redrawn when the image, levels, zoom/pan or size change: a click redraws the
+        # overlay over a 1:1 blit instead of rescaling six images.
+        key = (id(self._qimage), id(self._image), self.viewport, w, h)
+        if self._backdrop is None or self._backdrop_key != key:
+            self._backdrop = QPixmap(w, h)
+            bp = QPainter(self._backdrop)
+            try:
+                self._paint_image(bp, w, h)
+            finally:
+                bp.end()
+            self._backdrop_key = key
+        p.drawPixmap(0, 0, self._backdrop)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        paint_drawlist(p, self._drawlist, self.viewport)
+        if self.active:
+            p.setPen(_pen(theme.ACCENT, 255, 2.0))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(1, 1, w - 2, h - 2))
+
+    def _paint_image(self, p: QPainter, w: int, h: int) -> None:
         p.fillRect(0, 0, w, h, theme.qcolor(theme.BG_PANEL))
         vp = self.viewport
         iw, ih = self._image_size
         target = QRectF(vp.offset_x - 0.5 * vp.scale, vp.offset_y - 0.5 * vp.scale,
                         iw * vp.scale, ih * vp.scale)
-        if self._qimage is not None:
-            # Smooth filtering when shrinking; nearest pixels when zoomed in, so the annotator
-            # sees real pixels at a fingertip.
+        size = self.display_size()
+        small = self._display_image(size) if self._qimage is not None and size else None
+        if small is not None:
+            # Shrunk ahead of time by the prefetch threads (area averaging): drawn 1:1.
+            p.drawImage(QPointF(target.x(), target.y()), small)
+        elif self._qimage is not None:
+            # Zoomed in: smooth up to 2x, then nearest pixels, so the annotator sees real
+            # pixels at a fingertip.
             p.setRenderHint(QPainter.SmoothPixmapTransform, vp.scale < 2.0)
             p.drawImage(target, self._qimage)
         else:
@@ -325,12 +403,6 @@ class ImagePanel(QWidget):
             reason = self._image.error if self._image is not None else "loading…"
             p.drawText(QRectF(8, 8, w - 16, h - 16), Qt.AlignCenter | Qt.TextWordWrap,
                        f"⚠ {reason}")
-        p.setRenderHint(QPainter.Antialiasing, True)
-        paint_drawlist(p, self._drawlist, vp)
-        if self.active:
-            p.setPen(_pen(theme.ACCENT, 255, 2.0))
-            p.setBrush(Qt.NoBrush)
-            p.drawRect(QRectF(1, 1, w - 2, h - 2))
 
     @property
     def drawlist(self) -> DrawList:
