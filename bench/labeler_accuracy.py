@@ -1,0 +1,240 @@
+"""Machine-label accuracy on an 80-camera synthetic capture, and what limits it.
+
+Stages (each an ``annotator`` command, run in-process; a stage whose output already exists
+in ``--out`` is skipped, so an interrupted run continues):
+
+1. ``synth``: the studio capture (default 80 cameras, 96 instants, 4 subjects);
+2. ``simulate-annotator``: the human stage (2 views, 1.5 px click noise, a quarter of the
+   instants);
+3. ``train-labeler --config cpu-small --steps N``;
+4. ``machine-label`` (every unlabelled instant), ``merge``;
+5. ``evaluate --json``: machine / human / mean-pose baseline errors and the views curve.
+
+Then the diagnostics that say what limits the all-view error, from ``machine/detections.h5``
+against the ground truth: the fine detector's 2D error per view, hands the coarse pass
+missed, and the all-view error re-triangulated at several RANSAC thresholds. Writes
+``results/evaluate.json``, ``results/diagnostics.json``, ``results/table.md`` and
+``results/views_curve.png`` (the paper's 2.78 mm at 90 views as a reference line).
+
+    python bench/labeler_accuracy.py --out /tmp/labeler_accuracy [--steps 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+PAPER_MM, PAPER_VIEWS = 2.78, 90
+
+
+def _run(argv: list[str], timings: dict, name: str) -> None:
+    from annotator.cli.main import main
+
+    print(f"$ annotator {' '.join(argv)}", flush=True)
+    t0 = time.perf_counter()
+    rc = main(argv)
+    timings[name] = time.perf_counter() - t0
+    if rc:
+        raise SystemExit(f"stage {name} failed ({rc})")
+
+
+def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
+    """2D error of the fine detections, hand-finding misses, threshold sensitivity."""
+    import numpy as np
+
+    from annotator.machine_merge import read_detections
+    from annotator.store import ProjectStore
+    from triangulation import triangulate_ransac
+
+    with ProjectStore.open(project) as store:
+        det = read_detections(store.machine_dir)
+        rec = det.records
+        human = set(store.labelled_instants("human").tolist())
+        rows = [k for k, i in enumerate(rec.instants.tolist()) if i not in human]
+        gts = [store.ground_truth(int(rec.instants[k])) for k in rows]
+        uv_true = np.stack([g.uv_px for g in gts])  # (F, C, J, 2)
+        visible = np.stack([g.visible for g in gts])
+        joints_true = np.stack([g.joints_world_mm for g in gts])
+        present = np.stack([g.hand_present for g in gts])
+        uv = rec.uv_px[rows].astype(np.float64)
+        conf = rec.confidence[rows].astype(np.float64)
+        min_conf = float(det.meta.get("min_confidence", 0.1))
+        used = visible & (conf >= min_conf) & np.isfinite(uv).all(-1)
+        e2d = np.linalg.norm(uv - uv_true, axis=-1)[used]
+        detected_share = used.sum() / max(1, visible.sum())
+        hands_missed = int((present & (rec.hand_present[rows] != 1)).sum())
+        hands_total = int(present.sum())
+        captures = np.asarray(store.instants().capture)[rec.instants[rows]]
+        sweep = {}
+        for thr in thresholds:
+            errs = []
+            for cap in np.unique(captures):
+                sel = np.nonzero(captures == cap)[0]
+                cols = np.nonzero(store.camera_mask(str(cap)))[0]
+                u = np.where((conf[sel][:, cols] >= min_conf)[..., None], uv[sel][:, cols],
+                             np.nan)
+                tri = triangulate_ransac(np.moveaxis(u, 1, 2), store.rig(str(cap)),
+                                         confidence=np.moveaxis(conf[sel][:, cols], 1, 2),
+                                         threshold_px=thr)
+                e = np.linalg.norm(tri.points_world_mm - joints_true[sel], axis=-1)
+                errs.append(e[np.isfinite(joints_true[sel]).all(-1)])
+            e = np.concatenate([x.reshape(-1) for x in errs])
+            sweep[str(thr)] = {"median_mm": float(np.nanmedian(e)),
+                               "mean_mm": float(np.nanmean(e)),
+                               "triangulated": float(np.isfinite(e).mean())}
+        inl = rec.inliers[rows]
+        ok = np.isfinite(joints_true).all(-1)
+        return {
+            "detector_2d_px": {
+                "median": float(np.median(e2d)), "mean": float(np.mean(e2d)),
+                "p90": float(np.percentile(e2d, 90)),
+                "share_over_threshold": float(np.mean(e2d > det.meta.get("threshold_px", 6.0))),
+                "visible_joint_views_detected": float(detected_share),
+            },
+            "hand_finding": {"hands_present": hands_total, "hands_missed": hands_missed},
+            "inliers_per_joint": {"median": float(np.median(inl[ok])),
+                                  "visible_views_median": float(np.median(visible.sum(1)[ok]))},
+            "ransac_threshold_sweep": sweep,
+            "threshold_px": float(det.meta.get("threshold_px", 6.0)),
+        }
+
+
+def plot(curve: list[dict], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = [p["views"] for p in curve]
+    m = [p["mean_mm"] for p in curve]
+    s = [p["std_mm"] for p in curve]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.errorbar(v, m, yerr=s, marker="o", capsize=3, label="machine labels (this run)")
+    ax.axhline(PAPER_MM, color="grey", ls="--", lw=1)
+    ax.plot([PAPER_VIEWS], [PAPER_MM], "k*", ms=10,
+            label=f"InterHand2.6M: {PAPER_MM} mm at {PAPER_VIEWS} views")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("views used for triangulation")
+    ax.set_ylabel("mean 3D joint error (mm)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def table(ev: dict, diag: dict, timings: dict, args) -> str:
+    m, h, b = ev["machine"], ev["human"], ev["baseline"]
+    d2 = diag["detector_2d_px"]
+    hf = diag["hand_finding"]
+    lines = [
+        f"80-camera synthetic capture: {args.cameras} cameras, {args.instants} instants, "
+        f"{args.subjects} subjects; human stage on {args.human_fraction:.0%} "
+        f"({args.human_views} views, {args.noise_px} px); detector {args.config}, "
+        f"{args.steps} steps; 2-core CPU, no GPU",
+        "",
+        "| labels | median mm | mean mm | joints |",
+        "|---|---|---|---|",
+        f"| machine (all) | {m['median_mm']:.2f} | {m['mean_mm']:.2f} | {m['joints']} |",
+        f"| machine, single hand | {m['single']['median_mm']:.2f} | "
+        f"{m['single']['mean_mm']:.2f} | {m['single']['joints']} |",
+        f"| machine, interacting | {m['interacting']['median_mm']:.2f} | "
+        f"{m['interacting']['mean_mm']:.2f} | {m['interacting']['joints']} |",
+        f"| machine, unflagged | {m['unflagged']['median_mm']:.2f} | "
+        f"{m['unflagged']['mean_mm']:.2f} | {m['unflagged']['joints']} |",
+        f"| human (simulated) | {h['median_mm']:.2f} | {h['mean_mm']:.2f} | {h['joints']} |",
+        f"| mean-pose baseline at true root | {b['median_mm']:.2f} | {b['mean_mm']:.2f} | "
+        f"{b['joints']} |",
+        "",
+        f"machine coverage {m['coverage']:.1%} of present joints; "
+        f"{m['flagged_joints']} flagged joints",
+        "",
+        "| views | mean mm | std mm | median mm |",
+        "|---|---|---|---|",
+        *[f"| {p['views']} | {p['mean_mm']:.2f} | {p['std_mm']:.2f} | {p['median_mm']:.2f} |"
+          for p in ev["views_curve"]],
+        "",
+        f"detector 2D error (fine pass, visible joints): median {d2['median']:.2f} px, "
+        f"mean {d2['mean']:.2f}, p90 {d2['p90']:.2f}; {d2['share_over_threshold']:.1%} over "
+        f"the {diag['threshold_px']} px RANSAC threshold; "
+        f"{d2['visible_joint_views_detected']:.1%} of visible joint-views detected",
+        f"hand finding: {hf['hands_missed']} of {hf['hands_present']} present hands missed",
+        "RANSAC threshold sweep (all views): " + ", ".join(
+            f"{t} px: {r['median_mm']:.2f} mm median / {r['mean_mm']:.2f} mean"
+            for t, r in diag["ransac_threshold_sweep"].items()),
+        "",
+        "stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="/tmp/labeler_accuracy")
+    ap.add_argument("--cameras", type=int, default=80)
+    ap.add_argument("--instants", type=int, default=96)
+    ap.add_argument("--subjects", type=int, default=4)
+    ap.add_argument("--human-fraction", type=float, default=0.25)
+    ap.add_argument("--human-views", type=int, default=2)
+    ap.add_argument("--noise-px", type=float, default=1.5)
+    ap.add_argument("--config", default="cpu-small")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--label-args", default="", help="extra machine-label arguments")
+    args = ap.parse_args()
+
+    out = Path(args.out)
+    project = out / "project"
+    results = out / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    timings_path = results / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    t_all = time.perf_counter()
+    if not (project / "project.toml").exists():
+        _run(["synth", str(project), "--cameras", str(args.cameras), "--instants",
+              str(args.instants), "--subjects", str(args.subjects)], timings, "synth")
+    from annotator.store import ProjectStore
+
+    with ProjectStore.open(project) as store:
+        has_human = store.labelled_instants("human").size > 0
+        has_model = any((store.models_dir / "labeler").glob("*/model.pt"))
+    if not has_human:
+        _run(["simulate-annotator", str(project), "--fraction", str(args.human_fraction),
+              "--views", str(args.human_views), "--noise-px", str(args.noise_px)],
+             timings, "simulate-annotator")
+    if not has_model:
+        _run(["train-labeler", str(project), "--config", args.config, "--steps",
+              str(args.steps), "--device", args.device], timings, "train-labeler")
+    timings_path.write_text(json.dumps(timings))
+    _run(["machine-label", str(project), "--device", args.device, *args.label_args.split()],
+         timings, "machine-label")
+    _run(["merge", str(project)], timings, "merge")
+    _run(["evaluate", str(project), "--json", str(results / "evaluate.json"), "--repeats",
+          str(args.repeats)], timings, "evaluate")
+    timings_path.write_text(json.dumps(timings))
+    ev = json.loads((results / "evaluate.json").read_text())
+    diag = diagnostics(project)
+    (results / "diagnostics.json").write_text(json.dumps(diag, indent=1))
+    text = table(ev, diag, timings, args)
+    (results / "table.md").write_text(text + "\n")
+    plot(ev["views_curve"], results / "views_curve.png",
+         f"{args.config}, {args.steps} steps, {args.cameras} cameras (2-core CPU)")
+    print(text)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; this run "
+          f"{time.perf_counter() - t_all:.0f} s; results in {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
