@@ -15,8 +15,9 @@ labels. Every edit writes through to the store at once (pending until ``save()``
 
 Change events (:class:`SessionEvent`) go to ``subscribe``\\ d callbacks after each change;
 the GUI redraws from them. ``maybe_autosave`` saves a few seconds after the last edit.
-The contract the GUI codes against is ``/tmp/helpers/SESSION_API.md`` (see
-``docs/annotation.md``).
+Edits and undo/redo live in :mod:`annotator.session_edits`, the per-instant working copy
+in :mod:`annotator.session_instant`, the automatic view choice in
+:mod:`annotator.session_views`. ``docs/annotation.md`` describes the model.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import contextlib
 import logging
 import time as _time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 
 from annotator import skeleton
-from annotator.session_history import Change, History, diff
+from annotator.session_edits import SessionEdits
+from annotator.session_history import History
 from annotator.session_instant import HUMAN_SOURCES, InstantWork
 from annotator.session_types import JointState, SessionEvent
 from annotator.session_views import choose_views
@@ -52,7 +54,7 @@ _CACHE_INSTANTS = 64
 J = skeleton.NUM_JOINTS
 
 
-class AnnotationSession:
+class AnnotationSession(SessionEdits):
     """Session model over an open :class:`~annotator.store.ProjectStore` (see module doc).
 
     Args:
@@ -87,6 +89,7 @@ class AnnotationSession:
         self._subscribers: list[Callable[[SessionEvent], None]] = []
         self._cache: OrderedDict[int, InstantWork] = OrderedDict()
         self._auto: dict[int, list[str]] = {}
+        self._overrides: dict[int, tuple[str, ...]] = {}  # panel overrides of evicted instants
         self._last_edit: float | None = None
         self._was_dirty = bool(store.dirty)
         self._joint = 0
@@ -132,10 +135,24 @@ class AnnotationSession:
         work = self._cache.pop(i, None)
         if work is None:
             work = InstantWork(self.store, i)
+            work.views = self._overrides.pop(i, None)
         self._cache[i] = work
         while len(self._cache) > _CACHE_INSTANTS:
-            self._cache.popitem(last=False)
+            k, old = self._cache.popitem(last=False)
+            if old.views is not None:
+                self._overrides[k] = old.views
         return work
+
+    def reload(self) -> None:
+        """Re-read the current instant from the store (after another writer changed it,
+        e.g. merged machine labels); panel overrides and the undo history are kept."""
+        views = self._work.views
+        self._cache.pop(self._work.index, None)
+        self._auto.pop(self._work.index, None)
+        self._work = self._load(self._work.index)
+        self._work.views = views
+        self._emit("instant")
+        self._emit("views")
 
     def goto(self, i: int) -> None:
         """Make ``i`` the current instant (saving pending edits first when autosave is on)."""
@@ -370,258 +387,9 @@ class AnnotationSession:
         """(J, 3) world mm: machine proposals of this instant (as opened), NaN where none."""
         return self._work.proposals.copy()
 
-    # -- edits ---------------------------------------------------------------------------
     @property
     def read_only(self) -> bool:
         return not self.store.writable
-
-    @contextlib.contextmanager
-    def _edit(self, label: str, joint: int | None = None, camera: str | None = None) -> Iterator:
-        if self.read_only:
-            raise ValueError(f"{self.store.path} is open read-only; edits are not possible")
-        w = self._work
-        before = w.snapshot()
-        try:
-            yield w
-            change = diff(before, w.snapshot(), w.index, label)
-            self._write(change, after=True)
-        except BaseException:
-            self._restore(w, before)
-            raise
-        self.history.push(change)
-        self._last_edit = self.clock()
-        self._announce(change, joint, camera)
-
-    def _restore(self, w: InstantWork, before) -> None:
-        """Put cache and store back to ``before`` after a failed edit."""
-        change = diff(before, w.snapshot(), w.index)
-        w.clicks, w.states, w.points = before.clicks, before.states, before.points
-        w.source, w.annotator, w.time = before.source, before.annotator, before.time
-        w.hands, w.views = before.hands, before.views
-        w.reproject()
-        with contextlib.suppress(Exception):
-            self._write(change, after=False)
-
-    def _write(self, change: Change, after: bool) -> None:
-        """Write one side of ``change`` through to the store."""
-        s, i = self.store, change.instant
-        names = self._cache[i].cameras if i in self._cache else InstantWork(s, i).cameras
-        side = 1 if after else 0
-        pick = (lambda e: e.after) if side else (lambda e: e.before)
-        for (c, j), uv in zip(change.clicks.index, pick(change.clicks)[0], strict=True):
-            s.set_click(i, names[c], int(j), None if np.isnan(uv).any() else uv,
-                        annotator=self.annotator)
-        for (c, j), st in zip(change.states.index, pick(change.states)[0], strict=True):
-            s.set_view_state(i, names[c], int(j), occluded=bool(st & VIEW_OCCLUDED),
-                             locked=bool(st & VIEW_LOCKED))
-        pts, src, who, when = pick(change.joints)
-        for k, j in enumerate(change.joints.index.tolist()):
-            if src[k] == "" or not np.isfinite(pts[k]).all():
-                s.clear_joint_3d(i, j)
-                continue
-            row = np.full((J, 3), np.nan)
-            row[j] = pts[k]
-            t = float(when[k]) if np.isfinite(when[k]) else None
-            s.set_joints_3d(i, row, source=str(src[k]), annotator=str(who[k]), time=t)
-        for h, v in zip(change.hands.index.tolist(), pick(change.hands)[0].tolist(), strict=True):
-            s.set_hand_present(i, h, None if v < 0 else bool(v))
-
-    def _announce(self, change: Change, joint: int | None, camera: str | None) -> None:
-        if change.views is not None:
-            self._emit("views", camera=camera)
-        if not (len(change.clicks) or len(change.states) or len(change.joints)
-                or len(change.hands)):
-            self._emit_dirty()
-            return
-        touched = set(change.joints.index.tolist()) | set(change.clicks.index[:, 1].tolist())
-        j = joint if joint is not None else (touched.pop() if len(touched) == 1 else None)
-        self._emit("labels", joint=j, camera=camera)
-        self._emit_dirty()
-
-    def _resolve(self, w: InstantWork, j: int, views_before: int) -> None:
-        """Recompute joint ``j``'s 3D after its clicks or marks changed."""
-        n = w.n_views(j)
-        point = w.triangulate_joint(j) if n >= 2 else np.full(3, np.nan)
-        if np.isfinite(point).all():
-            w.points[j] = point
-            w.source[j], w.annotator[j], w.time[j] = "human", self.annotator, _time.time()
-            h = w.hand_of(j)
-            if w.hands[h] < 0:
-                w.hands[h] = 1
-        elif views_before >= 2 and w.source[j] == "human":
-            self._drop_label(w, j)
-        w.reproject(j)
-
-    @staticmethod
-    def _drop_label(w: InstantWork, j: int) -> None:
-        """Remove joint ``j``'s 3D label; its machine proposal (if any) comes back."""
-        if np.isfinite(w.proposals[j, 0]):
-            w.points[j] = w.proposals[j]
-            w.source[j] = "machine"
-            w.annotator[j], w.time[j] = w.proposal_annotator[j], w.proposal_time[j]
-        else:
-            w.points[j] = np.nan
-            w.source[j], w.annotator[j], w.time[j] = "", "", np.nan
-
-    def click(self, camera: str, uv_px, joint: int | None = None) -> None:
-        """Place (or move) joint's click in ``camera`` at ``uv_px`` (2,) px; triangulates
-        when two or more views are clicked. Raises ValueError (nothing changed) for a
-        click outside the image, an unknown camera, or a joint of a hand marked absent."""
-        j = self._joint_arg(joint)
-        c = self._camera(camera)
-        w = self._work
-        uv = np.asarray(uv_px, dtype=np.float64)
-        if uv.shape != (2,) or not np.isfinite(uv).all():
-            raise ValueError(f"click position must be two finite pixels, got {uv_px!r}")
-        width, height = w.rig[c].size
-        if not (-0.5 <= uv[0] <= width - 0.5 and -0.5 <= uv[1] <= height - 0.5):
-            raise ValueError(
-                f"click ({uv[0]:.1f}, {uv[1]:.1f}) px is outside camera {camera!r}'s "
-                f"{width}x{height} image"
-            )
-        if w.hands[w.hand_of(j)] == 0:
-            raise ValueError(
-                f"joint {skeleton.JOINT_NAMES[j]}: the {skeleton.HAND_OF_JOINT[j]} hand is "
-                "marked absent at this instant"
-            )
-        with self._edit("click", j, camera):
-            before = w.n_views(j)
-            w.clicks[c, j] = uv
-            w.states[c, j] &= ~VIEW_OCCLUDED
-            self._resolve(w, j, before)
-
-    def remove_click(self, camera: str, joint: int | None = None) -> None:
-        """Delete joint's click in ``camera`` (a 3D label with < 2 views left is removed)."""
-        j = self._joint_arg(joint)
-        c = self._camera(camera)
-        w = self._work
-        with self._edit("remove click", j, camera):
-            before = w.n_views(j)
-            w.clicks[c, j] = np.nan
-            self._resolve(w, j, before)
-
-    def clear_joint(self, joint: int | None = None) -> None:
-        """Remove joint's clicks, occluded/locked marks and 3D label at this instant (its
-        machine proposal, if any, comes back); undoable. ``joint=None``: every joint."""
-        w = self._work
-        idx = list(range(J)) if joint is None else [self._joint_arg(joint)]
-        with self._edit("clear joint", None if joint is None else idx[0]):
-            for j in idx:
-                w.clicks[:, j] = np.nan
-                w.states[:, j] = 0
-                if w.is_label(j):
-                    self._drop_label(w, j)
-            w.reproject(idx)
-
-    def set_occluded(self, camera: str, joint: int | None = None, occluded: bool = True) -> None:
-        """Mark joint not visible in ``camera`` (its click there is removed, no
-        reprojection drawn), or clear the mark."""
-        j = self._joint_arg(joint)
-        c = self._camera(camera)
-        w = self._work
-        with self._edit("occluded", j, camera):
-            before = w.n_views(j)
-            if occluded:
-                w.states[c, j] = VIEW_OCCLUDED
-                w.clicks[c, j] = np.nan
-            else:
-                w.states[c, j] &= ~VIEW_OCCLUDED
-            self._resolve(w, j, before)
-
-    def lock_view(self, camera: str, locked: bool = True, joint: int | None = None) -> None:
-        """Force the current joint's 3D point through its click in ``camera`` (weighted
-        DLT), or release it."""
-        j = self._joint_arg(joint)
-        c = self._camera(camera)
-        w = self._work
-        with self._edit("lock", j, camera):
-            before = w.n_views(j)
-            if locked:
-                w.states[c, j] = (w.states[c, j] & ~VIEW_OCCLUDED) | VIEW_LOCKED
-            else:
-                w.states[c, j] &= ~VIEW_LOCKED
-            self._resolve(w, j, before)
-
-    def set_hand_absent(self, hand, absent: bool = True) -> None:
-        """Mark a hand ("right"/"left" or 0/1) absent (its clicks, marks and 3D joints at
-        this instant are removed) or present again (its machine proposals come back)."""
-        h = self._hand(hand)
-        w = self._work
-        idx = skeleton.hand_joints(skeleton.HANDS[h])
-        with self._edit("hand absent"):
-            if absent:
-                w.hands[h] = 0
-                w.clicks[:, idx] = np.nan
-                w.states[:, idx] = 0
-                w.points[idx] = np.nan
-                w.source[idx], w.annotator[idx], w.time[idx] = "", "", np.nan
-            else:
-                w.hands[h] = 1
-                for j in idx.tolist():
-                    if not np.isfinite(w.points[j, 0]):
-                        self._drop_label(w, j)
-            w.reproject(idx)
-
-    def accept_proposal(self, joint: int | None = None) -> None:
-        """Turn machine proposal(s) into human labels: ``joint``, or all (None); undoable."""
-        w = self._work
-        if joint is None:
-            todo = [j for j in range(J) if w.source[j] == "machine" and np.isfinite(w.points[j, 0])]
-        else:
-            j = self._joint_arg(joint)
-            if w.source[j] != "machine" or not np.isfinite(w.points[j, 0]):
-                raise ValueError(f"joint {skeleton.JOINT_NAMES[j]} has no machine proposal here")
-            todo = [j]
-        now = _time.time()
-        with self._edit("accept proposal", joint):
-            for j in todo:
-                w.source[j], w.annotator[j], w.time[j] = "human", self.annotator, now
-                h = w.hand_of(j)
-                if w.hands[h] < 0:
-                    w.hands[h] = 1
-
-    # -- undo / redo ---------------------------------------------------------------------
-    @property
-    def can_undo(self) -> bool:
-        return self.history.can_undo
-
-    @property
-    def can_redo(self) -> bool:
-        return self.history.can_redo
-
-    def undo(self) -> bool:
-        """Revert the last edit (going to its instant); False when there is none."""
-        return self._replay(self.history.pop_undo(), after=False)
-
-    def redo(self) -> bool:
-        """Apply the last undone edit again; False when there is none."""
-        return self._replay(self.history.pop_redo(), after=True)
-
-    def _replay(self, change: Change | None, after: bool) -> bool:
-        if change is None:
-            return False
-        if self.read_only:
-            (self.history.unpop_redo if after else self.history.unpop_undo)()
-            raise ValueError(f"{self.store.path} is open read-only; edits are not possible")
-        if change.instant != self.instant:
-            self.goto(change.instant)
-        w = self._work
-        k = 1 if after else 0
-        pick = (lambda e: e.after) if k else (lambda e: e.before)
-        ci = change.clicks.index
-        w.clicks[ci[:, 0], ci[:, 1]] = pick(change.clicks)[0]
-        si = change.states.index
-        w.states[si[:, 0], si[:, 1]] = pick(change.states)[0]
-        ji = change.joints.index
-        w.points[ji], w.source[ji], w.annotator[ji], w.time[ji] = pick(change.joints)
-        w.hands[change.hands.index] = pick(change.hands)[0]
-        if change.views is not None:
-            w.views = change.views[k]
-        w.reproject()
-        self._write(change, after=after)
-        self._last_edit = self.clock()
-        self._announce(change, None, None)
-        return True
 
     # -- saving --------------------------------------------------------------------------
     @property

@@ -294,3 +294,15 @@ def test_read_only_store_browses_but_refuses_edits(synth_copy):
         with pytest.raises(ValueError, match="read-only"):
             s.click(s.views[0], (5.0, 5.0))
         assert not s.maybe_autosave(now=1e9)
+
+
+def test_reload_sees_what_another_writer_put_in_the_store(store):
+    s = AnnotationSession(store, annotator="ana", instant=5)
+    other = next(c for c in s.cameras if c not in s.views)
+    s.set_view(0, other)
+    gt = store.ground_truth(5)
+    store.set_joints_3d(5, gt.joints_world_mm, source="machine", annotator="merge")
+    assert np.isnan(s.proposals()).all()  # the session's working copy predates it
+    s.reload()
+    assert np.allclose(s.proposals(), gt.joints_world_mm, equal_nan=True)
+    assert s.views[0] == other  # panel overrides survive
