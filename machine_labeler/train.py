@@ -1,0 +1,359 @@
+"""Training the detector: a plain loop with hooks.
+
+Adam, linear warm-up then x0.1 steps (``config.lr_decay_at``), AMP (bfloat16) and
+channels-last on CUDA, DDP when launched by torchrun (gloo on CPU, NCCL on CUDA), resume
+from the newest checkpoint of the same config, ``metrics.jsonl`` (step, epoch, loss, lr,
+images/s, skipped images) beside the checkpoint, and a ``progress(done, total)`` callback.
+Hooks are callables ``hook(info: StepInfo)`` called after every step on every rank.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from machine_labeler.checkpoint import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    new_run_dir,
+    newest_checkpoint,
+    save_checkpoint,
+)
+from machine_labeler.config import LabelerConfig
+from machine_labeler.model import KeypointDetector, load_imagenet_weights
+from machine_labeler.train_data import (
+    EpochSampler,
+    HandCropDataset,
+    LabelledViews,
+    collate,
+    load_labelled_views,
+)
+
+__all__ = [
+    "StepInfo",
+    "TrainResult",
+    "train_labeler",
+    "heatmap_loss",
+    "lr_at",
+    "resolve_device",
+]
+
+log = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    step: int  # steps done (1-based after the first step)
+    total_steps: int
+    epoch: float  # samples drawn / training views
+    loss: float
+    lr: float
+    images_per_s: float  # all ranks, over the last logging window
+    skipped_images: int  # unreadable images so far (this rank)
+    rank: int
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    steps: int
+    final_loss: float  # mean loss of the last logging window
+    images_per_s: float  # mean training throughput over the whole run (all ranks)
+    skipped_images: int
+    views: int  # training (instant, camera) views
+    world_size: int
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """ "auto" -> cuda when available else cpu; "cuda" without a GPU is a ValueError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r} (auto, cpu or cuda)")
+    return torch.device(device)
+
+
+def lr_at(step: int, total_steps: int, config: LabelerConfig) -> float:
+    """Learning rate for ``step`` (0-based): linear warm-up, then x0.1 at each
+    ``config.lr_decay_at`` fraction of ``total_steps``."""
+    warm = min(config.warmup_steps, max(total_steps // 10, 1))
+    lr = config.lr * min(1.0, (step + 1) / warm)
+    for frac in config.lr_decay_at:
+        if step >= frac * total_steps:
+            lr *= 0.1
+    return lr
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Joint-weighted mean squared error; pred/target (B, J, h, w), weight (B, J)."""
+    err = (pred.float() - target) ** 2
+    return (err.mean(dim=(2, 3)) * weight).mean()
+
+
+def _dist_setup(device: torch.device) -> tuple[int, int, int, bool]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    started = False
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        started = True
+    return rank, world, local, started
+
+
+def train_labeler(
+    project: str | Path,
+    config: LabelerConfig,
+    *,
+    steps: int | None = None,
+    epochs: float | None = None,
+    device: str = "auto",
+    init_weights: str | Path | None = None,
+    resume: bool = False,
+    batch_size: int | None = None,
+    workers: int = 0,
+    seed: int = 0,
+    instants: np.ndarray | None = None,
+    log_every: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+    hooks: Sequence[Callable[[StepInfo], None]] = (),
+) -> TrainResult:
+    """Train the detector on the human labels of ``project`` and write a checkpoint.
+
+    ``steps`` is the total step count of the run (a resumed run continues up to it);
+    otherwise ``epochs`` (or ``config.epochs``) passes over the training views.
+    ``batch_size`` is per process. Returns the run folder, checkpoint and throughput.
+    """
+    from annotator.store import ProjectStore
+
+    if steps is not None and steps <= 0:
+        raise ValueError("--steps must be > 0")
+    if epochs is not None and not epochs > 0:
+        raise ValueError("--epochs must be > 0")
+    if workers < 0:
+        raise ValueError("--workers must be >= 0")
+    dev = resolve_device(device)
+    rank, world, local, started = _dist_setup(dev)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local if world > 1 else (dev.index or 0))
+        torch.cuda.set_device(dev)
+    try:
+        with ProjectStore.open(project, mode="r") as store:
+            views = load_labelled_views(store, instants)
+            models_dir = store.models_dir
+        return _train(
+            views, models_dir, config, dev, rank, world, steps=steps, epochs=epochs,
+            init_weights=init_weights, resume=resume, batch_size=batch_size, workers=workers,
+            seed=seed, log_every=log_every, progress=progress, hooks=hooks,
+        )  # fmt: skip
+    finally:
+        if started:
+            dist.destroy_process_group()
+
+
+def _broadcast_str(value: str, world: int) -> str:
+    if world == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return str(box[0])
+
+
+def _train(
+    views: LabelledViews,
+    models_dir: Path,
+    config: LabelerConfig,
+    dev: torch.device,
+    rank: int,
+    world: int,
+    *,
+    steps: int | None,
+    epochs: float | None,
+    init_weights: str | Path | None,
+    resume: bool,
+    batch_size: int | None,
+    workers: int,
+    seed: int,
+    log_every: int,
+    progress: Callable[[int, int], None] | None,
+    hooks: Sequence[Callable[[StepInfo], None]],
+) -> TrainResult:
+    torch.manual_seed(seed)
+    bs = int(batch_size or config.batch_size)
+    if bs <= 0:
+        raise ValueError("--batch-size must be > 0")
+    model = KeypointDetector(config)
+    if init_weights is not None:
+        load_imagenet_weights(model, init_weights)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    start_step, total_prev, skipped = 0, None, 0
+
+    # Run folder: rank 0 decides (a resumed run continues in its folder), the others follow.
+    run_dir = ""
+    if rank == 0:
+        if resume:
+            ck_path = newest_checkpoint(models_dir, config.name)
+            if ck_path is None:
+                raise ValueError(
+                    f"--resume: no {config.name!r} labeler checkpoint under {models_dir}/labeler"
+                )
+            run_dir = str(ck_path.parent)
+        else:
+            run_dir = str(new_run_dir(models_dir, config.name))
+    run = Path(_broadcast_str(run_dir, world))
+    ck_file = run / CHECKPOINT_NAME
+    if resume:
+        ck = load_checkpoint(ck_file)
+        if ck["config"] != config.to_dict():
+            raise ValueError(f"{ck_file}: --resume with a different config than the checkpoint's")
+        model.load_state_dict(ck["model"])
+        if ck.get("optimizer"):
+            optimizer.load_state_dict(ck["optimizer"])
+        start_step = int(ck["step"])
+        total_prev = ck["extra"].get("total_steps")
+        log.info("resuming %s at step %d", ck_file, start_step)
+
+    n = len(views)
+    steps_per_epoch = max(1, math.ceil(n / (bs * world)))
+    if steps is not None:
+        total = int(steps)
+    elif epochs is not None:
+        total = max(1, math.ceil(epochs * steps_per_epoch))
+    elif total_prev is not None:
+        total = int(total_prev)
+    else:
+        total = config.epochs * steps_per_epoch
+
+    model.to(dev)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+        for state in optimizer.state.values():
+            for k, v in state.items():
+                if isinstance(v, torch.Tensor):
+                    state[k] = v.to(dev)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    dataset = HandCropDataset(views, config, seed=seed)
+    sampler = EpochSampler(n, seed=seed, rank=rank, world=world, start=start_step * bs)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=bs, sampler=sampler, num_workers=workers, collate_fn=collate,
+        pin_memory=dev.type == "cuda", persistent_workers=False,
+        multiprocessing_context="forkserver" if workers > 0 else None,
+        worker_init_fn=_worker_init if workers > 0 else None,
+    )  # fmt: skip
+    batches = iter(loader)
+    metrics = open(run / METRICS_NAME, "a") if rank == 0 else None
+    amp = dev.type == "cuda"
+    window_loss: list[float] = []
+    window_t, window_images = time.perf_counter(), 0
+    run_t0, run_images = time.perf_counter(), 0
+    last_loss, ips = float("nan"), 0.0
+    step = start_step
+    warned: set[str] = set()
+    net.train()
+    try:
+        while step < total:
+            batch = next(batches)
+            while batch["size"] == 0:  # every image of the batch unreadable
+                skipped += _note_skipped(batch, warned)
+                batch = next(batches)
+            skipped += _note_skipped(batch, warned)
+            lr = lr_at(step, total, config)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            images = batch["image"].to(dev, non_blocking=True)
+            if dev.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            target = batch["heatmaps"].to(dev, non_blocking=True)
+            weight = batch["weight"].to(dev, non_blocking=True)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                pred = net(images)
+            loss = heatmap_loss(pred, target, weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            window_loss.append(float(loss.detach()))
+            window_images += int(batch["size"]) * world
+            run_images += int(batch["size"]) * world
+            if step % log_every == 0 or step == total:
+                now = time.perf_counter()
+                ips = window_images / max(now - window_t, 1e-9)
+                last_loss = float(np.mean(window_loss))
+                if metrics is not None:
+                    rec = {
+                        "step": step, "epoch": round(step * bs * world / n, 4),
+                        "loss": last_loss, "lr": lr, "images_per_s": round(ips, 2),
+                        "skipped_images": skipped, "time": time.time(),
+                    }  # fmt: skip
+                    metrics.write(json.dumps(rec) + "\n")
+                    metrics.flush()
+                window_loss, window_t, window_images = [], now, 0
+            info = StepInfo(
+                step, total, step * bs * world / n, float(loss.detach()), lr, ips, skipped, rank
+            )
+            for hook in hooks:
+                hook(info)
+            if progress is not None and rank == 0:
+                progress(step, total)
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == total):
+                extra = {
+                    "total_steps": total, "seed": seed, "views": n, "batch_size": bs,
+                    "world_size": world, "skipped_images": skipped,
+                }  # fmt: skip
+                save_checkpoint(ck_file, model, config, optimizer, step=step,
+                                epoch=int(step * bs * world // n), extra=extra)  # fmt: skip
+    finally:
+        if metrics is not None:
+            metrics.close()
+        del batches
+    if world > 1:
+        dist.barrier()
+    elapsed = time.perf_counter() - run_t0
+    if skipped:
+        log.warning("skipped %d unreadable images during training", skipped)
+    return TrainResult(
+        run_dir=run,
+        checkpoint=ck_file,
+        steps=step,
+        final_loss=last_loss,
+        images_per_s=run_images / max(elapsed, 1e-9),
+        skipped_images=skipped,
+        views=n,
+        world_size=world,
+    )
+
+
+def _note_skipped(batch: dict, warned: set[str]) -> int:
+    for p in batch["skipped_paths"]:
+        if p not in warned:  # once per file; the count covers every draw
+            warned.add(p)
+            log.warning("skipping unreadable image %s", p)
+    return int(batch["skipped"])
+
+
+def _worker_init(_worker_id: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)

@@ -1,0 +1,248 @@
+"""The detector's training set, read from the project store.
+
+Every human-labelled instant's 3D joints (source "human") are projected into every camera
+(``store.propagate``); each (instant, camera) view where some joint is in the image and in
+front of the camera is one sample. A sample is cropped around the projected joints of both
+hands (square box x ``box_pad``), jittered by :mod:`machine_labeler.augment`; a fraction
+``whole_view_fraction`` of draws instead show the whole view letterboxed into the crop, so
+the same network can run the coarse hand-finding pass over whole views.
+
+Joint weights: 1 for a labelled joint (its heatmap is a Gaussian, or empty where the joint
+falls outside the crop), 1 for the joints of a hand flagged absent (an empty heatmap: the
+detector learns to stay quiet), 0 for joints nobody labelled.
+
+Items are drawn by a global index ``k`` (sample ``k % N``, random generator seeded by
+``(seed, k)``), so augmentation is reproducible whichever worker or rank draws it.
+Unreadable images give an item with ``ok = False``; :func:`collate` drops and counts them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from annotator.skeleton import HANDS, hand_slice
+from machine_labeler.augment import (
+    GeometricAug,
+    augment_affine,
+    flip_joints,
+    photometric,
+    sample_geometric,
+)
+from machine_labeler.codec import HeatmapCodec
+from machine_labeler.config import LabelerConfig
+from machine_labeler.crops import apply_affine, letterbox_box, square_box, warp_image
+
+__all__ = [
+    "LabelledViews",
+    "NoHumanLabelsError",
+    "load_labelled_views",
+    "HandCropDataset",
+    "EpochSampler",
+    "collate",
+    "read_rgb",
+]
+
+log = logging.getLogger(__name__)
+
+
+class NoHumanLabelsError(ValueError):
+    """The project has no human 3D joints to train on."""
+
+
+@dataclass(frozen=True)
+class LabelledViews:
+    """Training views: N (instant, camera) pairs.
+
+    instants, cameras: (N,) int64; paths: N image paths; sizes: (N, 2) int width, height;
+    uv_px: (N, J, 2) float32 projected joints (NaN = unlabelled or behind the camera);
+    weight: (N, J) float32 loss weight per joint.
+    """
+
+    instants: np.ndarray
+    cameras: np.ndarray
+    paths: list[str]
+    sizes: np.ndarray
+    uv_px: np.ndarray
+    weight: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.instants.size)
+
+
+def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledViews:  # noqa: ANN001
+    """Human 3D joints of ``instants`` (default all human-labelled) as 2D in every view.
+
+    ``store`` is an open ProjectStore (read-only is fine). Raises NoHumanLabelsError when
+    there is nothing to train on.
+    """
+    if instants is None:
+        instants = store.labelled_instants(source="human")
+    instants = np.asarray(instants, dtype=np.int64)
+    if instants.size == 0:
+        raise NoHumanLabelsError(
+            f"{store.path}: no human 3D labels to train on (label some instants in "
+            "'annotator gui' or with 'annotator simulate-annotator' first)"
+        )
+    prop = store.propagate(instants=instants)
+    rows_i, rows_c, paths, sizes, uvs, weights = [], [], [], [], [], []
+    sizes_of = {
+        cap: {cam.name: (cam.width, cam.height) for cam in store.rig(cap)}
+        for cap in store.captures
+    }
+    names = store.camera_names
+    for f, i in enumerate(prop.instants):
+        lab = store.labels(int(i))
+        human = lab.joint_source == "human"
+        absent = np.zeros(human.shape, bool)
+        for h, _hand in enumerate(HANDS):
+            if lab.hand_present[h] == 0:
+                absent[hand_slice(_hand)] = True
+        cap = store.instant(int(i)).capture
+        img_paths = store.image_paths(int(i))
+        for c, p in enumerate(img_paths):
+            if p is None or names[c] not in sizes_of[cap]:
+                continue
+            seen = human & prop.in_image[f, c] & prop.in_front[f, c]
+            if not seen.any():
+                continue
+            uv = np.where((human & prop.in_front[f, c])[:, None], prop.uv_px[f, c], np.nan)
+            w = (human | absent).astype(np.float32)
+            rows_i.append(int(i))
+            rows_c.append(c)
+            paths.append(str(p))
+            sizes.append(sizes_of[cap][names[c]])
+            uvs.append(uv.astype(np.float32))
+            weights.append(w)
+    if not rows_i:
+        raise NoHumanLabelsError(f"{store.path}: the human 3D labels project into no image")
+    return LabelledViews(
+        instants=np.asarray(rows_i, np.int64),
+        cameras=np.asarray(rows_c, np.int64),
+        paths=paths,
+        sizes=np.asarray(sizes, np.int64),
+        uv_px=np.stack(uvs),
+        weight=np.stack(weights),
+    )
+
+
+def read_rgb(path: str) -> np.ndarray | None:
+    """(H, W, 3) uint8 RGB, or None when the file is missing or not an image."""
+    try:
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+    if bgr is None:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class HandCropDataset(torch.utils.data.Dataset):
+    """Augmented training crops. ``dataset[k]`` for any k >= 0 (global draw index) returns a
+    dict: image (3, S, S) float32 in [0, 1], heatmaps (J, h, w) float32, weight (J,) float32,
+    uv_crop_px (J, 2) float32, whole_view bool, ok bool."""
+
+    def __init__(
+        self, views: LabelledViews, config: LabelerConfig, seed: int = 0, augment: bool = True
+    ) -> None:
+        self.views = views
+        self.config = config
+        self.codec = HeatmapCodec.from_config(config)
+        self.seed = int(seed)
+        self.augment = bool(augment)
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def __getitem__(self, k: int) -> dict:
+        cfg = self.config
+        n = int(k) % len(self.views)
+        rng = np.random.default_rng([self.seed, int(k)])
+        uv = self.views.uv_px[n].astype(np.float64)
+        weight = self.views.weight[n].copy()
+        whole = self.augment and rng.random() < cfg.whole_view_fraction
+        if whole:
+            w, h = self.views.sizes[n]
+            box = letterbox_box(int(w), int(h))
+            aug = (
+                sample_geometric(rng, 0.1, 0.05, 10.0, cfg.flip_prob)
+                if self.augment
+                else GeometricAug.identity()
+            )
+        else:
+            box = square_box(uv, pad=cfg.box_pad)
+            aug = (
+                sample_geometric(
+                    rng, cfg.scale_jitter, cfg.translate_jitter, cfg.rotation_deg, cfg.flip_prob
+                )
+                if self.augment
+                else GeometricAug.identity()
+            )
+        m = augment_affine(box, cfg.crop_px, aug)
+        s = cfg.crop_px
+        image = read_rgb(self.views.paths[n])
+        ok = image is not None
+        if ok:
+            crop = warp_image(image, m, s)
+            if self.augment:
+                crop = photometric(crop, rng, cfg.color_jitter, cfg.grey_prob)
+        else:
+            crop = np.zeros((s, s, 3), np.uint8)
+        uv_crop = apply_affine(m, uv)
+        if aug.flip:
+            uv_crop = flip_joints(uv_crop)
+            weight = flip_joints(weight)
+        heat = self.codec.encode(uv_crop)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))).float()
+            / 255.0,
+            "heatmaps": torch.from_numpy(heat),
+            "weight": torch.from_numpy(weight.astype(np.float32)),
+            "uv_crop_px": torch.from_numpy(uv_crop.astype(np.float32)),
+            "whole_view": bool(whole),
+            "ok": bool(ok),
+            "path": self.views.paths[n],
+        }
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Endless draw indices for one rank: epoch e is a permutation of the N samples (seeded
+    by (seed, e)); rank r of W takes every W-th, offset r, and yields ``e * N + sample``.
+    ``start`` skips this rank's first draws (resume)."""
+
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0):
+        if n <= 0:
+            raise ValueError("EpochSampler needs at least one sample")
+        self.n, self.seed, self.rank, self.world, self.start = n, seed, rank, world, int(start)
+
+    def __iter__(self) -> Iterator[int]:
+        per_rank = -(-self.n // self.world)  # every rank draws the same count per epoch
+        epoch, offset = divmod(self.start, per_rank)
+        while True:
+            perm = np.random.default_rng([self.seed, 7919, epoch]).permutation(self.n)
+            mine = perm[(np.arange(per_rank) * self.world + self.rank) % self.n]
+            # k % n is the sample; k itself (distinct per epoch) seeds the augmentation.
+            for j in range(offset, per_rank):
+                yield int(epoch * self.n + mine[j])
+            offset = 0
+            epoch += 1
+
+    def __len__(self) -> int:  # pragma: no cover - endless
+        return 2**62
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack the readable items; ``skipped`` counts and ``skipped_paths`` names the others."""
+    good = [it for it in items if it["ok"]]
+    bad = [it["path"] for it in items if not it["ok"]]
+    out: dict = {"skipped": len(bad), "skipped_paths": bad, "size": len(good)}
+    if good:
+        for key in ("image", "heatmaps", "weight", "uv_crop_px"):
+            out[key] = torch.stack([it[key] for it in good])
+        out["whole_view"] = torch.tensor([it["whole_view"] for it in good])
+    return out
