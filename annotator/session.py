@@ -255,14 +255,14 @@ class AnnotationSession(SessionEdits):
         if camera in views:
             views[views.index(camera)] = views[panel]
         views[panel] = camera
-        with self._edit("set view", camera=camera):
+        with self._edit("set view", camera=camera, views_only=True):
             self._work.views = tuple(views)
 
     def choose_views(self) -> None:
         """Show the automatic choice again (drops this instant's panel overrides); undoable."""
         self._auto.pop(self.instant, None)
         had_override = self._work.views is not None
-        with self._edit("auto views"):
+        with self._edit("auto views", views_only=True):
             self._work.views = None
         if not had_override:  # no undoable change, but the automatic choice was redone
             self._emit("views")

@@ -31,8 +31,13 @@ class SessionEdits:
 
     # -- edits ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _edit(self, label: str, joint: int | None = None, camera: str | None = None) -> Iterator:
-        if self.read_only:
+    def _edit(
+        self, label: str, joint: int | None = None, camera: str | None = None,
+        views_only: bool = False,
+    ) -> Iterator:
+        """Run one edit (see the module docstring). ``views_only`` edits change only panel
+        cameras, which a read-only session may do too (nothing is written)."""
+        if self.read_only and not views_only:
             raise ValueError(f"{self.store.path} is open read-only; edits are not possible")
         w = self._work
         before = w.snapshot()
@@ -255,7 +260,9 @@ class SessionEdits:
     def _replay(self, change: Change | None, after: bool) -> bool:
         if change is None:
             return False
-        if self.read_only:
+        labels = len(change.clicks) or len(change.states) or len(change.joints) or len(
+            change.hands)
+        if self.read_only and labels:
             (self.history.unpop_redo if after else self.history.unpop_undo)()
             raise ValueError(f"{self.store.path} is open read-only; edits are not possible")
         if change.instant != self.instant:

@@ -293,6 +293,11 @@ def test_read_only_store_browses_but_refuses_edits(synth_copy):
         assert s.read_only and len(s.views) == 6
         with pytest.raises(ValueError, match="read-only"):
             s.click(s.views[0], (5.0, 5.0))
+        with pytest.raises(ValueError, match="read-only"):
+            s.set_hand_absent("left")
+        other = next(c for c in s.cameras if c not in s.views)
+        s.set_view(0, other)  # browsing other cameras is no edit of the project
+        assert s.views[0] == other and s.undo() and s.views[0] != other
         assert not s.maybe_autosave(now=1e9)
 
 
