@@ -26,6 +26,7 @@ from PyQt5.QtWidgets import (
 from annotator import skeleton
 from gui import overlay, theme
 from gui.actions import ActionsMixin
+from gui.epipolar import display_curve
 from gui.help_overlay import HelpOverlay
 from gui.image_cache import ImageCache
 from gui.joint_list import JointList
@@ -268,11 +269,14 @@ class MainWindow(ActionsMixin, QMainWindow):
                            if st.status != "hand_absent" else overlay.SOURCE_NONE
                            for st in self._states], dtype=np.int64)
         flagged = np.array([bool(st.flagged) for st in self._states])
+        epi_from = self._epipolar_source() if self.show_epipolar else None
         for panel in self.panels:
             cam = panel.camera
             occluded = np.array([cam in st.occluded_in for st in self._states])
             locked = np.array([cam in st.locked_in for st in self._states])
-            epi = s.epipolar_curve(cam) if self.show_epipolar else None
+            epi = None
+            if epi_from is not None and cam != epi_from[0] and cam in self._rig:
+                epi = display_curve(self._rig, epi_from[0], epi_from[1], cam)
             clicks = s.clicks(cam)
             panel.set_overlay(overlay.PanelOverlayInput(
                 clicks_px=clicks, reproj_px=s.reprojection(cam), source=source,
@@ -281,6 +285,15 @@ class MainWindow(ActionsMixin, QMainWindow):
                 show_epipolar=self.show_epipolar))
             n = int(np.isfinite(clicks).all(axis=1).sum())
             panel.set_title(f"{n} clicks" if n else "")
+
+    def _epipolar_source(self) -> tuple[str, np.ndarray] | None:
+        """(camera, uv px) of the current joint's single click, when it has exactly one."""
+        st = self._states[self.session.joint]
+        if st is None or st.n_views != 1 or len(st.reproj_error_px) != 1:
+            return None
+        cam = next(iter(st.reproj_error_px))
+        uv = self.session.clicks(cam)[self.session.joint]
+        return (cam, uv) if np.isfinite(uv).all() else None
 
     def _update_hand_rows(self) -> None:
         for h, hand in enumerate(skeleton.HANDS):

@@ -44,6 +44,15 @@ def _drag_move(widget, xy):
     QApplication.sendEvent(widget, ev)
 
 
+def _distance_to_polyline(uv, pts) -> float:
+    a, b = pts[:-1], pts[1:]
+    ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    a, b = a[ok], b[ok]
+    t = np.clip(np.einsum("ij,ij->i", uv - a, b - a) / np.einsum("ij,ij->i", b - a, b - a),
+                0, 1)
+    return float(np.min(np.linalg.norm(a + t[:, None] * (b - a) - uv, axis=1)))
+
+
 def _first_visible_joint(win, n=2):
     for j in range(skeleton.NUM_JOINTS):
         if len(_visible_panels(win, j)) >= n:
@@ -62,7 +71,12 @@ def test_two_clicks_triangulate_within_1mm_and_redraw_all_panels(open_window, pr
     assert "1 view" in win.joint_list.row_text(j)[0]
     # the epipolar curve of that click is drawn in the other panels
     assert win.session.epipolar_curve(p2.camera, j) is not None
-    assert any(type(it).__name__ == "Polyline" for it in p2.drawlist.items)
+    curves = [it for it in p2.drawlist.items if type(it).__name__ == "Polyline"]
+    assert len(curves) == 1
+    # the drawn curve passes through the joint's true position in every other panel seeing it
+    for p, uv in _visible_panels(win, j)[1:]:
+        curve = [it for it in p.drawlist.items if type(it).__name__ == "Polyline"][0]
+        assert _distance_to_polyline(uv, curve.points_px) < 1.0
     _click_at(qtbot, p2, uv2)
     gt, _ = _gt(win)
     point = win.session.joint_point(j)

@@ -123,3 +123,16 @@ def test_bad_input_is_a_value_error():
         build_overlay(_inp(clicks_px=np.zeros((3, 2))))
     with pytest.raises(ValueError, match="current_joint"):
         build_overlay(_inp(current_joint=J))
+
+
+def test_epipolar_polyline_is_cut_at_folds_and_outside_the_image():
+    from gui.epipolar import clean_polyline
+
+    x = np.linspace(-50, 150, 21)
+    line = np.stack([x, np.full_like(x, 50.0)], axis=1)
+    folded = np.concatenate([line, line[::-1][1:] + [0, 5]])  # comes back: a lens fold
+    out = clean_polyline(folded, 100, 100, margin=0.0)
+    assert len(out) == len(line)
+    assert np.isnan(out[x < 0]).all() and np.isnan(out[x > 99]).all()
+    assert np.isfinite(out[(x >= 0) & (x <= 99)]).all()
+    assert clean_polyline(line + [0, 500], 100, 100) is None
