@@ -165,3 +165,68 @@ def test_save_and_reopen_restores_exactly(synth_copy):
                 st.status, st.n_views, st.source, st.occluded_in, st.locked_in)
             assert st2.mean_error_px == pytest.approx(st.mean_error_px, nan_ok=True)
         assert s2.joint_state(j).locked_in == (a,) and s2.joint_state(k).occluded_in == (b,)
+
+
+def test_random_edit_sequences_undo_and_redo_exactly(synth_copy):
+    """Property: any sequence of edits, undone in full, restores the start; redone, the end."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    store = ProjectStore.open(synth_copy, mode="w")
+    s = AnnotationSession(store, annotator="ana", instant=0, autosave_s=None)
+    cams = s.cameras
+    sizes = {c: store.rig(store.instant(0).capture)[c].size for c in cams}
+    joints = [0, 1, 20, 21, 40]  # a few joints of both hands, so edits interact
+    edit = st.one_of(
+        st.tuples(st.just("click"), st.sampled_from(cams), st.sampled_from(joints),
+                  st.floats(0, 1), st.floats(0, 1)),
+        st.tuples(st.just("remove"), st.sampled_from(cams), st.sampled_from(joints)),
+        st.tuples(st.just("occluded"), st.sampled_from(cams), st.sampled_from(joints),
+                  st.booleans()),
+        st.tuples(st.just("lock"), st.sampled_from(cams), st.sampled_from(joints),
+                  st.booleans()),
+        st.tuples(st.just("absent"), st.sampled_from([0, 1]), st.booleans()),
+        st.tuples(st.just("view"), st.integers(0, 5), st.sampled_from(cams)),
+        st.tuples(st.just("clear"), st.sampled_from(joints)),
+    )
+
+    def apply(e) -> None:
+        kind = e[0]
+        if kind == "click":
+            w, h = sizes[e[1]]
+            try:
+                s.click(e[1], (e[3] * (w - 1), e[4] * (h - 1)), joint=e[2])
+            except ValueError as exc:  # a click on an absent hand: refused, nothing changed
+                assert "absent" in str(exc)
+        elif kind == "remove":
+            s.remove_click(e[1], joint=e[2])
+        elif kind == "occluded":
+            s.set_occluded(e[1], e[2], occluded=e[3])
+        elif kind == "lock":
+            s.lock_view(e[1], locked=e[3], joint=e[2])
+        elif kind == "absent":
+            s.set_hand_absent(e[1], absent=e[2])
+        elif kind == "view":
+            s.set_view(e[1], e[2])
+        else:
+            s.clear_joint(e[1])
+
+    @settings(max_examples=15, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(edit, min_size=1, max_size=12))
+    def check(edits):
+        start = fingerprint(s)
+        depth = len(s.history._undo)
+        for e in edits:
+            apply(e)
+        end = fingerprint(s)
+        n = len(s.history._undo) - depth
+        for _ in range(n):
+            assert s.undo()
+        assert same(fingerprint(s), start)
+        for _ in range(n):
+            assert s.redo()
+        assert same(fingerprint(s), end)
+
+    check()
+    store.close(save=False)
