@@ -48,7 +48,8 @@ def test_depth_is_gamma_times_k_and_starts_near_k():
 
 
 def test_rootnet_checkpoint_round_trip(tmp_path):
-    net = RootNet(get_config("cpu-small")).eval()
+    net = RootNet(get_config("cpu-small")).eval()  # an InterNet config picks its RootNet twin
+    assert net.config == get_rootnet_config("cpu-small")
     path = save_checkpoint(tmp_path / "root.pt", net, epoch=4)
     back = load_model(path)
     assert isinstance(back, RootNet) and back.config == net.config
