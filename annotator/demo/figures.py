@@ -90,13 +90,21 @@ def read_metrics(path: Path) -> list[dict]:
     return rows
 
 
+#: metrics.jsonl keys that are not losses (counters, schedules, speeds, clocks)
+_NOT_LOSSES = frozenset({"step", "epoch", "iteration", "lr", "images_per_s", "time", "time_s",
+                         "skipped_images", "epoch_end", "rank", "world_size"})
+
+
 def _loss_series(rows: Sequence[Mapping]) -> dict[str, tuple[list[float], list[float]]]:
-    """key -> (steps, values) for every numeric key naming a loss."""
+    """key -> (steps, values) for every numeric loss key of the per-step records
+    (records closing an epoch, with ``epoch_end``, are left out)."""
     series: dict[str, tuple[list[float], list[float]]] = {}
     for k, row in enumerate(rows):
+        if "epoch_end" in row:
+            continue
         step = row.get("step", row.get("iteration", k))
         for key, value in row.items():
-            if "loss" not in key or not isinstance(value, int | float):
+            if key in _NOT_LOSSES or isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             if not math.isfinite(float(value)):
                 continue
@@ -107,7 +115,7 @@ def _loss_series(rows: Sequence[Mapping]) -> dict[str, tuple[list[float], list[f
 
 
 def plot_training_curves(runs: Mapping[str, Path], path: Path) -> Path | None:
-    """One panel per training run: every ``*loss*`` key of its metrics.jsonl vs step.
+    """One panel per training run: every loss term of its metrics.jsonl vs step.
 
     Args:
         runs: panel title -> metrics.jsonl path (missing files are skipped).
@@ -128,7 +136,8 @@ def plot_training_curves(runs: Mapping[str, Path], path: Path) -> Path | None:
                              squeeze=False)
     for ax, (name, series) in zip(axes[0], panels, strict=True):
         for key, (steps, values) in sorted(series.items()):
-            ax.plot(steps, values, lw=1.3, label=key)
+            ax.plot(steps, values, lw=1.3, label=key, marker="o" if len(steps) < 25 else None,
+                    ms=3)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step")
         if all(v > 0 for _, vals in series.values() for v in vals):

@@ -98,6 +98,10 @@ def write_report(out: Path, size: DemoSize, stages: Sequence[Stage],
     return summary
 
 
+def _rerun(out: Path, size: DemoSize) -> str:
+    return " ".join(["annotator demo", str(out), *_size_flag(size)])
+
+
 def _final_lines(out: Path, summary: Mapping) -> list[str]:
     def mm(v, d=2):
         return "–" if v is None else f"{v:.{d}f}"
@@ -152,10 +156,12 @@ def run_demo(out: Path, size_name: str, *, report_only: bool = False,
     try:
         run_stages(out, [*stages, report_stage(out, size)], say=say,
                    in_process={"report": report})
+    except KeyboardInterrupt:
+        say(f"\nannotator demo: interrupted; rerun `{_rerun(out, size)}` to resume")
+        return 130
     except DemoStageError as exc:
         say(f"annotator demo: {exc}")
-        say(f"fix the cause and rerun `annotator demo {out} {' '.join(_size_flag(size))}`"
-            .rstrip() + " to resume at that stage")
+        say(f"fix the cause and rerun `{_rerun(out, size)}` to resume at that stage")
         return 1
     summary = done.get("summary")
     if summary is None:  # the report was made by an earlier run: reread its numbers

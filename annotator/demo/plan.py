@@ -44,6 +44,8 @@ class DemoSize:
     table4: tuple[str, ...]  # --labels values to train InterNet on (Table 4 rows)
     views_repeats: int  # random view subsets per point of the views curve (paper's Fig. 4)
     views: tuple[int, ...] = field(default=())  # views-curve points; () = derived from cameras
+    labeler_batch: int | None = None  # train-labeler --batch-size (None: the config's)
+    internet_batch: int | None = None  # train-internet --batch-size (None: the config's)
 
     @property
     def held_in_subjects(self) -> list[int]:
@@ -68,19 +70,19 @@ SIZES: dict[str, DemoSize] = {
     # CI's end-to-end test: every stage runs for real, at a size that takes ~1-2 minutes.
     "tiny": DemoSize(
         name="tiny", cameras=8, instants=9, subjects=3, held_out=1, human_fraction=0.34,
-        human_views=2, noise_px=1.5, labeler_steps=4, internet_steps=4, table4=("all",),
-        views_repeats=5,
+        human_views=2, noise_px=1.5, labeler_steps=3, internet_steps=3, table4=("all",),
+        views_repeats=5, labeler_batch=8, internet_batch=4,
     ),
     # ``annotator demo --quick``: <= 10 minutes on 2 CPU cores; InterNet's H+M row only.
     "quick": DemoSize(
         name="quick", cameras=32, instants=36, subjects=3, held_out=1, human_fraction=0.3,
-        human_views=2, noise_px=1.5, labeler_steps=300, internet_steps=300, table4=("all",),
+        human_views=2, noise_px=1.5, labeler_steps=60, internet_steps=60, table4=("all",),
         views_repeats=20,
     ),
     # ``annotator demo``: <= 60 minutes on 2 CPU cores; the paper's Table 4 (H, M, H+M).
     "full": DemoSize(
         name="full", cameras=80, instants=96, subjects=4, held_out=1, human_fraction=0.25,
-        human_views=2, noise_px=1.5, labeler_steps=1500, internet_steps=900,
+        human_views=2, noise_px=1.5, labeler_steps=450, internet_steps=170,
         table4=("human", "machine", "all"), views_repeats=50,
     ),
 }
@@ -112,6 +114,10 @@ class Stage:
 
 def _subjects_arg(subjects: list[int]) -> str:
     return ",".join(str(s) for s in subjects)
+
+
+def _batch(batch: int | None) -> tuple[str, ...]:
+    return () if batch is None else ("--batch-size", str(batch))
 
 
 def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
@@ -155,7 +161,7 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"train the EfficientNet machine labeler (cpu-small) on the propagated labels, "
             f"{size.labeler_steps} steps",
             ("train-labeler", project, "--config", "cpu-small", "--steps",
-             str(size.labeler_steps), "--device", "cpu"),
+             str(size.labeler_steps), "--device", "cpu", *_batch(size.labeler_batch)),
             resume_argv=("--resume",), resume_if="project/models/labeler/*-cpu-small/model.pt",
             items=size.labeler_steps, unit="step",
         ),
@@ -187,14 +193,14 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"{size.internet_steps} steps",
             ("train-internet", project, "--labels", labels, "--subjects", held_in,
              "--config", "cpu-small", "--steps", str(size.internet_steps), "--device", "cpu",
-             "--out", str(ckpt_dir)),
-            resume_argv=("--resume",), resume_if=f"internet/{labels}/**/*.pt",
+             *_batch(size.internet_batch), "--out", str(ckpt_dir)),
+            resume_argv=("--resume",), resume_if=f"internet/{labels}/checkpoint.pth",
             items=size.internet_steps, unit="step",
         ))
         stages.append(Stage(
             f"eval-internet-{labels}",
             f"evaluate InterNet ({row}) on the ground truth of held-out subjects {held_out}",
-            ("eval-internet", str(ckpt_dir), project, "--subjects", held_out,
+            ("eval-internet", str(ckpt_dir / "checkpoint.pth"), project, "--subjects", held_out,
              "--labels", "ground-truth", "--json", str(results / f"internet-{labels}.json")),
         ))
     return stages

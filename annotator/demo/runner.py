@@ -130,25 +130,29 @@ def _command(stage: Stage, resuming: bool) -> list[str]:
     return annotator_argv([*stage.argv, *(stage.resume_argv if resuming else ())])
 
 
-def _run_one(stage: Stage, cmd: list[str], log_path: Path, tee: bool) -> int:
+def _run_one(cmd: list[str], log_path: Path, tee: bool, on_start: Callable[[int], None]) -> int:
+    """Run one stage's process; returns its exit status. ``on_start(pid)`` once it runs."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     preexec = _set_pdeathsig if sys.platform.startswith("linux") else None
-    if not tee:
-        # Straight to the terminal: the stage's own tqdm bars show as they would for a user.
-        with log_path.open("w") as log:
+    with log_path.open("w") as log:
+        if not tee:
+            # Straight to the terminal: the stage's own tqdm bars show as for a user.
             log.write("(output went to the terminal)\n")
-        return subprocess.run(cmd, env=env, preexec_fn=preexec, check=False).returncode
-    with log_path.open("w") as log, subprocess.Popen(
-        cmd, env=env, preexec_fn=preexec, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, errors="replace",
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
             log.flush()
-            sys.stdout.write("    " + line)
-            sys.stdout.flush()
-        return proc.wait()
+            with subprocess.Popen(cmd, env=env, preexec_fn=preexec) as proc:
+                on_start(proc.pid)
+                return proc.wait()
+        with subprocess.Popen(
+            cmd, env=env, preexec_fn=preexec, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, errors="replace",
+        ) as proc:
+            on_start(proc.pid)
+            for line in proc.stdout or ():
+                log.write(line)
+                log.flush()
+                sys.stdout.write("    " + line)
+                sys.stdout.flush()
+            return proc.wait()
 
 
 def _clean_partial(out: Path, stage: Stage) -> None:
@@ -200,7 +204,8 @@ def run_stages(
             _clean_partial(out, stage)
             resuming = bool(stage.resume_argv) and (
                 not stage.resume_if or any(out.glob(stage.resume_if)))
-        started.write_text(json.dumps({"attempts": attempts, "time": time.time()}))
+        begun = {"attempts": attempts, "time": time.time()}
+        started.write_text(json.dumps(begun))
         cmd = _command(stage, resuming)
         shown = " ".join([stage.command, *(stage.resume_argv if resuming else ())])
         again = f" (attempt {attempts}{', resuming' if resuming else ''})" if attempts > 1 else ""
@@ -211,7 +216,10 @@ def run_stages(
             in_process[stage.name]()
         else:
             say(f"    $ {shown}")
-            code = _run_one(stage, cmd, log_path, tee)
+            def note_pid(pid: int, started=started, begun=begun) -> None:
+                started.write_text(json.dumps({**begun, "pid": pid}))  # for diagnostics
+
+            code = _run_one(cmd, log_path, tee, note_pid)
             if code != 0:
                 raise DemoStageError(stage, code, log_path if tee else None)
         seconds = time.perf_counter() - t0
