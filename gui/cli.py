@@ -109,9 +109,33 @@ def launch(app, project, *, read_only=False, annotator=None, instant=None, scree
             win.close()
             return 0
         win.show()
+        _close_on_signals(app, win)
         return int(app.exec_())
     finally:
         win_cache = locals().get("win")
         if win_cache is not None:
             win_cache.cache.close()
         store.close(save=False)
+
+
+def _close_on_signals(app, win) -> None:
+    """SIGTERM / SIGINT close the window like Ctrl+Q (pending edits saved), instead of
+    killing the process mid-edit. Python runs signal handlers only when it has control, so
+    a timer hands it control a few times a second."""
+    import signal
+
+    from PyQt5.QtCore import QTimer
+
+    def quit_now() -> None:
+        win.close()
+        app.quit()
+
+    def handler(_sig, _frame) -> None:
+        # From the event loop: a signal that lands before exec_() starts must not be lost.
+        QTimer.singleShot(0, quit_now)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+    timer = QTimer(win)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
