@@ -280,7 +280,7 @@ class AnnotationSession(SessionEdits):
         """Select the joint ``delta`` steps on (wrapping), skipping joints of absent hands."""
         step = 1 if delta >= 0 else -1
         j = self._joint
-        for _ in range(abs(int(delta)) or 1):
+        for _ in range(abs(int(delta))):
             for _ in range(J):
                 j = (j + step) % J
                 if self._work.hands[self._work.hand_of(j)] != 0:

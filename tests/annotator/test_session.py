@@ -160,6 +160,10 @@ def test_hand_absent(store):
     s.select_joint(skeleton.RIGHT_ROOT)
     s.next_joint()  # the wrist is the right hand's last joint: skips all of the left hand
     assert s.joint == 0
+    s.next_joint(-1)
+    assert s.joint == skeleton.RIGHT_ROOT
+    s.next_joint(3)
+    assert s.joint == 2
     s.set_hand_absent(1, absent=False)
     assert store.labels(i).hand_present.tolist() == [-1, 1]
     assert s.joint_state(j).status == "none"
