@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
@@ -61,3 +62,20 @@ def test_bench_paths_run_on_cpu():
                      bf16=True, compile_=False)
     assert {r["variant"] for r in rows} == {"eager-fp32", "fast-fp32", "fast-bf16"}
     assert all(r["images_per_s"] > 0 for r in rows)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bf16_channels_last_on_gpu_matches_fp32():
+    torch.manual_seed(0)
+    model = InterNet().cuda().eval()  # the paper configuration
+    _randomise_bn(model)
+    fast = fold_batchnorm(model).to(memory_format=torch.channels_last)
+    x = torch.rand(4, 3, 256, 256, device="cuda")
+    with torch.inference_mode():
+        ref = model(x)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = fast(x.contiguous(memory_format=torch.channels_last))
+    scale = ref.heatmaps.abs().max().item()
+    assert (out.heatmaps.float() - ref.heatmaps).abs().max().item() < 0.05 * scale
+    torch.testing.assert_close(out.handedness.float(), ref.handedness, atol=0.02, rtol=0)
