@@ -19,6 +19,12 @@ __all__ = [
     "get_config",
     "interhand_metrics",
     "InterHandMetrics",
+    "get_rootnet_config",
+    "save_checkpoint",
+    "load_model",
+    "predict_hands",
+    "HandPoseResult",
+    "fold_batchnorm",
 ]
 
 _WHERE = {
@@ -31,6 +37,12 @@ _WHERE = {
     "get_config": "pose_net.config",
     "interhand_metrics": "pose_net.metrics",
     "InterHandMetrics": "pose_net.metrics",
+    "get_rootnet_config": "pose_net.config",
+    "save_checkpoint": "pose_net.checkpoint",
+    "load_model": "pose_net.checkpoint",
+    "predict_hands": "pose_net.infer",
+    "HandPoseResult": "pose_net.infer",
+    "fold_batchnorm": "pose_net.fuse",
 }
 
 
