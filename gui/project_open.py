@@ -70,8 +70,13 @@ def default_project_dir() -> Path:
 
 
 def default_project(progress: Callable[[int, int], None] | None = None,
-                    folder: Path | None = None) -> Path:
-    """The embedded default project: a synthetic studio capture, generated if absent."""
+                    folder: Path | None = None, cameras: int = DEFAULT_CAMERAS,
+                    instants: int = DEFAULT_INSTANTS, subjects: int = DEFAULT_SUBJECTS) -> Path:
+    """The embedded default project: a synthetic studio capture, generated if absent.
+
+    Generation is atomic (the writer builds it in a hidden sibling folder), so an
+    interrupted first start leaves nothing half-made and the next start generates again.
+    """
     from annotator.synth.studio import StudioConfig
     from annotator.synth.writer import write_capture
 
@@ -79,7 +84,6 @@ def default_project(progress: Callable[[int, int], None] | None = None,
     if (folder / "project.toml").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    config = StudioConfig(cameras=DEFAULT_CAMERAS, instants=DEFAULT_INSTANTS,
-                          subjects=DEFAULT_SUBJECTS, seed=0)
+    config = StudioConfig(cameras=cameras, instants=instants, subjects=subjects, seed=0)
     write_capture(folder, config, workers=min(2, os.cpu_count() or 1), progress=progress)
     return folder
