@@ -86,7 +86,8 @@ def write_report(out: Path, size: DemoSize, stages: Sequence[Stage],
     ckpt = _checkpoint(out / "internet" / main_labels)
     if ckpt is not None:
         figures["internet"] = _guarded("InterNet pictures", lambda: internet_sheet(
-            ckpt, project, size.held_out_subjects, figs / "internet.png", out / ".demo" / "infer"))
+            ckpt, project, size.held_out_subjects, figs / "internet.png", out / ".demo" / "infer",
+            count=size.pictures))
     runs = {"machine labeler": _newest(list((project / "models").rglob("metrics.jsonl")))}
     for labels in size.table4:
         runs[f"InterNet ({labels})"] = _newest(list((out / "internet" / labels)
@@ -107,7 +108,8 @@ def _final_lines(out: Path, summary: Mapping) -> list[str]:
         return "–" if v is None else f"{v:.{d}f}"
 
     h, m, b = summary["human"], summary["machine"], summary["baseline"]
-    net, mp = summary["internet"], summary.get("internet_mean_pose") or {}
+    net = summary["internet"]
+    mp = summary.get("internet_mean_pose") or summary.get("internet_mean_pose_train") or {}
     return [
         "",
         f"human labels   median {mm(h['median_mm'])} mm (3D error vs ground truth)",

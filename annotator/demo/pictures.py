@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from annotator.demo.runner import annotator_argv
-from annotator.skeleton import BONES, joint_color_bgr
+from annotator.skeleton import BONES, LEFT_ROOT, RIGHT_ROOT, joint_color_bgr
 from annotator.store import ProjectStore
 from annotator.synth.contact_sheet import contact_sheet
 from triangulation import project
@@ -179,6 +179,7 @@ def internet_sheet(
     with ProjectStore.open(project_dir, mode="r") as store:
         samples = _held_out_samples(store, subjects, count)
         jobs = []
+        names = store.camera_names
         for i, c in samples:
             image = store.image_paths(i)[c]
             gt = store.ground_truth(i)
@@ -187,11 +188,19 @@ def internet_sheet(
                 continue
             h, w = img.shape[:2]
             box = hand_box(gt.uv_px[c], w, h, pad=0.25)
-            jobs.append((i, c, image, box))
-    for i, c, image, box in jobs:
+            capture = store.instant(i).capture
+            cam = store.rig(capture)[names[c]]
+            # the true camera depth of the right wrist (the only hand's when one is present)
+            root = RIGHT_ROOT if gt.hand_present[0] else LEFT_ROOT
+            depth_mm = float((cam.R @ gt.joints_world_mm[root] + cam.t)[2])
+            jobs.append((i, c, image, box, names[c], capture, depth_mm))
+        calibration = store.path / "cameras.toml"
+    for i, c, image, box, camera, capture, depth_mm in jobs:
         out_png = work / f"infer-{i}-{c}.png"
         cmd = annotator_argv(["infer", str(checkpoint), str(image),
-                              "--bbox", *(str(v) for v in box), "--out", str(out_png)])
+                              "--bbox", *(str(v) for v in box), "--out", str(out_png),
+                              "--camera-json", str(calibration), "--camera", camera,
+                              "--capture", capture, "--root-depth", f"{depth_mm:.1f}"])
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                                   check=False)

@@ -46,6 +46,7 @@ class DemoSize:
     views: tuple[int, ...] = field(default=())  # views-curve points; () = derived from cameras
     labeler_batch: int | None = None  # train-labeler --batch-size (None: the config's)
     internet_batch: int | None = None  # train-internet --batch-size (None: the config's)
+    pictures: int = 4  # held-out images drawn by ``annotator infer`` in the report
 
     @property
     def held_in_subjects(self) -> list[int]:
@@ -71,7 +72,7 @@ SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize(
         name="tiny", cameras=8, instants=9, subjects=3, held_out=1, human_fraction=0.34,
         human_views=2, noise_px=1.5, labeler_steps=3, internet_steps=3, table4=("all",),
-        views_repeats=5, labeler_batch=8, internet_batch=4,
+        views_repeats=5, labeler_batch=8, internet_batch=4, pictures=2,
     ),
     # ``annotator demo --quick``: <= 10 minutes on 2 CPU cores; InterNet's H+M row only.
     "quick": DemoSize(

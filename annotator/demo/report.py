@@ -60,6 +60,11 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * float(value):.1f} %"
 
 
+def _sig(value: float) -> str:
+    """Three significant figures, no exponent (0.0482, 1.25, 31.7, 1250)."""
+    return f"{value:.3g}" if 0.001 <= abs(value) < 1000 else f"{value:.0f}"
+
+
 def _img(path: Path | None, alt: str) -> str:
     if path is None or not Path(path).exists():
         return f'<p class="note">({_e(alt)}: not produced in this run)</p>'
@@ -80,7 +85,8 @@ def _ratio(a, b) -> float | None:
 
 def _headline(s: Mapping) -> str:
     human, machine, base = s["human"], s["machine"], s["baseline"]
-    net, mean_pose = s["internet"], s.get("internet_mean_pose") or {}
+    net = s["internet"]
+    mean_pose = s.get("internet_mean_pose") or s.get("internet_mean_pose_train") or {}
     r_m = _ratio(machine.get("median_mm"), base.get("median_mm"))
     r_n = _ratio(net.get("mpjpe_all"), mean_pose.get("mpjpe_all"))
     cards = [
@@ -113,7 +119,7 @@ def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
     rows = []
     for n, st in enumerate(stages, 1):
         sec = s["seconds"].get(st.name)
-        rate = f"{st.items / sec:.1f} {st.unit}s/s" if sec and st.items else ""
+        rate = f"{_sig(st.items / sec)} {st.unit}s/s" if sec and st.items else ""
         rows.append(
             f"<tr><td>{n}</td><td><b>{_e(st.name)}</b><br><span class='note'>{_e(st.title)}"
             f"</span></td><td><code>{_e(st.command)}</code></td>"
@@ -159,11 +165,15 @@ def _table4(s: Mapping) -> str:
                       ("mpjpe_single", "mpjpe_interacting", "mpjpe_all", "mrrpe"))
             + f"<td class='num'>{_pct(got.get('handedness_accuracy'))}</td>"
             f"<td class='num'>{f'{p[0]} / {p[1]}' if p else 'see paper'}</td></tr>")
-    mp = s.get("internet_mean_pose") or {}
-    rows.append("<tr><td>mean pose (constant)</td>"
-                + "".join(f"<td class='num'>{_mm(mp.get(k), 1)}</td>" for k in
-                          ("mpjpe_single", "mpjpe_interacting", "mpjpe_all"))
-                + "<td></td><td></td><td></td></tr>")
+    for key, name in (("internet_mean_pose", "mean pose of the test samples (oracle)"),
+                      ("internet_mean_pose_train", "mean pose of the training subjects")):
+        mp = s.get(key)
+        if not mp:
+            continue
+        rows.append(f"<tr><td>{name}</td>"
+                    + "".join(f"<td class='num'>{_mm(mp.get(k), 1)}</td>" for k in
+                              ("mpjpe_single", "mpjpe_interacting", "mpjpe_all"))
+                    + "<td></td><td></td><td></td></tr>")
     return ("<table><tr><th>trained on</th><th>MPJPE single</th><th>MPJPE interacting</th>"
             "<th>MPJPE all</th><th>MRRPE</th><th>handedness acc.</th>"
             "<th>paper (real data, R-50) single / interacting</th></tr>"

@@ -87,12 +87,17 @@ def test_summary_holds_the_headline_numbers(demo) -> None:
     out = demo["out"]
     s = json.loads((out / "summary.json").read_text())
     assert Path(s["project"]) == (out / "project").resolve()
-    for key in ("human.median_mm", "machine.median_mm", "baseline.median_mm",
-                "internet.mpjpe_all", "internet.mpjpe_single", "internet.mpjpe_interacting",
-                "internet.mrrpe", "internet.handedness_accuracy"):
+    for key in ("human.median_mm", "internet.mpjpe_all", "internet.mpjpe_single",
+                "internet.mpjpe_interacting", "internet.mrrpe", "internet.handedness_accuracy"):
         group, name = key.split(".")
         value = s[group][name]
         assert value is not None and math.isfinite(value), key
+    # a 3-step detector may find no hand at all: then these are null, never NaN
+    for key in ("machine.median_mm", "baseline.median_mm"):
+        group, name = key.split(".")
+        assert name in s[group], key
+        assert s[group][name] is None or math.isfinite(s[group][name]), key
+    assert s["internet_mean_pose"]["mpjpe_all"] > 0
     assert 0 < s["human"]["median_mm"] < 5  # 2 views at 1.5 px noise
     assert 0 <= s["internet"]["handedness_accuracy"] <= 1
     stages = [st.name for st in build_plan(out, SIZES["tiny"])]
