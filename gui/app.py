@@ -334,6 +334,10 @@ class MainWindow(ActionsMixin, QMainWindow):
             if int(i) == self.session.instant:
                 item.setSelected(True)
             self.review_list.addItem(item)
+        if not self.review_list.count():
+            empty = QListWidgetItem("nothing flagged for review")
+            empty.setFlags(Qt.NoItemFlags)
+            self.review_list.addItem(empty)
 
     def _lut(self) -> np.ndarray | None:
         if self.brightness == 0 and self.contrast == 1.0:
@@ -388,7 +392,9 @@ class MainWindow(ActionsMixin, QMainWindow):
                 p.canvas.update()
 
     def _review_clicked(self, item: QListWidgetItem) -> None:
-        self.intent(self.session.goto, int(item.data(Qt.UserRole)))
+        i = item.data(Qt.UserRole)
+        if i is not None:
+            self.intent(self.session.goto, int(i))
 
     def _autosave_tick(self) -> None:
         if self.read_only:
