@@ -171,7 +171,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         except (ValueError, RuntimeError, IndexError, OSError) as exc:
             log.info("refused: %s", exc)
             self.statusBar().showMessage(str(exc), 6000)
-            self._stale.add("labels")
+            self._stale.update(("labels", "views"))
             return None
         finally:
             self._in_intent -= 1
@@ -186,7 +186,11 @@ class MainWindow(ActionsMixin, QMainWindow):
         s = self.session
         if "instant" in stale:
             self._paths = self.image_paths(s.instant)
-            self._rig = self.store.rig(self.store.instant(s.instant).capture)
+            rig = self.store.rig(self.store.instant(s.instant).capture)
+            if rig is not self._rig:
+                for panel in self.panels:
+                    panel.set_cameras(rig.names)
+            self._rig = rig
             self._instant_text = self._describe_instant()
             self._stale_joints = set(range(_J))
             stale |= {"views", "labels", "joint", "saved"}

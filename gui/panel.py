@@ -217,11 +217,21 @@ class ImagePanel(QWidget):
         if camera != self.camera:
             self.camera = camera
             self._image_size = (int(size_px[0]), int(size_px[1]))
-            idx = self.picker.findText(camera)
-            if idx >= 0:
-                self.picker.setCurrentIndex(idx)
             self._fitted = True
             self.fit_image()
+        # Also after a refused choice: the picker shows what the panel shows.
+        idx = self.picker.findText(camera)
+        if idx >= 0 and idx != self.picker.currentIndex():
+            self.picker.setCurrentIndex(idx)
+
+    def set_cameras(self, cameras: list[str]) -> None:
+        """The cameras the picker offers (the current instant's rig)."""
+        if [self.picker.itemText(k) for k in range(self.picker.count())] != list(cameras):
+            self.picker.blockSignals(True)
+            self.picker.clear()
+            self.picker.addItems(list(cameras))
+            self.picker.blockSignals(False)
+            self.camera = ""  # re-selected by the next set_camera
 
     def set_image(self, img: LoadedImage) -> None:
         self._image = img

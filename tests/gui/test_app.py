@@ -207,3 +207,15 @@ def test_screenshot_command_leaves_the_project_unchanged(project, tmp_path):
     assert (img.width(), img.height()) == (1000, 640)
     with ProjectStore.open(project, mode="r") as store:
         assert store.labelled_instants("human").size == 0
+
+
+def test_camera_picker_overrides_a_panel_and_undo_restores(open_window, project, qtbot):
+    win = open_window(project)
+    p = win.panels[0]
+    before = list(win.session.views)
+    other = next(c for c in win.session.cameras if c not in before)
+    p.picker.activated.emit(p.picker.findText(other))  # what a user's pick emits
+    assert win.session.views[0] == other and p.camera == other
+    assert p._image.path.parent.name == f"cam{other}"
+    qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
+    assert win.session.views == before and p.picker.currentText() == before[0]
