@@ -174,6 +174,16 @@ def open_window(path, cache=None, prefetch=True, size=(1600, 960)):
     return win
 
 
+def dispose(win: MainWindow) -> None:
+    """Close a bench window without saving and free it (one window at a time, as in use)."""
+    win.store.discard_changes()
+    win.close()
+    win.store.close(save=False)
+    win.cache.close()
+    win.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+
+
 def bench_click(win: MainWindow, floor: Floor, repeats: int) -> tuple[list, list]:
     s = win.session
     win.auto_advance = False
@@ -241,11 +251,7 @@ def bench_switch(path, floor_of, rounds: int, prefetch: bool) -> tuple[list, lis
             bare_ms.append((time.perf_counter() - t0) * 1e3)
         hits[0] += cache.hits
         hits[1] += cache.misses
-        win.store.close(save=False)
-        win.hide()
-        win.deleteLater()
-        cache.close()
-        QApplication.processEvents()
+        dispose(win)
     if prefetch:
         print(f"prefetch: {hits[0]} cache hits, {hits[1]} misses")
     return bare_ms, app_ms
@@ -266,8 +272,8 @@ def main(argv=None) -> int:
     floor = Floor(win)
     floor_ms, app_ms = bench_click(win, floor, args.repeats)
     prims = sum(sum(counts(p.drawlist)) for p in win.panels)
-    win.store.close(save=False)
-    win.hide()
+    dispose(win)
+    floor.host.deleteLater()
     floors = {}
 
     def floor_of(w):

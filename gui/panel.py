@@ -371,6 +371,21 @@ class ImagePanel(QWidget):
         # The image, scaled to the current zoom, is kept as a pixmap of the canvas size and
         # only redrawn when the image, levels, zoom/pan or size change: a click redraws the
         # overlay over a 1:1 blit instead of rescaling six images.
+        size = self.display_size()
+        if self._qimage is not None and size and self._display_image(size) is not None:
+            # A prepared display-size image: drawing it is a 1:1 copy anyway.
+            self._paint_image(p, w, h)
+            self._backdrop_key = None
+        else:
+            self._paint_backdrop(p, w, h)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        paint_drawlist(p, self._drawlist, self.viewport)
+        if self.active:
+            p.setPen(_pen(theme.ACCENT, 255, 2.0))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(1, 1, w - 2, h - 2))
+
+    def _paint_backdrop(self, p: QPainter, w: int, h: int) -> None:
         key = (id(self._qimage), id(self._image), self.viewport, w, h)
         if self._backdrop is None or self._backdrop_key != key:
             self._backdrop = QPixmap(w, h)
@@ -381,12 +396,6 @@ class ImagePanel(QWidget):
                 bp.end()
             self._backdrop_key = key
         p.drawPixmap(0, 0, self._backdrop)
-        p.setRenderHint(QPainter.Antialiasing, True)
-        paint_drawlist(p, self._drawlist, self.viewport)
-        if self.active:
-            p.setPen(_pen(theme.ACCENT, 255, 2.0))
-            p.setBrush(Qt.NoBrush)
-            p.drawRect(QRectF(1, 1, w - 2, h - 2))
 
     def _paint_image(self, p: QPainter, w: int, h: int) -> None:
         p.fillRect(0, 0, w, h, theme.qcolor(theme.BG_PANEL))
