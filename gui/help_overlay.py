@@ -15,7 +15,7 @@ MOUSE_HELP = (
     ("left click", "place the current joint in that view"),
     ("left drag a joint", "move its click (or add one at a reprojected joint)"),
     ("wheel", "zoom about the cursor"),
-    ("middle/right drag, space+drag", "pan"),
+    ("middle/right drag", "pan (or space + left drag)"),
 )
 
 
@@ -39,37 +39,39 @@ class HelpOverlay(QWidget):
 
     def paintEvent(self, _ev) -> None:  # noqa: N802
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(12, 13, 16, 225))
+        p.fillRect(self.rect(), QColor(12, 13, 16, 232))
         f = QFont(p.font())
         f.setPointSizeF(10.5)
         p.setFont(f)
+        fm = p.fontMetrics()
         rows = help_lines()
-        line_h = p.fontMetrics().height() + 3
-        col_w = self.width() / 2 - 30
-        x0, y0 = 30.0, 24.0
-        x, y = x0, y0
-        group = None
+        line_h = fm.height() + 3
+        margin = 28.0
+        col_w = (self.width() - 3 * margin) / 2
+        key_w = min(max(fm.horizontalAdvance(k) for _, k, _ in rows) + 18, col_w * 0.45)
         p.setPen(theme.qcolor(theme.FG_TEXT))
-        p.drawText(QRectF(x0, 4, self.width() - 60, line_h + 6), Qt.AlignLeft,
-                   "Keyboard and mouse  (F1, ? or Esc closes)")
-        y += line_h
-        per_col = (len(rows) + 2 * len(GROUPS)) // 2 + 1
-        count = 0
+        p.drawText(QRectF(margin, 6, self.width() - 2 * margin, line_h + 6), Qt.AlignLeft,
+                   "Keyboard and mouse   (F1, ? or Esc closes)")
+        # Groups are kept whole; the second column starts at the group that passes half.
+        total = len(rows) + 2 * len(GROUPS) + 2
+        x, y0 = margin, 10.0 + 2 * line_h
+        y, used, group = y0, 0, None
         for g, keys, text in rows:
             if g != group:
+                if used > total / 2 and x == margin:
+                    x, y = 2 * margin + col_w, y0
                 group = g
-                if count > per_col and x == x0:
-                    x, y = x0 + col_w + 30, y0 + line_h
-                    count = 0
                 y += 4
                 p.setPen(theme.qcolor(theme.ACCENT))
                 p.drawText(QRectF(x, y, col_w, line_h), Qt.AlignLeft, g)
                 y += line_h
-                count += 1
+                used += 2
             p.setPen(theme.qcolor(theme.EPIPOLAR_RGB))
-            p.drawText(QRectF(x + 8, y, 170, line_h), Qt.AlignLeft, keys)
+            p.drawText(QRectF(x + 8, y, key_w - 8, line_h), Qt.AlignLeft,
+                       fm.elidedText(keys, Qt.ElideRight, int(key_w - 10)))
             p.setPen(theme.qcolor(theme.FG_TEXT))
-            p.drawText(QRectF(x + 184, y, col_w - 184, line_h), Qt.AlignLeft, text)
+            p.drawText(QRectF(x + key_w, y, col_w - key_w, line_h), Qt.AlignLeft,
+                       fm.elidedText(text, Qt.ElideRight, int(col_w - key_w)))
             y += line_h
-            count += 1
+            used += 1
         p.end()

@@ -30,10 +30,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("toggle_advance", ("Ctrl+J",), "auto-advance to the next joint on/off", "Joints"),
     # Placing
     Shortcut("delete_click", ("Delete", "Backspace"),
-             "delete the current joint's click in the view under the mouse", "Placing"),
-    Shortcut("occluded_here", ("O",), "current joint not visible in the view under the mouse",
-             "Placing"),
-    Shortcut("lock_view", ("L",), "lock the current joint to the click under the mouse",
+             "delete the current joint's click in the hovered view", "Placing"),
+    Shortcut("occluded_here", ("O",), "current joint not visible in the hovered view", "Placing"),
+    Shortcut("lock_view", ("L",), "lock the current joint to its click in the hovered view",
              "Placing"),
     Shortcut("hand_absent", ("A",), "current joint's hand absent / present", "Placing"),
     Shortcut("accept_proposal", ("Return", "Enter"),
@@ -61,7 +60,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("reset_image", ("\\",), "reset brightness and contrast", "View"),
     Shortcut("help", ("F1", "?"), "this help", "View"),
     # File
-    Shortcut("save", ("Ctrl+S",), "save now (autosave runs a few seconds after each edit)",
+    Shortcut("save", ("Ctrl+S",), "save now (autosave: 3 s after an edit)",
              "File"),
     Shortcut("quit", ("Ctrl+Q",), "save and quit", "File"),
 )
