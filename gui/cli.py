@@ -50,12 +50,23 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    if args.screenshot and not os.environ.get("DISPLAY"):
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                       or os.environ.get("QT_QPA_PLATFORM"))
+    if args.screenshot and not has_display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif not has_display:
+        from annotator.cli.main import CliError
+
+        # Qt would abort the process without a display; say what to do instead.
+        raise CliError("no display (DISPLAY is not set): run it on a desktop, under "
+                       "`xvfb-run`, or with --screenshot PATH")
     from PyQt5.QtWidgets import QApplication
 
     from gui.project_open import default_project, default_project_dir
+    from gui.theme import apply_dark_theme
 
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_dark_theme(app)
     project = args.project
     if project is None:
         folder = default_project_dir()
@@ -65,12 +76,41 @@ def run(args: argparse.Namespace) -> int:
             print(f"generating the embedded default project in {folder} (once)...",
                   file=sys.stderr)
             with tqdm_progress("rendering", "instant") as progress:
-                default_project(progress=progress, folder=folder)
+                dialog = None if args.screenshot else _progress_dialog(folder)
+
+                def both(done: int, total: int) -> None:
+                    progress(done, total)
+                    if dialog is not None:
+                        dialog(done, total)
+
+                default_project(progress=both, folder=folder)
         project = folder
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     return launch(app, project, read_only=args.read_only, annotator=args.annotator,
                   instant=args.instant, screenshot=args.screenshot, size=args.size,
                   ask_read_only=None if args.screenshot else _dialog)
+
+
+def _progress_dialog(folder):
+    """A progress dialog for the first start (the terminal may not be visible)."""
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtWidgets import QApplication, QProgressDialog
+
+    dlg = QProgressDialog(f"Generating the embedded default project in\n{folder}\n(once)",
+                          None, 0, 1)
+    dlg.setWindowTitle("annotator")
+    dlg.setWindowModality(Qt.ApplicationModal)
+    dlg.setMinimumDuration(0)
+    dlg.show()
+    QApplication.processEvents()
+
+    def update(done: int, total: int) -> None:
+        dlg.setMaximum(max(total, 1))
+        dlg.setValue(done)
+        if done >= total:
+            dlg.close()
+        QApplication.processEvents()
+
+    return update
 
 
 def _dialog(message: str) -> bool:

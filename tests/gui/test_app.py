@@ -219,3 +219,35 @@ def test_camera_picker_overrides_a_panel_and_undo_restores(open_window, project,
     assert p._image.path.parent.name == f"cam{other}"
     qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
     assert win.session.views == before and p.picker.currentText() == before[0]
+
+
+def test_jump_zoom_to_joint_and_fit_hands(open_window, project, qtbot):
+    win = open_window(project)
+    win.act_goto_instant(3)
+    assert win.session.instant == 2 and win.status_instant.text().startswith("instant 3/3")
+    j = _first_visible_joint(win)
+    win.intent(win.session.select_joint, j)
+    (p1, uv1), (p2, uv2) = _visible_panels(win, j)[:2]
+    _click_at(qtbot, p1, uv1)
+    _click_at(qtbot, p2, uv2)
+    win.intent(win.session.select_joint, j)
+    qtbot.keyClick(win, Qt.Key_Z)
+    for p in (p1, p2):
+        centre = np.array([p.canvas.width() / 2, p.canvas.height() / 2])
+        assert np.allclose(p.viewport.to_widget(win.session.clicks(p.camera)[j]), centre)
+        assert p.viewport.scale > 2
+    qtbot.keyClick(win, Qt.Key_X)
+    for p in win.panels:  # the placed joint is in view, not zoomed absurdly
+        uv = win.session.reprojection(p.camera)[j]
+        if np.isfinite(uv).all():
+            xy = p.viewport.to_widget(uv)
+            assert 0 <= xy[0] <= p.canvas.width() and 0 <= xy[1] <= p.canvas.height()
+
+
+def test_gui_without_display_is_a_clear_error(project, monkeypatch, capsys):
+    from annotator.cli.main import main
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["gui", str(project)]) == 2
+    assert "no display" in capsys.readouterr().err
