@@ -144,7 +144,7 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
     config = config_from_dict(ck["config"])
     model = KeypointDetector(config)
     model.load_state_dict(ck["model"])
-    model.to(device).eval()
+    model.to(device, memory_format=torch.channels_last).eval()
     meta = {k: ck[k] for k in ("step", "epoch", "code_version", "created", "extra")}
     meta["path"] = str(Path(path))
     return LoadedDetector(model=model, config=config, meta=meta)

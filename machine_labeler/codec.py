@@ -91,24 +91,45 @@ class HeatmapCodec:
         heat *= ok[..., None, None]
         return heat.astype(np.float32)
 
+    def target_distribution(self, heat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised spatial distributions of target heatmaps (B, J, h, w) and a (B, J)
+        mask of the joints whose Gaussian lies mostly inside the map (peak > 0.5)."""
+        mass = heat.sum(dim=(2, 3), keepdim=True)
+        inside = heat.amax(dim=(2, 3)) > 0.5
+        return heat / mass.clamp_min(1e-12), inside
+
     # -- decode ---------------------------------------------------------------------------
-    def decode(self, heatmaps: torch.Tensor | np.ndarray) -> Keypoints2D:
+    def decode(
+        self, heatmaps: torch.Tensor | np.ndarray, logits: torch.Tensor | None = None
+    ) -> Keypoints2D:
         """Sub-pixel joint positions and confidences.
 
         heatmaps: (B, J, h, w) tensor (any device/dtype) or array.
+        logits: optional (B, J, h, w) location logits (log of an unnormalised spatial
+            distribution); when given the position comes from them (argmax + Newton step on
+            the logits themselves) and the confidence is the heatmap's peak near it.
         Returns Keypoints2D with uv in crop pixels (B, J, 2) and confidence (B, J).
         """
         h = torch.as_tensor(heatmaps).detach().float()
         if h.ndim != 4:
             raise ValueError(f"heatmaps must have shape (B, J, h, w), got {tuple(h.shape)}")
         b, j, hh, ww = h.shape
-        flat = h.reshape(b, j, -1)
-        conf, idx = flat.max(dim=-1)
+        if logits is not None:
+            lg = torch.as_tensor(logits).detach().float()
+            if lg.shape != h.shape:
+                raise ValueError(f"logits {tuple(lg.shape)} must match heatmaps {tuple(h.shape)}")
+            idx = lg.reshape(b, j, -1).argmax(dim=-1)
+            # Confidence: the heatmap's highest value within one pixel of the location peak.
+            near = F.max_pool2d(h.reshape(b * j, 1, hh, ww), 3, stride=1, padding=1)
+            conf = torch.gather(near.reshape(b, j, -1), 2, idx.unsqueeze(-1))[..., 0]
+            logh = lg
+        else:
+            conf, idx = h.reshape(b, j, -1).max(dim=-1)
+            sm = self._smooth(h) if self.blur else h
+            # Log of the (smoothed) heatmap, floored so that empty maps stay finite.
+            logh = torch.log(sm.clamp_min(1e-10))
         ix = (idx % ww).long()
         iy = (idx // ww).long()
-        sm = self._smooth(h) if self.blur else h
-        # Log of the (smoothed) heatmap, floored so that empty maps stay finite.
-        logh = torch.log(sm.clamp_min(1e-10))
         logh = F.pad(logh, (1, 1, 1, 1), mode="replicate").reshape(b, j, -1)
         w2 = ww + 2
 

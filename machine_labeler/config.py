@@ -35,6 +35,12 @@ class LabelerConfig:
     color_jitter: float = 0.2  # per-channel gain / brightness / contrast +- this
     grey_prob: float = 0.15  # share of colour crops turned grey (monochrome cameras)
     checkpoint_every: int = 500  # steps between checkpoints (and always at the end)
+    # "mse": one Gaussian heatmap per joint, MSE loss, position and confidence from it.
+    # "dual": also one location logit map per joint trained with a spatial softmax cross-
+    # entropy against the normalised Gaussian (converges much faster from scratch); the
+    # position comes from the logits, the confidence from the MSE heatmap.
+    loss: str = "mse"
+    ce_weight: float = 0.01  # weight of the cross-entropy term against the heatmap MSE
 
     def __post_init__(self) -> None:
         if self.crop_px <= 0 or self.crop_px % 32:
@@ -45,6 +51,8 @@ class LabelerConfig:
             raise ValueError(f"config {self.name!r}: heatmap stride must be 4 or 8")
         if not (self.sigma_px > 0 and self.lr > 0 and self.batch_size > 0 and self.epochs > 0):
             raise ValueError(f"config {self.name!r}: sigma_px, lr, batch_size, epochs must be > 0")
+        if self.loss not in ("mse", "dual"):
+            raise ValueError(f"config {self.name!r}: loss must be 'mse' or 'dual'")
         if not 0.0 <= self.whole_view_fraction <= 1.0:
             raise ValueError(f"config {self.name!r}: whole_view_fraction must be in [0, 1]")
 

@@ -62,7 +62,8 @@ class KeypointDetector(nn.Module):
         self._levels = [32, 16, 8, 4] if config.stride == 4 else [32, 16, 8]
         self.lateral = nn.ModuleList(nn.Conv2d(chans[s], c, 1) for s in self._levels)
         self.smooth = _conv_bn_relu(c, c, 3)
-        self.final = nn.Conv2d(c, num_joints, 1)
+        self.has_logits = config.loss == "dual"
+        self.final = nn.Conv2d(c, num_joints * (2 if self.has_logits else 1), 1)
         nn.init.normal_(self.final.weight, std=1e-3)
         nn.init.zeros_(self.final.bias)
         self.register_buffer(
@@ -99,7 +100,11 @@ class KeypointDetector(nn.Module):
         feats[size // x.shape[-1]] = x
         return feats
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, with_logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """Heatmaps (B, J, h, w); with ``with_logits`` the pair (heatmaps, location logits
+        (B, J, h, w) or None when the config has no logit maps)."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, S, S), got {tuple(images.shape)}")
         if images.shape[-1] % 32 or images.shape[-2] % 32:
@@ -110,7 +115,10 @@ class KeypointDetector(nn.Module):
         for lat, s in zip(self.lateral, self._levels, strict=True):
             z = lat(feats[s])
             y = z if y is None else z + F.interpolate(y, size=z.shape[-2:], mode="nearest")
-        return self.final(self.smooth(y))
+        out = self.final(self.smooth(y))
+        j = self.num_joints
+        heat, logits = (out[:, :j], out[:, j:]) if self.has_logits else (out, None)
+        return (heat, logits) if with_logits else heat
 
 
 def load_imagenet_weights(model: KeypointDetector, path: str | Path) -> list[str]:

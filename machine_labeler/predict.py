@@ -46,11 +46,7 @@ def predict_crops(
     if x.shape[0] == 0:
         j = getattr(model, "num_joints", 0)
         return Keypoints2D(np.zeros((0, j, 2)), np.zeros((0, j), np.float32))
-    if dev.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
-    if amp and dev.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.float16):
-            heat = model(x)
-    else:
-        heat = model(x)
-    return codec.decode(heat.float())
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.float16, enabled=amp and dev.type == "cuda"):
+        heat, logits = model(x, with_logits=True)
+    return codec.decode(heat.float(), None if logits is None else logits.float())

@@ -1,7 +1,7 @@
 """Training the detector: a plain loop with hooks.
 
-Adam, linear warm-up then x0.1 steps (``config.lr_decay_at``), AMP (bfloat16) and
-channels-last on CUDA, DDP when launched by torchrun (gloo on CPU, NCCL on CUDA), resume
+Adam, linear warm-up then x0.1 steps (``config.lr_decay_at``), AMP (bfloat16) on CUDA,
+channels-last everywhere, DDP when launched by torchrun (gloo on CPU, NCCL on CUDA), resume
 from the newest checkpoint of the same config, ``metrics.jsonl`` (step, epoch, loss, lr,
 images/s, skipped images) beside the checkpoint, and a ``progress(done, total)`` callback.
 Hooks are callables ``hook(info: StepInfo)`` called after every step on every rank.
@@ -44,6 +44,7 @@ __all__ = [
     "TrainResult",
     "train_labeler",
     "heatmap_loss",
+    "location_loss",
     "lr_at",
     "resolve_device",
 ]
@@ -103,6 +104,18 @@ def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
     """Joint-weighted mean squared error; pred/target (B, J, h, w), weight (B, J)."""
     err = (pred.float() - target) ** 2
     return (err.mean(dim=(2, 3)) * weight).mean()
+
+
+def location_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Spatial softmax cross-entropy minus the target's entropy (a KL divergence, 0 when the
+    logits reproduce the normalised Gaussian) over the weighted joints inside the crop."""
+    mass = target.sum(dim=(2, 3), keepdim=True)
+    dist_t = target / mass.clamp_min(1e-12)
+    use = (weight > 0) & (target.amax(dim=(2, 3)) > 0.5)
+    logp = torch.log_softmax(logits.float().flatten(2), dim=-1)
+    t = dist_t.flatten(2)
+    kl = (t * (torch.log(t.clamp_min(1e-12)) - logp)).sum(-1)
+    return (kl * use).sum() / use.sum().clamp_min(1)
 
 
 def _dist_setup(device: torch.device) -> tuple[int, int, int, bool]:
@@ -239,9 +252,10 @@ def _train(
     else:
         total = config.epochs * steps_per_epoch
 
-    model.to(dev)
+    # Channels-last is faster for EfficientNet's depthwise convolutions on CUDA and on CPU
+    # (oneDNN; ~1.45x for cpu-small training on one core, measured side by side).
+    model.to(dev, memory_format=torch.channels_last)
     if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
         for state in optimizer.state.values():
             for k, v in state.items():
                 if isinstance(v, torch.Tensor):
@@ -280,13 +294,14 @@ def _train(
             for g in optimizer.param_groups:
                 g["lr"] = lr
             images = batch["image"].to(dev, non_blocking=True)
-            if dev.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = images.contiguous(memory_format=torch.channels_last)
             target = batch["heatmaps"].to(dev, non_blocking=True)
             weight = batch["weight"].to(dev, non_blocking=True)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                pred = net(images)
+                pred, logits = net(images, with_logits=True)
             loss = heatmap_loss(pred, target, weight)
+            if logits is not None:
+                loss = loss + config.ce_weight * location_loss(logits, target, weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
             optimizer.zero_grad(set_to_none=True)

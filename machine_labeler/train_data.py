@@ -92,8 +92,7 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
     prop = store.propagate(instants=instants)
     rows_i, rows_c, paths, sizes, uvs, weights = [], [], [], [], [], []
     sizes_of = {
-        cap: {cam.name: (cam.width, cam.height) for cam in store.rig(cap)}
-        for cap in store.captures
+        cap: {cam.name: (cam.width, cam.height) for cam in store.rig(cap)} for cap in store.captures
     }
     names = store.camera_names
     for f, i in enumerate(prop.instants):

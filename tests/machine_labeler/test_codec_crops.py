@@ -97,3 +97,14 @@ def test_crop_image_puts_a_bright_pixel_where_the_mapping_says() -> None:
 def test_square_box_rejects_all_nan() -> None:
     with pytest.raises(ValueError):
         square_box(np.full((3, 2), np.nan))
+
+
+def test_codec_decodes_location_logits_with_heatmap_confidence() -> None:
+    codec = HeatmapCodec(96, 24, 1.5)
+    uv = np.random.default_rng(4).uniform(20, 75, size=(2, 42, 2))
+    heat = torch.from_numpy(codec.encode(uv))
+    logits = torch.log(heat.clamp_min(1e-30)) + 5.0  # any offset: only the shape matters
+    heat[:, 7] = 0  # a joint the confidence maps do not see
+    kp = codec.decode(heat, logits)
+    assert np.abs(kp.uv_crop_px - uv).max() < 0.01
+    assert kp.confidence[:, 7].max() == 0 and kp.confidence[:, 0].min() > 0.8

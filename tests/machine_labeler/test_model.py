@@ -39,7 +39,7 @@ def test_checkpoint_reload_gives_identical_outputs(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = KeypointDetector(cfg)
     model.final.weight.data.normal_()  # non-trivial outputs
-    model.eval()
+    model.to(memory_format=torch.channels_last).eval()  # as load_detector returns it
     run = tmp_path / "models" / "labeler" / "20260101-000000-cpu-small"
     save_checkpoint(run / "model.pt", model, cfg, step=7, epoch=1)
     assert newest_checkpoint(tmp_path / "models") == run / "model.pt"
