@@ -48,7 +48,7 @@ from annotator.store import ProjectStore  # noqa: E402
 from gui.app import MainWindow  # noqa: E402
 from gui.image_cache import ImageCache, decode_image  # noqa: E402
 from gui.overlay import Lines, Markers, Polyline  # noqa: E402
-from gui.panel import bgr_to_qimage  # noqa: E402
+from gui.painting import bgr_to_qimage  # noqa: E402
 from gui.screenshot import place_from_ground_truth  # noqa: E402
 from gui.theme import apply_dark_theme  # noqa: E402
 
