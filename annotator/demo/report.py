@@ -117,6 +117,7 @@ def _headline(s: Mapping) -> str:
 
 def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
     rows = []
+    cpu = s.get("cpu_seconds") or {}
     for n, st in enumerate(stages, 1):
         sec = s["seconds"].get(st.name)
         rate = f"{_sig(st.items / sec)} {st.unit}s/s" if sec and st.items else ""
@@ -124,9 +125,10 @@ def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
             f"<tr><td>{n}</td><td><b>{_e(st.name)}</b><br><span class='note'>{_e(st.title)}"
             f"</span></td><td><code>{_e(st.command)}</code></td>"
             f"<td class='num'>{'–' if sec is None else f'{sec:.1f} s'}</td>"
+            f"<td class='num'>{'–' if cpu.get(st.name) is None else f'{cpu[st.name]:.0f} s'}</td>"
             f"<td class='num'>{_e(rate)}</td></tr>")
     return ("<table><tr><th>#</th><th>stage</th><th>command (run it yourself to redo or "
-            "replace the stage)</th><th>wall</th><th>throughput</th></tr>"
+            "replace the stage)</th><th>wall</th><th>CPU</th><th>throughput</th></tr>"
             + "".join(rows) + "</table>")
 
 
@@ -246,7 +248,9 @@ def render_report(
         "<h2>Stages, commands and timings</h2>",
         _stage_table(s, stages),
         "<p class='note'>Wall times include each command's start-up (Python, torch import). "
-        "Measured on a machine shared with other work, they are upper bounds.</p>",
+        "CPU: user + system seconds of the stage's processes; on a machine shared with other "
+        f"work, wall time is well above CPU time / {_e(mi.get('cores'))} cores and the wall "
+        "times are upper bounds.</p>",
         "<h2>Configuration and machine</h2><div class='two'><table><tr><th>setting</th>"
         f"<th>value</th></tr>{config}</table><table><tr><th>machine</th><th></th></tr>"
         + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in mi.items())

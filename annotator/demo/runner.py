@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -66,6 +67,7 @@ class StageRecord:
     finished: float  # unix time
     items: int
     unit: str
+    cpu_seconds: float | None = None  # user + system CPU time of the stage's processes
 
 
 def state_dir(out: Path) -> Path:
@@ -155,6 +157,12 @@ def _run_one(cmd: list[str], log_path: Path, tee: bool, on_start: Callable[[int]
             return proc.wait()
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _clean_partial(out: Path, stage: Stage) -> None:
     """Remove what an interrupted attempt of ``stage`` left behind that its rerun can't use."""
     if stage.name == "synth":
@@ -211,7 +219,7 @@ def run_stages(
         again = f" (attempt {attempts}{', resuming' if resuming else ''})" if attempts > 1 else ""
         say(f"{head}: {stage.title}{again}")
         log_path = state / "logs" / f"{stage.name}.log"
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         if stage.name in in_process:
             in_process[stage.name]()
         else:
@@ -223,12 +231,14 @@ def run_stages(
             if code != 0:
                 raise DemoStageError(stage, code, log_path if tee else None)
         seconds = time.perf_counter() - t0
+        cpu = _children_cpu() - cpu0 if stage.name not in in_process else None
         record = StageRecord(stage.name, stage.command, seconds, attempts, time.time(),
-                             stage.items, stage.unit)
+                             stage.items, stage.unit, cpu)
         _marker(out, stage.name, "done").write_text(json.dumps(asdict(record)))
         records[stage.name] = record
         rate = f", {stage.items / seconds:.1f} {stage.unit}s/s" if stage.items else ""
-        say(f"    done in {seconds:.1f} s{rate}")
+        cpu_note = f", {cpu:.0f} CPU-s" if cpu is not None else ""
+        say(f"    done in {seconds:.1f} s{cpu_note}{rate}")
     return records
 
 

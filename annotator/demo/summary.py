@@ -99,6 +99,8 @@ def build_summary(
         oracle = {k: _finite(lookup(main_json, f"baseline_{k}"))
                   for k in ("mpjpe_all", "mpjpe_single", "mpjpe_interacting")}
     seconds = {s.name: round(records[s.name].seconds, 2) for s in stages if s.name in records}
+    cpu = {s.name: round(records[s.name].cpu_seconds, 1) for s in stages
+           if s.name in records and records[s.name].cpu_seconds is not None}
     return {
         "project": str((out / "project").resolve()),
         "report": str((out / "report.html").resolve()),
@@ -116,5 +118,7 @@ def build_summary(
         "internet_mean_pose_train": dict(mean_pose) if mean_pose else None,
         "seconds": seconds,
         "total_seconds": round(sum(seconds.values()), 1),
+        # CPU time of each stage's processes: with wall time, shows how loaded the machine was
+        "cpu_seconds": cpu,
         "commands": {s.name: s.command for s in stages},
     }
