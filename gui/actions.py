@@ -187,6 +187,11 @@ class ActionsMixin:
         self.flush()
 
     def act_auto_views(self) -> None:
+        if self.read_only:
+            self._local_views.clear()
+            self._stale.add("views")
+            self.flush()
+            return
         self.intent(self.session.choose_views)
 
     def set_levels(self, brightness: int | None = None, contrast: float | None = None) -> None:

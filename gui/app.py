@@ -79,6 +79,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.num_instants = int(self.store.num_instants)
         self._paths: list = []
         self._paths_cache: dict[int, list] = {}
+        self._local_views: dict[int, str] = {}
         self._rig = None
         self._progress_base = (0, self.num_instants)
         self._prefetch_timer = QTimer(self)
@@ -185,6 +186,7 @@ class MainWindow(ActionsMixin, QMainWindow):
             return
         s = self.session
         if "instant" in stale:
+            self._local_views.clear()
             self._paths = self.image_paths(s.instant)
             rig = self.store.rig(self.store.instant(s.instant).capture)
             if rig is not self._rig:
@@ -224,12 +226,20 @@ class MainWindow(ActionsMixin, QMainWindow):
                 p.canvas.update()
 
     # --- refreshers ---------------------------------------------------------------------------
+    def shown_views(self) -> list[str]:
+        """The session's views with this window's read-only panel choices applied."""
+        views = list(self.session.views)
+        for k, cam in self._local_views.items():
+            if k < len(views):
+                views[k] = cam
+        return views
+
     def _load_views(self) -> None:
-        s = self.session
+        views = self.shown_views()
         if self._paths:
             # Images not prefetched are decoded in parallel by the cache's threads.
-            self.cache.prefetch(self._paths[self._cam_index[c]] for c in s.views)
-        for panel, cam in zip(self.panels, s.views, strict=False):
+            self.cache.prefetch(self._paths[self._cam_index[c]] for c in views)
+        for panel, cam in zip(self.panels, views, strict=False):
             rig_cam = self._camera(cam)
             panel.set_camera(cam, (rig_cam.width, rig_cam.height) if rig_cam else (512, 334))
             path = self._paths[self._cam_index[cam]] if self._paths else None
@@ -385,6 +395,12 @@ class MainWindow(ActionsMixin, QMainWindow):
             s.next_joint(+1)
 
     def _panel_camera(self, k: int, cam: str) -> None:
+        if self.read_only:
+            # Browsing: the choice stays in this window (the session's choice is an edit).
+            self._local_views[k] = cam
+            self._stale.add("views")
+            self.flush()
+            return
         self.intent(self.session.set_view, k, cam)
 
     def _panel_hovered(self, k: int) -> None:

@@ -170,7 +170,11 @@ def test_locked_project_opens_read_only_after_the_dialog(open_window, project, q
         _click_at(qtbot, p, uv)
         assert not np.isfinite(win.session.clicks(p.camera)).any()
         assert "read-only" in win.statusBar().currentMessage()
-        qtbot.keyClick(win, Qt.Key_D)  # browsing still works
+        # browsing still works: panel camera choices stay in the window
+        other = next(c for c in win.session.cameras if c not in win.session.views)
+        win.panels[0].picker.activated.emit(win.panels[0].picker.findText(other))
+        assert win.panels[0].camera == other and win.session.views[0] != other
+        qtbot.keyClick(win, Qt.Key_D)
         assert win.session.instant == 1
     finally:
         holder.close(save=False)
