@@ -63,3 +63,19 @@ def test_rootnet_loss_masks():
     target = torch.tensor([110.0, 0.0, 290.0])
     loss = rootnet_loss(pred, target, torch.tensor([1.0, 0.0, 1.0]))
     assert loss.item() == pytest.approx(20.0 / 3)
+
+
+def test_trunk_names_match_the_released_body_rootnet_backbone():
+    from pathlib import Path
+
+    ref_path = Path("/work/shared/reference/rootnet_body_official_state_dict.txt")
+    if not ref_path.is_file():
+        pytest.skip(f"{ref_path} is absent (reference list not shipped with the repo)")
+    prefix = "module.backbone."
+    ref = {}
+    for line in ref_path.read_text().splitlines():
+        if line.startswith(prefix):
+            key, rest = line.split(" ", 1)
+            ref[key[len(prefix):]] = rest.rsplit(" ", 1)[0]
+    ours = {k: str(tuple(v.shape)) for k, v in RootNet().trunk.state_dict().items()}
+    assert ours == ref
