@@ -255,3 +255,16 @@ def test_gui_without_display_is_a_clear_error(project, monkeypatch, capsys):
         monkeypatch.delenv(var, raising=False)
     assert main(["gui", str(project)]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_tab_and_letters_step_joints(open_window, project, qtbot):
+    win = open_window(project)
+    win.panels[0].canvas.setFocus()  # focus on a panel, as after a click
+    j0 = win.session.joint
+    qtbot.keyClick(win.panels[0].canvas, Qt.Key_Tab)
+    assert win.session.joint == j0 + 1
+    qtbot.keyClick(win, Qt.Key_K)
+    assert win.session.joint == j0
+    qtbot.keyClick(win, Qt.Key_H)
+    assert win.session.joint == int(skeleton.FLIP_INDEX[j0])
+    assert skeleton.JOINT_NAMES[win.session.joint] in win.current_label.text()
