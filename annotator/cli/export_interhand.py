@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     with (
         ProjectStore.open(args.project, mode="r") as store,
-        tqdm_progress("export", "instant") as progress,
+        tqdm_progress("export", "entry") as progress,
     ):
         result = export_interhand(
             store, args.out, args.split, images=args.images, progress=progress

@@ -20,6 +20,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--camera", help="InterHand2.6M_*_camera.json")
     p.add_argument("--joint-3d", dest="joint_3d", help="InterHand2.6M_*_joint_3d.json")
     p.add_argument("--images", help="folder the data json's file_name entries are relative to")
+    p.add_argument(
+        "--allow-missing-images",
+        action="store_true",
+        help="import even where image files are missing (counted and reported; the app "
+        "shows a placeholder until they arrive)",
+    )
     return p
 
 
@@ -48,12 +54,22 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{k.replace('_', '-')}" for k, v in files.items() if not v]
     if missing:
         raise CliError(f"missing {', '.join(missing)} (or give --root and --split)")
-    with tqdm_progress("import", "instant") as progress:
-        result = import_interhand(args.project, progress=progress, **files)
+    with tqdm_progress("import", "entry") as progress:
+        result = import_interhand(
+            args.project,
+            progress=progress,
+            allow_missing_images=args.allow_missing_images,
+            **files,
+        )
     print(
         f"imported {result.images} images into {result.instants.size} instants "
         f"({len(result.captures)} captures) in {args.project}"
     )
+    if result.missing_images:
+        print(
+            f"{result.missing_images} image file(s) are missing under {files['images']} "
+            f"(imported anyway; add them there later)"
+        )
     if result.skipped_frames:
         print(f"skipped {result.skipped_frames} joint_3d frames that no image refers to")
     return 0

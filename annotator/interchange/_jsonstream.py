@@ -44,13 +44,15 @@ class _CountingReader:
 
     def read(self, n: int = -1) -> bytes:
         data = self._fh.read(n)
-        self.last_start = self.pos
-        self.last = data
+        # keep the chunk before the last too: yajl quotes up to 30 bytes before the error
+        self.last = self.last[-64:] + data
+        self.last_start = self.pos - (len(self.last) - len(data))
         self.pos += len(data)
         return data
 
 
 _NON_JSON_NUMBER = re.compile(r"^-?(NaN|Infinity)")
+_BLANKS = bytes.maketrans(b"\n\r\t", b"   ")
 
 
 def _one_line(text: str) -> str:
@@ -71,11 +73,13 @@ def _locate(exc: Exception, reader: _CountingReader) -> tuple[int, str]:
         text = text.rstrip(" ")
         at = caret - pad  # the error's position inside ``text``
         if text and 0 <= at <= len(text):
-            window = reader.last
+            # yajl prints line breaks and tabs in its quote as spaces
+            window = reader.last.translate(_BLANKS)
             idx = window.rfind(text.encode("utf-8", "replace"))
-            if idx >= 0:
-                offset = reader.last_start + idx + at
-            if _NON_JSON_NUMBER.match(text[at:]):
+            if idx >= 0:  # the caret sits just after the character yajl stopped at
+                offset = reader.last_start + idx + max(0, at - 1)
+            # yajl's caret sits on, or just after, the character it stopped at
+            if any(_NON_JSON_NUMBER.match(text[max(0, a) :]) for a in (at, at - 1, at - 2)):
                 reason = "contains NaN or inf, which JSON does not allow"
     return offset, reason
 

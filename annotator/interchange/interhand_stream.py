@@ -107,61 +107,53 @@ class StreamedSplit:
 PARALLEL_MIN_BYTES = 64 << 20
 
 
-def _annotation_worker(path: str, out_dir: str, conn) -> None:
-    """Child process: read ``annotations``, save the columns, report (errors included)."""
-    try:
-        res = AnnotationPass(Path(path)).run()
-        extra_style = {"extra": res.pop("extra"), "style": res.pop("style")}
-        npz = os.path.join(out_dir, "annotations.npz")
-        np.savez(npz, **res)
-        with open("/proc/self/status") as fh:
-            hwm = [int(line.split()[1]) for line in fh if line.startswith("VmHWM")]
-        conn.send(("ok", npz, extra_style, hwm[0] / 1024 if hwm else float("nan")))
-    except BaseException as exc:  # sent to the parent, which raises it
-        conn.send(("error", exc, None, 0.0))
-    finally:
-        conn.close()
-
-
 class _AnnotationWorker:
-    """The annotations pass in a forkserver child (a fresh interpreter, no inherited
-    threads), started at once so it runs while this process reads ``images``."""
+    """The annotations pass in a second interpreter (``_annotations_worker``), started at
+    once so it runs while this process reads ``images``."""
 
     def __init__(self, data: Path):
-        import multiprocessing
+        import subprocess
+        import sys
         import tempfile
 
-        ctx = multiprocessing.get_context("forkserver")
-        self._dir = tempfile.mkdtemp(prefix="ih-annotations-")
-        self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(
-            target=_annotation_worker, args=(str(data), self._dir, child), daemon=True
+        self._dir = Path(tempfile.mkdtemp(prefix="ih-annotations-"))
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "annotator.interchange._annotations_worker"]
+            + [str(data), str(self._dir)],
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
-        self._proc.start()
-        child.close()
         self.peak_rss_mb = 0.0
 
     def result(self) -> dict[str, Any]:
-        try:
-            kind, payload, extra_style, hwm = self._conn.recv()
-        except EOFError:
-            raise RuntimeError("the annotations reader process died") from None
-        if kind == "error":
-            raise payload
-        self.peak_rss_mb = hwm
-        with np.load(payload) as z:
-            res = {k: z[k] for k in z.files}
+        import json
+
+        code = self._proc.wait()
+        err = self._dir / "error.json"
+        if code == 3 and err.is_file():
+            body = json.loads(err.read_text())
+            cls = FileNotFoundError if body["type"] == "FileNotFoundError" else None
+            raise (cls or InterchangeFormatError)(body["message"])
+        if code != 0:
+            raise RuntimeError(f"the annotations reader process failed (exit {code})")
+        meta = json.loads((self._dir / "annotations.json").read_text())
+        with np.load(self._dir / "annotations.npz") as z:
+            res: dict[str, Any] = {k: z[k] for k in z.files}
         res["joint_valid"] = res["joint_valid"].astype(bool)
-        res.update(extra_style)
+        res["extra"] = {int(k): v for k, v in meta["extra"].items()}
+        res["style"] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["style"].items()}
+        self.peak_rss_mb = float(meta["peak_rss_mb"])
         return res
 
     def close(self) -> None:
         import shutil
 
-        if self._proc.is_alive():
-            self._proc.terminate()
-        self._proc.join()
-        self._conn.close()
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
