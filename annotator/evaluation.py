@@ -280,10 +280,13 @@ def evaluate_project(
     if bad:
         raise ValueError(f"--views must lie in 2..{C} (the project's cameras), got {bad}")
     threshold = float(det.meta.get("threshold_px", 4.0))
-    curve = views_curve(store, inst, rec.uv_px[rows].astype(np.float64),
-                        rec.confidence[rows].astype(np.float64), truth, views, repeats,
-                        seed=seed, threshold_px=threshold, progress=progress)
+    # the labelling run's own rules: detections under its confidence floor were not used
+    min_conf = float(det.meta.get("min_confidence", 0.0))
+    conf = rec.confidence[rows].astype(np.float64)
+    conf = np.where(conf >= min_conf, conf, 0.0)
+    curve = views_curve(store, inst, rec.uv_px[rows].astype(np.float64), conf, truth, views,
+                        repeats, seed=seed, threshold_px=threshold, progress=progress)
     report["views_curve"] = [asdict(p) for p in curve]
     report["views_curve_setup"] = {"repeats": repeats, "seed": seed, "threshold_px": threshold,
-                                   "instants": int(inst.size)}
+                                   "min_confidence": min_conf, "instants": int(inst.size)}
     return report

@@ -18,8 +18,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "dist_info", "init_distributed", "barrier", "shutdown",
-           "shard_instants", "pick_device"]
+__all__ = [
+    "DistInfo",
+    "dist_info",
+    "init_distributed",
+    "barrier",
+    "shutdown",
+    "shard_instants",
+    "pick_device",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +68,9 @@ def init_distributed(info: DistInfo, timeout_s: float = 1800.0) -> None:
     """Join the gloo process group when running under torchrun with WORLD_SIZE > 1."""
     if not info.distributed or (dist.is_available() and dist.is_initialized()):
         return
-    dist.init_process_group("gloo", rank=info.rank, world_size=info.world_size,
-                            timeout=timedelta(seconds=timeout_s))
+    dist.init_process_group(
+        "gloo", rank=info.rank, world_size=info.world_size, timeout=timedelta(seconds=timeout_s)
+    )
     logger.info("rank %d of %d joined the process group", info.rank, info.world_size)
 
 

@@ -73,8 +73,9 @@ def letterbox_crop(image: np.ndarray, crop_px: int) -> tuple[np.ndarray, np.ndar
     return crop_image(image, box, crop_px), box
 
 
-def coarse_threshold_px(rig: CameraRig, crop_px: int, heatmap_px: int,
-                        heatmap_threshold: float) -> float:
+def coarse_threshold_px(
+    rig: CameraRig, crop_px: int, heatmap_px: int, heatmap_threshold: float
+) -> float:
     """The coarse RANSAC threshold in image pixels: ``heatmap_threshold`` heatmap pixels of
     the letterboxed view (the longest image side / heatmap_px image pixels each)."""
     longest = float(np.max(rig.sizes))
@@ -141,25 +142,25 @@ def locate_hands(
         rig: the capture's C cameras.
         threshold_px: RANSAC inlier threshold for the coarse detections (image pixels).
     """
-    conf = np.where(np.isfinite(confidence) & (confidence >= settings.min_confidence),
-                    confidence, 0.0)
+    conf = np.where(
+        np.isfinite(confidence) & (confidence >= settings.min_confidence), confidence, 0.0
+    )
     uv = np.where((conf > 0)[..., None], uv_px, np.nan)
-    tri = triangulate_ransac(np.swapaxes(uv, 0, 1), rig, confidence=conf.T,
-                             threshold_px=threshold_px, min_inliers=2)
+    tri = triangulate_ransac(
+        np.swapaxes(uv, 0, 1), rig, confidence=conf.T, threshold_px=threshold_px, min_inliers=2
+    )
     n_views = np.where(tri.valid, tri.n_views, 0)
     present = hand_presence(n_views, settings.min_views, settings.min_joint_fraction)
     joints = np.where((n_views >= settings.min_views)[:, None], tri.points_world_mm, np.nan)
     boxes = hand_boxes(joints, present, rig, settings.box_pad)
-    return FoundHands(joints_world_mm=joints, hand_present=present, n_views=n_views,
-                      boxes=boxes)
+    return FoundHands(joints_world_mm=joints, hand_present=present, n_views=n_views, boxes=boxes)
 
 
 def fine_crops(
     images: Sequence[np.ndarray | None], boxes: np.ndarray, crop_px: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Crops (N, S, S, 3) uint8 of the views with an image and a box, and their view indices."""
-    views = [c for c, img in enumerate(images)
-             if img is not None and np.isfinite(boxes[c]).all()]
+    views = [c for c, img in enumerate(images) if img is not None and np.isfinite(boxes[c]).all()]
     if not views:
         return np.zeros((0, crop_px, crop_px, 3), np.uint8), np.zeros(0, np.int64)
     crops = np.stack([crop_image(images[c], boxes[c], crop_px) for c in views])

@@ -140,8 +140,9 @@ def read_view(path: str | None, size: tuple[int, int] | None) -> tuple[np.ndarra
     if bgr is None:
         return None, f"{p}: corrupt or not an image"
     if size is not None and (bgr.shape[1], bgr.shape[0]) != tuple(size):
-        return None, (f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is "
-                      f"{size[0]}x{size[1]}")
+        return None, (
+            f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is {size[0]}x{size[1]}"
+        )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ""
 
 
@@ -154,8 +155,13 @@ class InstantImages(torch.utils.data.Dataset):
     bad [(camera, reason)].
     """
 
-    def __init__(self, instants: Sequence[int], paths: Sequence[Sequence[str | None]],
-                 sizes: np.ndarray, crop_px: int):
+    def __init__(
+        self,
+        instants: Sequence[int],
+        paths: Sequence[Sequence[str | None]],
+        sizes: np.ndarray,
+        crop_px: int,
+    ):
         self.instants = [int(i) for i in instants]
         self.paths = [list(p) for p in paths]
         self.sizes = np.asarray(sizes, np.int64)
@@ -179,8 +185,13 @@ class InstantImages(torch.utils.data.Dataset):
                 continue
             coarse[c], boxes[c] = letterbox_crop(img, S)
             images.append(torch.from_numpy(img))
-        return {"instant": self.instants[k], "images": images,
-                "coarse": torch.from_numpy(coarse), "coarse_boxes": boxes, "bad": bad}
+        return {
+            "instant": self.instants[k],
+            "images": images,
+            "coarse": torch.from_numpy(coarse),
+            "coarse_boxes": boxes,
+            "bad": bad,
+        }
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -208,8 +219,9 @@ def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None
 class _Detector:
     """The model as a ``crops -> (uv_crop (N, J, 2), confidence (N, J))`` callable, timed."""
 
-    def __init__(self, model, codec: HeatmapCodec, device: torch.device, amp: bool,
-                 batch_size: int):
+    def __init__(
+        self, model, codec: HeatmapCodec, device: torch.device, amp: bool, batch_size: int
+    ):
         self.model, self.codec, self.device = model, codec, device
         self.amp, self.batch_size = amp, int(batch_size)
         self.forward_s = 0.0
@@ -221,11 +233,12 @@ class _Detector:
         conf = np.zeros((len(crops), J), np.float32)
         for lo in range(0, len(crops), self.batch_size):
             t0 = time.perf_counter()
-            kp = predict_crops(self.model, self.codec, crops[lo:lo + self.batch_size],
-                               self.device, amp=self.amp)
+            kp = predict_crops(
+                self.model, self.codec, crops[lo : lo + self.batch_size], self.device, amp=self.amp
+            )
             self.forward_s += time.perf_counter() - t0
-            uv[lo:lo + len(kp.uv_crop_px)] = kp.uv_crop_px
-            conf[lo:lo + len(kp.uv_crop_px)] = kp.confidence
+            uv[lo : lo + len(kp.uv_crop_px)] = kp.uv_crop_px
+            conf[lo : lo + len(kp.uv_crop_px)] = kp.confidence
         self.crops += len(crops)
         return uv, conf
 
@@ -252,15 +265,17 @@ class _Labeller:
         self.store, self.config, self.settings = store, config, settings
         self.crop_px = int(config.crop_px)
         self.codec = HeatmapCodec.from_config(config)
-        self.detect = _Detector(model, self.codec, device, settings.amp and device.type == "cuda",
-                                settings.batch_size)
+        self.detect = _Detector(
+            model, self.codec, device, settings.amp and device.type == "cuda", settings.batch_size
+        )
         self.bones = reference_bone_lengths(store)
         self.rigs = {cap: store.rig(cap) for cap in store.captures}
         self.cols = {cap: np.nonzero(store.camera_mask(cap))[0] for cap in store.captures}
         self.coarse_thr = {
             cap: settings.hands.coarse_threshold_px
-            or coarse_threshold_px(rig, self.crop_px, config.heatmap_px,
-                                   settings.hands.coarse_threshold_heatmap_px)
+            or coarse_threshold_px(
+                rig, self.crop_px, config.heatmap_px, settings.hands.coarse_threshold_heatmap_px
+            )
             for cap, rig in self.rigs.items()
         }
         self.C = len(store.camera_names)
@@ -275,8 +290,7 @@ class _Labeller:
             cols = self.cols[cap]
             imgs = [it["images"][c] for c in cols]
             imgs = [None if t.numel() == 0 else t.numpy() for t in imgs]
-            p = _Pending(i, cap, cols, imgs,
-                         bad=[BadImage(i, int(c), why) for c, why in it["bad"]])
+            p = _Pending(i, cap, cols, imgs, bad=[BadImage(i, int(c), why) for c, why in it["bad"]])
             pend.append(p)
             have = np.array([im is not None for im in imgs], bool)
             coarse.append(it["coarse"].numpy()[cols][have])
@@ -290,17 +304,26 @@ class _Labeller:
             n = int(have.sum())
             p.coarse_uv = np.full((len(p.images), J, 2), np.nan)
             p.coarse_conf = np.zeros((len(p.images), J), np.float32)
-            p.coarse_uv[have], p.coarse_conf[have] = uv[k:k + n], conf[k:k + n]
+            p.coarse_uv[have], p.coarse_conf[have] = uv[k : k + n], conf[k : k + n]
             k += n
-        found = [locate_hands(p.coarse_uv, p.coarse_conf, self.rigs[p.capture],
-                              self.coarse_thr[p.capture], self.settings.hands) for p in pend]
+        found = [
+            locate_hands(
+                p.coarse_uv,
+                p.coarse_conf,
+                self.rigs[p.capture],
+                self.coarse_thr[p.capture],
+                self.settings.hands,
+            )
+            for p in pend
+        ]
         boxes = [f.boxes for f in found]
         result = self._fine(pend, boxes)
         for _ in range(1, self.settings.fine_passes):
             # crop again around the first fine result, with training's own box padding
             boxes = [
                 hand_boxes(r[0], r[6] > 0, self.rigs[p.capture], self.config.box_pad)
-                if (r[6] > 0).any() else b
+                if (r[6] > 0).any()
+                else b
                 for r, p, b in zip(result, pend, boxes, strict=True)
             ]
             result = self._fine(pend, boxes)
@@ -324,17 +347,20 @@ class _Labeller:
             c = len(p.images)
             fu = np.full((c, J, 2), np.nan)
             fc = np.zeros((c, J), np.float32)
-            fu[v], fc[v] = uv[k:k + len(v)], conf[k:k + len(v)]
+            fu[v], fc[v] = uv[k : k + len(v)], conf[k : k + len(v)]
             k += len(v)
             use = fc >= s.min_confidence
-            tri = triangulate_ransac(np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
-                                     self.rigs[p.capture], confidence=np.where(use, fc, 0).T,
-                                     threshold_px=s.threshold_px, min_inliers=2)
+            tri = triangulate_ransac(
+                np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
+                self.rigs[p.capture],
+                confidence=np.where(use, fc, 0).T,
+                threshold_px=s.threshold_px,
+                min_inliers=2,
+            )
             n_views = np.where(tri.valid, tri.n_views, 0)
-            err = np.where(tri.inliers, tri.reproj_error_px, np.nan)
-            with np.errstate(invalid="ignore"):
-                mean_err = np.nanmean(np.where(tri.inliers, err, np.nan), axis=1) \
-                    if tri.inliers.any() else np.full(J, np.nan)
+            n_in = tri.inliers.sum(axis=1)
+            err_sum = np.where(tri.inliers, tri.reproj_error_px, 0.0).sum(axis=1)
+            mean_err = np.where(n_in > 0, err_sum / np.maximum(n_in, 1), np.nan)
             present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
             joints = tri.points_world_mm.copy()
             quality = self._quality(joints, n_views, mean_err, present)
@@ -377,9 +403,15 @@ class _Labeller:
             uv[k][p.cols], conf[k][p.cols] = fu, fc
             bad.extend(p.bad)
         return ShardRecords(
-            instants=np.array([p.instant for p in pend], np.int64), uv_px=uv, confidence=conf,
-            joints_world_mm=joints, inliers=inl, reproj_error_px=err, quality=qual,
-            hand_present=hands, bad_images=tuple(bad),
+            instants=np.array([p.instant for p in pend], np.int64),
+            uv_px=uv,
+            confidence=conf,
+            joints_world_mm=joints,
+            inliers=inl,
+            reproj_error_px=err,
+            quality=qual,
+            hand_present=hands,
+            bad_images=tuple(bad),
         )
 
 
@@ -403,6 +435,8 @@ def label_instants(
         model = model.to(memory_format=torch.channels_last)
     lab = _Labeller(store, model, config, device, settings)
     instants = [int(i) for i in instants]
+    if not instants:
+        return LabelingStats(0, 0, 0, (), 0.0, 0.0)
     table = store.instants()
     captures = {i: str(table.capture[i]) for i in instants}
     sizes = np.zeros((lab.C, 2), np.int64)
@@ -413,10 +447,14 @@ def label_instants(
     data = InstantImages(instants, paths, sizes, lab.crop_px)
     workers = max(0, int(settings.workers))
     loader = torch.utils.data.DataLoader(
-        data, batch_size=None, shuffle=False, num_workers=workers,
+        data,
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
         worker_init_fn=_worker_init if workers else None,
         multiprocessing_context="forkserver" if workers else None,
-        prefetch_factor=4 if workers else None, pin_memory=False,
+        prefetch_factor=4 if workers else None,
+        pin_memory=False,
     )
     views_per_batch = max(1, settings.batch_size)
     t0 = time.perf_counter()
@@ -458,6 +496,12 @@ def label_instants(
     wall = time.perf_counter() - t0
     for b in bad:
         logger.warning("skipped %s", b.reason)
-    return LabelingStats(instants=done, images=images, crops=lab.detect.crops,
-                         bad_images=tuple(bad), wall_s=wall, forward_s=lab.detect.forward_s,
-                         startup_s=startup or 0.0)
+    return LabelingStats(
+        instants=done,
+        images=images,
+        crops=lab.detect.crops,
+        bad_images=tuple(bad),
+        wall_s=wall,
+        forward_s=lab.detect.forward_s,
+        startup_s=startup or 0.0,
+    )

@@ -21,23 +21,51 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "writes the labels. Rerunning resumes: only instants missing from the shards are done.",
     )
     p.add_argument("project", help="project folder")
-    p.add_argument("--model", metavar="CKPT", default=None,
-                   help="detector checkpoint (default: the project's newest)")
-    p.add_argument("--instants", choices=("unlabelled", "all"), default="unlabelled",
-                   help="unlabelled (default): instants without human 3D joints; all")
+    p.add_argument(
+        "--model",
+        metavar="CKPT",
+        default=None,
+        help="detector checkpoint (default: the project's newest)",
+    )
+    p.add_argument(
+        "--instants",
+        choices=("unlabelled", "all"),
+        default="unlabelled",
+        help="unlabelled (default): instants without human 3D joints; all",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="crops per forward (64)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="image-decoding processes per rank (1; 0 decodes in the main process)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="image-decoding processes per rank (1; 0 decodes in the main process)",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--threshold-px", type=float, default=None,
-                   help="RANSAC inlier threshold of the fine detections (6)")
-    p.add_argument("--coarse-threshold-px", type=float, default=None,
-                   help="RANSAC threshold of the coarse whole-view pass (default: 1.5 heatmap "
-                   "pixels of the letterboxed view, ~16 px for 96 px crops of 256 px views)")
-    p.add_argument("--fine-passes", type=int, default=1,
-                   help="2: crop again around the first fine result (slower, tighter crops)")
-    p.add_argument("--flush-every", type=int, default=16,
-                   help="instants between shard writes (a killed rank loses at most these)")
+    p.add_argument(
+        "--threshold-px",
+        type=float,
+        default=None,
+        help="RANSAC inlier threshold of the fine detections (6)",
+    )
+    p.add_argument(
+        "--coarse-threshold-px",
+        type=float,
+        default=None,
+        help="RANSAC threshold of the coarse whole-view pass (default: 1.5 heatmap "
+        "pixels of the letterboxed view, ~16 px for 96 px crops of 256 px views)",
+    )
+    p.add_argument(
+        "--fine-passes",
+        type=int,
+        default=1,
+        help="2: crop again around the first fine result (slower, tighter crops)",
+    )
+    p.add_argument(
+        "--flush-every",
+        type=int,
+        default=16,
+        help="instants between shard writes (a killed rank loses at most these)",
+    )
     return p
 
 
@@ -47,8 +75,12 @@ def _settings(args: argparse.Namespace):
     from machine_labeler.labeling import LabelingSettings
 
     s = LabelingSettings()
-    changes = dict(batch_size=args.batch_size, workers=args.workers,
-                   fine_passes=args.fine_passes, flush_every=args.flush_every)
+    changes = dict(
+        batch_size=args.batch_size,
+        workers=args.workers,
+        fine_passes=args.fine_passes,
+        flush_every=args.flush_every,
+    )
     if args.threshold_px is not None:
         changes["threshold_px"] = args.threshold_px
     if args.coarse_threshold_px is not None:
@@ -96,8 +128,10 @@ def run(args: argparse.Namespace) -> int:
         with ProjectStore.open(args.project, mode="r") as store:
             ckpt = Path(args.model) if args.model else newest_checkpoint(store)
             if ckpt is None:
-                raise CliError(f"{store.models_dir / 'labeler'}: no detector checkpoint "
-                               "(run 'annotator train-labeler' first, or give --model)")
+                raise CliError(
+                    f"{store.models_dir / 'labeler'}: no detector checkpoint "
+                    "(run 'annotator train-labeler' first, or give --model)"
+                )
             device = D.pick_device(args.device, info)
             if device.type == "cpu" and info.distributed:
                 torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.local_world_size))
@@ -106,37 +140,61 @@ def run(args: argparse.Namespace) -> int:
             if args.instants == "all":
                 expected = np.arange(F, dtype=np.int64)
             else:
-                expected = np.setdiff1d(np.arange(F, dtype=np.int64),
-                                        store.labelled_instants("human"))
+                expected = np.setdiff1d(
+                    np.arange(F, dtype=np.int64), store.labelled_instants("human")
+                )
             stat = ckpt.stat()
-            key = {"model": str(ckpt.resolve()), "model_mtime": stat.st_mtime,
-                   "model_size": stat.st_size, "instants": args.instants,
-                   "config": loaded.config.name, **settings.meta()}
+            key = {
+                "model": str(ckpt.resolve()),
+                "model_mtime": stat.st_mtime,
+                "model_size": stat.st_size,
+                "instants": args.instants,
+                "config": loaded.config.name,
+                **settings.meta(),
+            }
             machine_dir = store.machine_dir
             if info.rank == 0:
                 remove_dead_temps(machine_dir)
                 manifest = read_manifest(machine_dir)
-                same = (manifest is not None and manifest[1].get("run_key") == key
-                        and np.array_equal(np.unique(manifest[0]), expected))
+                same = (
+                    manifest is not None
+                    and manifest[1].get("run_key") == key
+                    and np.array_equal(np.unique(manifest[0]), expected)
+                )
                 if not same:
                     moved = archive_run(machine_dir)
                     if moved is not None:
-                        log.warning("a new labelling run: the earlier run's shards moved to %s",
-                                    moved)
+                        log.warning(
+                            "a new labelling run: the earlier run's shards moved to %s", moved
+                        )
                     write_manifest(machine_dir, expected, {"run_key": key})
             D.barrier()  # the manifest is settled
             done = completed_instants(machine_dir)
             D.barrier()  # every rank has read the shards before any rank writes one
             todo = np.setdiff1d(expected, done)
             mine = D.shard_instants(todo, info.rank, info.world_size)
-            writer = ShardWriter(machine_dir, info.rank, info.world_size, store.camera_names,
-                                 skeleton.NUM_JOINTS, meta={**key, "threshold_px":
-                                                            settings.threshold_px})
+            writer = ShardWriter(
+                machine_dir,
+                info.rank,
+                info.world_size,
+                store.camera_names,
+                skeleton.NUM_JOINTS,
+                meta={**key, "threshold_px": settings.threshold_px},
+            )
             show = info.rank == 0
-            with tqdm_progress(f"labelling (rank {info.rank}/{info.world_size})",
-                               "instant") as progress:
-                stats = label_instants(store, loaded.model, loaded.config, mine, writer,
-                                       settings, device, progress if show else None)
+            with tqdm_progress(
+                f"labelling (rank {info.rank}/{info.world_size})", "instant"
+            ) as progress:
+                stats = label_instants(
+                    store,
+                    loaded.model,
+                    loaded.config,
+                    mine,
+                    writer,
+                    settings,
+                    device,
+                    progress if show else None,
+                )
         for b in stats.bad_images[:20]:
             print(f"skipped image: instant {b.instant}: {b.reason}", file=sys.stderr)
         if len(stats.bad_images) > 20:

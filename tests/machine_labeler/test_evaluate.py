@@ -32,9 +32,15 @@ def evaluated(tmp_path_factory):
     machine_off = rng.normal(0, 3.0, (len(MACHINE), J, 3))
     with ProjectStore.open(path, "w") as store:
         for k, i in enumerate(HUMAN):
-            store.set_joints_3d(i, np.where(np.isfinite(store.ground_truth(i).joints_world_mm),
-                                            store.ground_truth(i).joints_world_mm
-                                            + human_off[k], np.nan), source="human")
+            store.set_joints_3d(
+                i,
+                np.where(
+                    np.isfinite(store.ground_truth(i).joints_world_mm),
+                    store.ground_truth(i).joints_world_mm + human_off[k],
+                    np.nan,
+                ),
+                source="human",
+            )
     with ProjectStore.open(path, "w") as store:
         write_manifest(store.machine_dir, np.array(MACHINE), {})
         w = ShardWriter(store.machine_dir, 0, 1, store.camera_names, J)
@@ -42,8 +48,21 @@ def evaluated(tmp_path_factory):
         w.close()
         merge_machine_labels(store)
     json_path = root / "eval.json"
-    assert main(["evaluate", str(path), "--json", str(json_path), "--views", "2,3,5,10",
-                 "--repeats", "20"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--json",
+                str(json_path),
+                "--views",
+                "2,3,5,10",
+                "--repeats",
+                "20",
+            ]
+        )
+        == 0
+    )
     return path, json.loads(json_path.read_text()), human_off, machine_off
 
 
@@ -84,8 +103,11 @@ def test_baseline_is_the_mean_pose_at_the_true_root(evaluated):
     for hand in skeleton.HANDS:  # a plain loop, independent of the vectorised code
         joints = skeleton.hand_joints(hand)
         root = skeleton.ROOT_INDEX[hand]
-        rel = [human[k][joints] - human[k][root] for k in range(len(HUMAN))
-               if np.isfinite(human[k][joints]).all()]
+        rel = [
+            human[k][joints] - human[k][root]
+            for k in range(len(HUMAN))
+            if np.isfinite(human[k][joints]).all()
+        ]
         mean_rel = np.mean(rel, axis=0)
         for k in range(len(MACHINE)):
             if np.isfinite(truth[k][joints]).all():
@@ -111,8 +133,11 @@ def test_views_curve_falls_and_matches_all_view_triangulation(evaluated):
         for k, i in enumerate(MACHINE):
             rig_k = store.rig(store.instant(i).capture)
             assert rig_k.names == rig.names
-            tri = triangulate_ransac(np.swapaxes(rec.uv_px[k].astype(np.float64), 0, 1), rig_k,
-                                     confidence=rec.confidence[k].T.astype(np.float64))
+            tri = triangulate_ransac(
+                np.swapaxes(rec.uv_px[k].astype(np.float64), 0, 1),
+                rig_k,
+                confidence=rec.confidence[k].T.astype(np.float64),
+            )
             errs.append(np.linalg.norm(tri.points_world_mm - truth[k], axis=-1))
     e = np.concatenate(errs)
     assert curve[-1]["mean_mm"] == pytest.approx(np.nanmean(e), rel=1e-6)

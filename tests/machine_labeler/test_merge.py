@@ -49,8 +49,14 @@ def test_merge_writes_machine_labels_and_human_wins(project):
         write_manifest(store.machine_dir, np.arange(6), {})
         quality = np.zeros((3, J), np.uint8)
         quality[1, 7] = QUALITY_HIGH_ERROR
-        _write(store, [([0, 1, 2], dict(offset_mm=[0.0, 0.0, 2.0], quality=quality)),
-                       ([3, 4, 5], dict(offset_mm=[0.0, 0.0, 2.0]))], world=2)
+        _write(
+            store,
+            [
+                ([0, 1, 2], dict(offset_mm=[0.0, 0.0, 2.0], quality=quality)),
+                ([3, 4, 5], dict(offset_mm=[0.0, 0.0, 2.0])),
+            ],
+            world=2,
+        )
     with ProjectStore.open(project, "w") as store:
         report = merge_machine_labels(store)
     assert report.instants == 6 and report.shards == 2
@@ -69,16 +75,18 @@ def test_merge_writes_machine_labels_and_human_wins(project):
             if i == 0:
                 expected[:5] = False
             np.testing.assert_array_equal(machine, expected)
-            np.testing.assert_allclose(lab.joints_world_mm[machine],
-                                       gt.joints_world_mm[machine] + [0, 0, 2.0])
+            np.testing.assert_allclose(
+                lab.joints_world_mm[machine], gt.joints_world_mm[machine] + [0, 0, 2.0]
+            )
             np.testing.assert_array_equal(lab.hand_present, gt.hand_present.astype(np.int8))
         assert (7, "machine: large reprojection error") in store.labels(1).flags
         assert (3, "human: check this") in store.labels(2).flags
         assert present is not None
         det = read_detections(store.machine_dir)
         np.testing.assert_array_equal(det.records.instants, np.arange(6))
-        np.testing.assert_allclose(det.records.uv_px[4],
-                                   store.ground_truth(4).uv_px.astype(np.float32))
+        np.testing.assert_allclose(
+            det.records.uv_px[4], store.ground_truth(4).uv_px.astype(np.float32)
+        )
         assert det.records.quality[1, 7] == QUALITY_HIGH_ERROR
 
     # a second run without the failure: the old machine flag goes, the human one stays
@@ -92,8 +100,9 @@ def test_merge_writes_machine_labels_and_human_wins(project):
         assert (3, "human: check this") in store.labels(2).flags
         lab = store.labels(3)
         m = lab.joint_source == "machine"
-        np.testing.assert_allclose(lab.joints_world_mm[m],
-                                   store.ground_truth(3).joints_world_mm[m] + [0, 0, -3.0])
+        np.testing.assert_allclose(
+            lab.joints_world_mm[m], store.ground_truth(3).joints_world_mm[m] + [0, 0, -3.0]
+        )
         np.testing.assert_allclose(store.labels(0).joints_world_mm[:5], gt0[:5] + 1.0)
 
 

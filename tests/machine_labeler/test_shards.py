@@ -62,8 +62,9 @@ def test_round_trip_and_roll_over(tmp_path):
     uv = np.concatenate([b.uv_px for b in back])
     np.testing.assert_allclose(uv, rec.uv_px.astype(np.float32))
     np.testing.assert_array_equal(np.concatenate([b.quality for b in back]), rec.quality)
-    np.testing.assert_array_equal(np.concatenate([b.joints_world_mm for b in back]),
-                                  rec.joints_world_mm)
+    np.testing.assert_array_equal(
+        np.concatenate([b.joints_world_mm for b in back]), rec.joints_world_mm
+    )
     assert back[0].bad_images == (BadImage(0, 1, "corrupt JPEG"),)
     assert back[0].meta == {"model": "m.pt"}
     np.testing.assert_array_equal(completed_instants(tmp_path), np.arange(10))
@@ -141,8 +142,9 @@ def test_killed_writer_keeps_flushed_instants(tmp_path):
     """SIGKILL a real writer process while it flushes: every shard left is readable and
     holds exactly the instants flushed before it (at most the unflushed ones are lost)."""
     child = tmp_path / "machine_labeler_shards_child.py"
-    child.write_text(textwrap.dedent(
-        f"""
+    child.write_text(
+        textwrap.dedent(
+            f"""
         import os, sys, numpy as np
         from annotator.store.machine_shards import ShardRecords, ShardWriter
         J = {J}
@@ -157,19 +159,32 @@ def test_killed_writer_keeps_flushed_instants(tmp_path):
                     quality=np.zeros((1, J)), hand_present=np.zeros((1, 2)))
                 w.add(rec)
                 w.flush()
-                with open(os.path.join(d, "flushed.txt"), "w") as f:
+                with open(os.path.join(d, "flushed.tmp"), "w") as f:
                     f.write(str(i))
-        """))
+                os.replace(os.path.join(d, "flushed.tmp"), os.path.join(d, "flushed.txt"))
+        """
+        )
+    )
     sizes = []
-    for delay in (0.8, 1.1, 1.4):
-        out = tmp_path / f"m{delay}"
+    for target, delay in ((2, 0.0), (7, 0.013), (15, 0.029)):
+        out = tmp_path / f"m{target}"
         out.mkdir()
         proc = subprocess.Popen(
-            [sys.executable, "-c", _WRITER.format(tests=str(tmp_path), dir=str(out))])
+            [sys.executable, "-c", _WRITER.format(tests=str(tmp_path), dir=str(out))]
+        )
+        marker = out / "flushed.txt"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:  # wait until the writer is well into its run, then kill it mid-flush
+                if int(marker.read_text() or -1) >= target:
+                    break
+            except (FileNotFoundError, ValueError):
+                pass
+            time.sleep(0.01)
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        flushed = int((out / "flushed.txt").read_text() or -1)
+        flushed = int(marker.read_text())
         done = completed_instants(out)
         # contiguous from 0; the instant being flushed at the kill may or may not be there
         np.testing.assert_array_equal(done, np.arange(done.size))

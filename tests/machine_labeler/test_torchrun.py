@@ -24,8 +24,18 @@ from tests.machine_labeler.labeling_support import (
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--threshold-px", "1000", "--coarse-threshold-px", "1000", "--batch-size", "12",
-        "--workers", "0", "--flush-every", "1"]
+ARGS = [
+    "--threshold-px",
+    "1000",
+    "--coarse-threshold-px",
+    "1000",
+    "--batch-size",
+    "12",
+    "--workers",
+    "0",
+    "--flush-every",
+    "1",
+]
 
 
 def _env() -> dict:
@@ -36,9 +46,18 @@ def _env() -> dict:
 
 
 def _torchrun(project: Path, nproc: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={nproc}", "-m", "annotator.cli.main", "machine-label",
-            str(project), *ARGS]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "annotator.cli.main",
+        "machine-label",
+        str(project),
+        *ARGS,
+    ]
 
 
 def _merged(project: Path) -> dict[str, np.ndarray]:
@@ -69,8 +88,12 @@ def reference(tmp_path_factory):
     src = make_synth(root / "src", cameras=12, instants=6, subjects=1)
     make_detector_checkpoint(src)
     ref = copy_project(src, root / "ref")
-    subprocess.run([sys.executable, "-m", "annotator.cli.main", "machine-label", str(ref),
-                    *ARGS], check=True, env=_env(), timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "annotator.cli.main", "machine-label", str(ref), *ARGS],
+        check=True,
+        env=_env(),
+        timeout=300,
+    )
     merged = _merged(ref)
     assert (merged["source"] == "machine").sum() > 100  # real numbers flow through
     return src, merged
@@ -79,8 +102,9 @@ def reference(tmp_path_factory):
 def test_two_ranks_give_the_same_labels_as_one(reference, tmp_path):
     src, ref = reference
     project = copy_project(src, tmp_path / "p")
-    out = subprocess.run(_torchrun(project, 2), env=_env(), timeout=300,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        _torchrun(project, 2), env=_env(), timeout=300, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     shards = shard_paths(project / "machine")
     ranks = {int(p.name[6:11]) % 2 for p in shards}
@@ -106,8 +130,9 @@ def _rank_pid(parent: int, rank: int) -> int | None:
 def test_killed_rank_then_rerun_leaves_nothing_missing_or_twice(reference, tmp_path):
     src, ref = reference
     project = copy_project(src, tmp_path / "p")
-    proc = subprocess.Popen(_torchrun(project, 2), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        _torchrun(project, 2), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 240
         victim = None
@@ -129,8 +154,9 @@ def test_killed_rank_then_rerun_leaves_nothing_missing_or_twice(reference, tmp_p
     with ProjectStore.open(project) as store:
         done = np.concatenate([read_shard(p).instants for p in shard_paths(store.machine_dir)])
         assert len(done) < store.num_instants  # the kill really left work undone
-    rerun = subprocess.run(_torchrun(project, 2), env=_env(), timeout=300,
-                           capture_output=True, text=True)
+    rerun = subprocess.run(
+        _torchrun(project, 2), env=_env(), timeout=300, capture_output=True, text=True
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     all_done = np.concatenate([read_shard(p).instants for p in shard_paths(project / "machine")])
     assert sorted(all_done.tolist()) == list(range(6))  # each instant exactly once
