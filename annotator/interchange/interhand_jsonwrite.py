@@ -9,6 +9,7 @@ atomically (temporary sibling, fsync, rename).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ __all__ = ["write_data_json", "write_joint_3d_json", "file_names", "json_value"]
 _BLOCK = 8192
 _ENC = json.JSONEncoder(allow_nan=False)
 _encode = _ENC.encode
+# the encoder's own string escaping (ensure_ascii), C-accelerated where available
+_encode_str = json.encoder.encode_basestring_ascii
 
 
 def _valid_json(mask_row: np.ndarray, nested: bool, as_bool: bool, cache: dict) -> list:
@@ -44,6 +47,37 @@ def _valid_json(mask_row: np.ndarray, nested: bool, as_bool: bool, cache: dict) 
 
 def _flag(v: bool, as_bool: bool) -> bool | int:
     return bool(v) if as_bool else int(v)
+
+
+def _flag_text(v: bool, as_bool: bool) -> str:
+    return ("true" if v else "false") if as_bool else ("1" if v else "0")
+
+
+def _valid_text(mask_row: np.ndarray, st: JsonStyle, cache: dict[bytes, str]) -> str:
+    key = mask_row.tobytes()
+    out = cache.get(key)
+    if out is None:
+        out = cache[key] = _encode(
+            _valid_json(mask_row, st.image_valid_nested, st.image_valid_bool, {})
+        )
+    return out
+
+
+def _str(s: str) -> str:
+    return _encode_str(s)
+
+
+def _val(v: str | int) -> str:
+    """A capture/camera id as JSON text (an int, or an ASCII-escaped string)."""
+    return _encode_str(v) if isinstance(v, str) else str(v)
+
+
+def _floats(values: list[float]) -> str:
+    """A list of finite floats as the encoder writes it (``float.__repr__``)."""
+    for v in values:
+        if not math.isfinite(v):
+            raise ValueError(f"Out of range float values are not JSON compliant: {v!r}")
+    return "[" + ", ".join(map(float.__repr__, values)) + "]"
 
 
 def _key_order(known: tuple[str, ...], extra: dict, order: tuple[str, ...]) -> list[str]:
@@ -119,6 +153,7 @@ def write_data_json(
     image_default = tuple(st.image_keys) == IMAGE_KEYS
     ann_default = tuple(st.annotation_keys) == ANN_KEYS
     cache: dict[bytes, list] = {}
+    text_cache: dict[bytes, str] = {}
 
     def images() -> Iterator[list[str]]:
         for lo in range(0, n, _BLOCK):
@@ -127,6 +162,16 @@ def write_data_json(
             ids = rows.image_id[sel].tolist()
             out = []
             for k, iid in enumerate(ids):
+                extra = image_extra.get(str(iid)) if image_extra else None
+                if image_default and not extra:
+                    # the encoder's own text, spliced: ints, ASCII-escaped strings
+                    out.append(
+                        f'{{"id": {iid}, "file_name": {_str(names[k])}, "width": {width[k]}, '
+                        f'"height": {height[k]}, "capture": {_val(capture[k])}, '
+                        f'"subject": {subject[k]}, "seq_name": {_str(seq[k])}, '
+                        f'"camera": {_val(camera[k])}, "frame_idx": {frame[k]}}}'
+                    )
+                    continue
                 known = {
                     "id": iid,
                     "file_name": names[k],
@@ -138,7 +183,6 @@ def write_data_json(
                     "camera": camera[k],
                     "frame_idx": frame[k],
                 }
-                extra = image_extra.get(str(iid)) if image_extra else None
                 if extra or not image_default:
                     known = _ordered(known, extra or {}, st.image_keys)
                 out.append(_encode(known))
@@ -157,6 +201,15 @@ def write_data_json(
             htv = rows.type_valid[lo:hi].tolist()
             out = []
             for k, iid in enumerate(ids):
+                extra = annotation_extra.get(str(iid)) if annotation_extra else None
+                if ann_default and not extra:
+                    out.append(
+                        f'{{"id": {ann[k]}, "image_id": {iid}, "bbox": {_floats(box[k])}, '
+                        f'"joint_valid": {_valid_text(jv[k], st, text_cache)}, '
+                        f'"hand_type": "{HAND_TYPES[ht[k]]}", '
+                        f'"hand_type_valid": {_flag_text(htv[k], st.image_flag_bool)}}}'
+                    )
+                    continue
                 known = {
                     "id": ann[k],
                     "image_id": iid,
@@ -167,7 +220,6 @@ def write_data_json(
                     "hand_type": HAND_TYPES[ht[k]],
                     "hand_type_valid": _flag(htv[k], st.image_flag_bool),
                 }
-                extra = annotation_extra.get(str(iid)) if annotation_extra else None
                 if extra or not ann_default:
                     known = _ordered(known, extra or {}, st.annotation_keys)
                 out.append(_encode(known))

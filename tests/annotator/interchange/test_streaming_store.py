@@ -198,3 +198,17 @@ def test_truncated_data_json_changes_no_existing_project(where, generated, tmp_p
     with pytest.raises(InterchangeFormatError, match="not valid JSON"):
         _import(generated, project, data=broken)
     assert _snapshot(project) == before
+
+
+def test_keys_the_format_does_not_define_round_trip_exactly(ih_json, ih_sample, tmp_path):
+    """Entries with extra keys take the dict path, the others the spliced-text path: the
+    export is still exactly ``json.dumps`` of the input."""
+    ih_json["data"]["images"][0]["note"] = {"kept": [1, None, "é"]}
+    ih_json["data"]["annotations"][2]["score"] = 0.5
+    ih_json["joint_3d"]["4"]["2017"]["source"] = "manual"
+    paths = write_variant(tmp_path, ih_json)
+    import_interhand(tmp_path / "p", images=ih_sample["images"], **paths)
+    with ProjectStore.open(tmp_path / "p") as store:
+        lay = export_interhand(store, tmp_path / "out", "test", images="none").layout
+    for key in ("data", "camera", "joint_3d"):
+        assert getattr(lay, key).read_text() == json.dumps(ih_json[key]), key
