@@ -109,6 +109,8 @@ def _headline(s: Mapping) -> str:
               f"{_pct(net.get('handedness_accuracy'))}"),
         _card("wall time", f"{s['total_seconds'] / 60:.1f} min",
               f"{len(s['seconds'])} stages on {_e(s['machine_info'].get('cores'))} CPU cores"
+              + (f" ({sum(s['cpu_seconds'].values()) / 60:.1f} CPU-min)"
+                 if s.get("cpu_seconds") else "")
               + (f", GPU {_e(s['machine_info']['gpu'])}" if s["machine_info"].get("gpu")
                  else ", no GPU")),
     ]

@@ -231,7 +231,8 @@ def run_stages(
             if code != 0:
                 raise DemoStageError(stage, code, log_path if tee else None)
         seconds = time.perf_counter() - t0
-        cpu = _children_cpu() - cpu0 if stage.name not in in_process else None
+        counted = stage.cpu_counted and stage.name not in in_process
+        cpu = _children_cpu() - cpu0 if counted else None
         record = StageRecord(stage.name, stage.command, seconds, attempts, time.time(),
                              stage.items, stage.unit, cpu)
         _marker(out, stage.name, "done").write_text(json.dumps(asdict(record)))

@@ -100,7 +100,7 @@ def build_summary(
                   for k in ("mpjpe_all", "mpjpe_single", "mpjpe_interacting")}
     seconds = {s.name: round(records[s.name].seconds, 2) for s in stages if s.name in records}
     cpu = {s.name: round(records[s.name].cpu_seconds, 1) for s in stages
-           if s.name in records and records[s.name].cpu_seconds is not None}
+           if s.cpu_counted and s.name in records and records[s.name].cpu_seconds is not None}
     return {
         "project": str((out / "project").resolve()),
         "report": str((out / "report.html").resolve()),
