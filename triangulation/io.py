@@ -38,7 +38,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +48,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from triangulation.atomic_write import atomic_write_bytes
 from triangulation.calib_formats import anipose, interhand, native, opencv
 from triangulation.calib_formats._common import ImageSize, lookup_size, one_line
 from triangulation.camera import Camera, CameraRig
@@ -294,28 +294,8 @@ def load_rig(
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: same-folder temp file, fsync, ``os.replace``."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable; not possible on every platform
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    """Write ``text`` (UTF-8) to ``path`` atomically (:mod:`triangulation.atomic_write`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _as_rig(rig: CameraRig | Iterable[Camera], what: str) -> CameraRig:

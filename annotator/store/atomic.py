@@ -26,10 +26,22 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from annotator.store.errors import ProjectFormatError
+
+# The single-file pieces are shared with triangulation.io (cameras.toml): one implementation.
+from triangulation.atomic_write import (
+    TMP_TAG,
+    atomic_file,
+    atomic_write_bytes,
+    commit_replace,
+    fsync_dir,
+    fsync_path,
+    stage_bytes,
+    temp_sibling,
+)
 
 __all__ = [
     "temp_sibling",
@@ -48,51 +60,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_TMP_TAG = ".tmp-"
+_TMP_TAG = TMP_TAG
 #: The roll-forward journal of a multi-file commit (see the module docstring).
 COMMIT_NAME = ".commit.json"
 _JOURNAL_VERSION = 1
 
 
-def temp_sibling(path: Path) -> Path:
-    """A fresh temporary path in the same directory as ``path`` (same filesystem)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}{_TMP_TAG}{os.getpid()}-{os.urandom(4).hex()}")
-
-
-def fsync_path(path: Path) -> None:
-    """fsync an existing file's contents to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory so renames inside it are durable (no-op where unsupported)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit_replace(tmp: Path, target: Path) -> None:
-    """fsync ``tmp``, atomically move it onto ``target``, fsync the directory."""
-    fsync_path(tmp)
-    os.replace(tmp, target)
-    fsync_dir(Path(target).parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically."""
-    path = Path(path)
+def _write_journal(path: Path, data: bytes) -> None:
+    """atomic_write_bytes, spelled out so the journal's folder fsync is this module's
+    ``fsync_dir`` (the commit's durability steps, in one place, as the crash tests see them)."""
     tmp = stage_bytes(path, data)
     try:
         os.replace(tmp, path)
@@ -101,42 +77,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path`` atomically.
-
-    On an exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    tmp = temp_sibling(path)
-    try:
-        yield tmp
-        commit_replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def stage_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a fresh fsynced temporary sibling of ``path``; returns its path.
-
-    ``path`` itself is untouched; pass the pair to :func:`commit_files`.
-    """
-    path = Path(path)
-    tmp = temp_sibling(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return tmp
 
 
 def _check_name(journal: Path, name: object, what: str) -> str:
@@ -239,7 +179,7 @@ def commit_files(directory: Path, renames: Sequence[tuple[Path, Path]]) -> None:
         "pid": os.getpid(),
         "renames": [{"temp": t, "target": g} for t, g in names],
     }
-    atomic_write_bytes(directory / COMMIT_NAME, json.dumps(body, indent=1).encode("utf-8"))
+    _write_journal(directory / COMMIT_NAME, json.dumps(body, indent=1).encode("utf-8"))
     _roll_forward(directory, names)
 
 
