@@ -165,7 +165,7 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"train the EfficientNet machine labeler (cpu-small) on the propagated labels, "
             f"{size.labeler_steps} steps",
             ("train-labeler", project, "--config", "cpu-small", "--steps",
-             str(size.labeler_steps), "--device", "cpu", *_batch(size.labeler_batch)),
+             str(size.labeler_steps), "--device", "auto", *_batch(size.labeler_batch)),
             resume_argv=("--resume",), resume_if="project/models/labeler/*-cpu-small/model.pt",
             items=size.labeler_steps, unit="step",
         ),
@@ -196,7 +196,7 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"train InterNet (cpu-small) on the {row} labels of held-in subjects {held_in}, "
             f"{size.internet_steps} steps",
             ("train-internet", project, "--labels", labels, "--subjects", held_in,
-             "--config", "cpu-small", "--steps", str(size.internet_steps), "--device", "cpu",
+             "--config", "cpu-small", "--steps", str(size.internet_steps), "--device", "auto",
              *_batch(size.internet_batch), "--out", str(ckpt_dir)),
             resume_argv=("--resume",), resume_if=f"internet/{labels}/checkpoint.pth",
             items=size.internet_steps, unit="step",

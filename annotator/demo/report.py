@@ -125,7 +125,7 @@ def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
         rate = f"{_sig(st.items / sec)} {st.unit}s/s" if sec and st.items else ""
         rows.append(
             f"<tr><td>{n}</td><td><b>{_e(st.name)}</b><br><span class='note'>{_e(st.title)}"
-            f"</span></td><td><code>{_e(st.command)}</code></td>"
+            f"</span></td><td><code>{_e(s['commands'].get(st.name, st.command))}</code></td>"
             f"<td class='num'>{'–' if sec is None else f'{sec:.1f} s'}</td>"
             f"<td class='num'>{'–' if cpu.get(st.name) is None else f'{cpu[st.name]:.0f} s'}</td>"
             f"<td class='num'>{_e(rate)}</td></tr>")

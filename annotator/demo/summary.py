@@ -120,5 +120,7 @@ def build_summary(
         "total_seconds": round(sum(seconds.values()), 1),
         # CPU time of each stage's processes: with wall time, shows how loaded the machine was
         "cpu_seconds": cpu,
-        "commands": {s.name: s.command for s in stages},
+        # what ran (the record's command) where the stage ran, else what would run
+        "commands": {s.name: records[s.name].command if s.name in records else s.command
+                     for s in stages},
     }
