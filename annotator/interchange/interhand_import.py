@@ -42,7 +42,7 @@ from annotator.interchange.interhand_layout import rig_from_interhand
 from annotator.interchange.interhand_plan import ImportPlan, plan_import
 from annotator.interchange.interhand_stream import StreamedSplit, read_interhand_stream
 from annotator.skeleton import NUM_JOINTS
-from annotator.store.frames import EncodedPaths
+from annotator.store.paths import EncodedPaths
 from triangulation.camera import CameraRig
 
 __all__ = [

@@ -32,7 +32,7 @@ from annotator.interchange.interhand_records import CAMERA_KEYS, HAND_TYPES, Int
 from annotator.interchange.interhand_stream_data import AnnotationPass, ImagePass
 from annotator.interchange.interhand_validate import parse_capture_cameras, parse_frame
 from annotator.skeleton import NUM_JOINTS
-from annotator.store.frames import EncodedPaths
+from annotator.store.paths import EncodedPaths
 
 __all__ = ["StreamedSplit", "FrameColumns", "ImageColumns", "read_interhand_stream"]
 

@@ -23,7 +23,7 @@ from annotator.interchange._jsonstream import stream_items
 from annotator.interchange.interhand_records import ANN_KEYS, HAND_TYPES, IMAGE_KEYS
 from annotator.interchange.interhand_validate import parse_annotation, parse_image
 from annotator.skeleton import NUM_JOINTS
-from annotator.store.frames import PathEncoder
+from annotator.store.paths import PathEncoder
 
 __all__ = ["ImagePass", "AnnotationPass"]
 

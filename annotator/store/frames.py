@@ -27,7 +27,6 @@ import logging
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -35,6 +34,7 @@ import numpy as np
 
 from annotator.store.atomic import fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
+from annotator.store.paths import EncodedPaths, PathEncoder, encode_paths, remap_paths
 
 __all__ = ["FramesIndex", "encode_paths", "EncodedPaths", "PathEncoder", "FRAMES_NAME"]
 
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 FRAMES_NAME = "frames.h5"
 _STR = h5py.string_dtype()
-_PATH_RE = re.compile(r"^(.*\D)?(\d{1,18})(\D*)$", re.S)
 _ATTR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COLUMNS = ("instant_id", "capture", "sequence", "frame")
 
@@ -50,101 +49,6 @@ _COLUMNS = ("instant_id", "capture", "sequence", "frame")
 def _chunk_rows(row_cells: int) -> int:
     """Rows per chunk so a chunk is roughly 8k cells (one instant = one small chunk)."""
     return int(max(16, 8192 // max(1, row_cells)))
-
-
-def encode_paths(
-    paths: Sequence[str], table: dict[tuple[str, int, str], int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encode paths as (template index, number) pairs, growing ``table`` with new templates.
-
-    Returns ``template (N,) int32`` (-1 for "" = no image) and ``number (N,) int64``
-    (-1 when the template has no number).
-    """
-    n = len(paths)
-    template = np.empty(n, dtype=np.int32)
-    number = np.empty(n, dtype=np.int64)
-    match = _PATH_RE.match
-    for k, p in enumerate(paths):
-        if not p:
-            template[k] = -1
-            number[k] = -1
-            continue
-        m = match(p)
-        if m is None:
-            key = (p, 0, "")
-            number[k] = -1
-        else:
-            digits = m.group(2)
-            key = (m.group(1) or "", len(digits), m.group(3))
-            number[k] = int(digits)
-        idx = table.get(key)
-        if idx is None:
-            idx = table[key] = len(table)
-        template[k] = idx
-    return template, number
-
-
-@dataclass(frozen=True, eq=False)
-class EncodedPaths:
-    """Paths as (template, number) pairs: ``templates[t] = (prefix, width, suffix)``.
-
-    ``template`` and ``number`` have any shape (e.g. (N,) or (F, C)); template -1 = no path.
-    A cheap stand-in for millions of path strings (12 bytes each).
-    """
-
-    templates: list[tuple[str, int, str]]
-    template: np.ndarray
-    number: np.ndarray
-
-    def decode(self, index) -> str | None:
-        """The path at ``index`` of the template/number arrays (None for no path)."""
-        t, n = int(self.template[index]), int(self.number[index])
-        if t < 0:
-            return None
-        prefix, width, suffix = self.templates[t]
-        return prefix + suffix if n < 0 else f"{prefix}{n:0{width}d}{suffix}"
-
-    def decode_all(self, flat_indices: np.ndarray | None = None) -> list[str | None]:
-        """Paths of ``template.ravel()[flat_indices]`` (all when None), as strings."""
-        tmpl = self.template.ravel()
-        num = self.number.ravel()
-        if flat_indices is not None:
-            tmpl, num = tmpl[flat_indices], num[flat_indices]
-        out: list[str | None] = []
-        table = self.templates
-        for t, n in zip(tmpl.tolist(), num.tolist(), strict=True):
-            if t < 0:
-                out.append(None)
-            else:
-                p, w, s = table[t]
-                out.append(p + s if n < 0 else f"{p}{n:0{w}d}{s}")
-        return out
-
-
-class PathEncoder:
-    """Encodes blocks of path strings against one growing template table."""
-
-    def __init__(self) -> None:
-        self.table: dict[tuple[str, int, str], int] = {}
-
-    def encode(self, paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        return encode_paths(paths, self.table)
-
-    def encoded(self, template: np.ndarray, number: np.ndarray) -> EncodedPaths:
-        return EncodedPaths(list(self.table), template, number)
-
-
-def _remap(paths: EncodedPaths, table: dict[tuple[str, int, str], int]):
-    """(template, number) of ``paths`` re-indexed into ``table`` (grown with new templates)."""
-    lut = np.empty(len(paths.templates) + 1, np.int32)
-    lut[-1] = -1  # template -1 (no image) indexes the last slot
-    for k, key in enumerate(paths.templates):
-        idx = table.get(key)
-        if idx is None:
-            idx = table[key] = len(table)
-        lut[k] = idx
-    template = lut[np.asarray(paths.template, np.int64).ravel()]
-    return template, np.asarray(paths.number, np.int64).ravel()
 
 
 def _fill_value(dtype: np.dtype):
@@ -423,7 +327,7 @@ class FramesIndex:
         n_tmpl_before = len(self._template_table)
         table = dict(self._template_table)
         if isinstance(image_paths, EncodedPaths):
-            template, number = _remap(image_paths, table)
+            template, number = remap_paths(image_paths, table)
         else:
             template, number = encode_paths(image_paths, table)
         f = self._writable_h5()
