@@ -230,8 +230,14 @@ def evaluate_project(
         )
     if repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {repeats}")
-    machine_i = store.labelled_instants("machine")
     human_i = store.labelled_instants("human")
+    det = read_detections(store.machine_dir)
+    # the machine's instants: those with machine joints, and those the merged run labelled
+    # without getting any joint (hands not found) unless a human labelled them
+    machine_i = store.labelled_instants("machine")
+    if det is not None:
+        tried = np.setdiff1d(det.records.instants, human_i)
+        machine_i = np.union1d(machine_i, tried).astype(np.int64)
     report: dict[str, Any] = {"project": str(store.path)}
 
     m_truth, m_present = _truth(store, machine_i)
@@ -263,7 +269,6 @@ def evaluate_project(
     baseline.update(_split(b_err, m_present))
     report["baseline"] = baseline
 
-    det = read_detections(store.machine_dir)
     if det is None:
         report["views_curve"] = []
         report["views_curve_note"] = "no machine/detections.h5 (run 'annotator merge')"
@@ -282,11 +287,14 @@ def evaluate_project(
     threshold = float(det.meta.get("threshold_px", 4.0))
     # the labelling run's own rules: detections under its confidence floor were not used
     min_conf = float(det.meta.get("min_confidence", 0.0))
+    rel = float(det.meta.get("relative_confidence", 0.0))
     conf = rec.confidence[rows].astype(np.float64)
-    conf = np.where(conf >= min_conf, conf, 0.0)
+    best = conf.max(axis=1, keepdims=True)  # (F, 1, J): each joint's best view
+    conf = np.where((conf >= min_conf) & (conf >= rel * best), conf, 0.0)
     curve = views_curve(store, inst, rec.uv_px[rows].astype(np.float64), conf, truth, views,
                         repeats, seed=seed, threshold_px=threshold, progress=progress)
     report["views_curve"] = [asdict(p) for p in curve]
     report["views_curve_setup"] = {"repeats": repeats, "seed": seed, "threshold_px": threshold,
-                                   "min_confidence": min_conf, "instants": int(inst.size)}
+                                   "min_confidence": min_conf,
+                                   "relative_confidence": rel, "instants": int(inst.size)}
     return report

@@ -47,6 +47,23 @@ def _run(argv: list[str], timings: dict, name: str) -> None:
         raise SystemExit(f"stage {name} failed ({rc})")
 
 
+def _nan(value):
+    """JSON nulls (NaN in the report) back to NaN, for formatting."""
+    if isinstance(value, dict):
+        return {k: _nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan(v) for v in value]
+    return float("nan") if value is None else value
+
+
+def _stat(fn, x) -> float:
+    """fn(x) as a float, NaN for an empty x."""
+    import numpy as np
+
+    x = np.asarray(x, np.float64).reshape(-1)
+    return float(fn(x)) if x.size else float("nan")
+
+
 def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
     """2D error of the fine detections, hand-finding misses, threshold sensitivity."""
     import numpy as np
@@ -67,8 +84,11 @@ def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
         present = np.stack([g.hand_present for g in gts])
         uv = rec.uv_px[rows].astype(np.float64)
         conf = rec.confidence[rows].astype(np.float64)
-        min_conf = float(det.meta.get("min_confidence", 0.1))
-        used = visible & (conf >= min_conf) & np.isfinite(uv).all(-1)
+        min_conf = float(det.meta.get("min_confidence", 0.0))
+        rel = float(det.meta.get("relative_confidence", 0.0))
+        best = conf.max(axis=1, keepdims=True)
+        conf = np.where((conf >= min_conf) & (conf >= rel * best), conf, 0.0)
+        used = visible & (conf > 0) & np.isfinite(uv).all(-1)
         e2d = np.linalg.norm(uv - uv_true, axis=-1)[used]
         detected_share = used.sum() / max(1, visible.sum())
         hands_missed = int((present & (rec.hand_present[rows] != 1)).sum())
@@ -80,29 +100,29 @@ def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
             for cap in np.unique(captures):
                 sel = np.nonzero(captures == cap)[0]
                 cols = np.nonzero(store.camera_mask(str(cap)))[0]
-                u = np.where((conf[sel][:, cols] >= min_conf)[..., None], uv[sel][:, cols],
-                             np.nan)
+                u = np.where((conf[sel][:, cols] > 0)[..., None], uv[sel][:, cols], np.nan)
                 tri = triangulate_ransac(np.moveaxis(u, 1, 2), store.rig(str(cap)),
                                          confidence=np.moveaxis(conf[sel][:, cols], 1, 2),
                                          threshold_px=thr)
                 e = np.linalg.norm(tri.points_world_mm - joints_true[sel], axis=-1)
                 errs.append(e[np.isfinite(joints_true[sel]).all(-1)])
             e = np.concatenate([x.reshape(-1) for x in errs])
-            sweep[str(thr)] = {"median_mm": float(np.nanmedian(e)),
-                               "mean_mm": float(np.nanmean(e)),
-                               "triangulated": float(np.isfinite(e).mean())}
+            f = e[np.isfinite(e)]
+            sweep[str(thr)] = {"median_mm": _stat(np.median, f), "mean_mm": _stat(np.mean, f),
+                               "triangulated": float(np.isfinite(e).mean()) if e.size else 0.0}
         inl = rec.inliers[rows]
         ok = np.isfinite(joints_true).all(-1)
         return {
             "detector_2d_px": {
-                "median": float(np.median(e2d)), "mean": float(np.mean(e2d)),
-                "p90": float(np.percentile(e2d, 90)),
-                "share_over_threshold": float(np.mean(e2d > det.meta.get("threshold_px", 6.0))),
+                "median": _stat(np.median, e2d), "mean": _stat(np.mean, e2d),
+                "p90": _stat(lambda x: np.percentile(x, 90), e2d),
+                "share_over_threshold": _stat(
+                    lambda x: np.mean(x > det.meta.get("threshold_px", 6.0)), e2d),
                 "visible_joint_views_detected": float(detected_share),
             },
             "hand_finding": {"hands_present": hands_total, "hands_missed": hands_missed},
-            "inliers_per_joint": {"median": float(np.median(inl[ok])),
-                                  "visible_views_median": float(np.median(visible.sum(1)[ok]))},
+            "inliers_per_joint": {"median": _stat(np.median, inl[ok]),
+                                  "visible_views_median": _stat(np.median, visible.sum(1)[ok])},
             "ransac_threshold_sweep": sweep,
             "threshold_px": float(det.meta.get("threshold_px", 6.0)),
         }
@@ -223,7 +243,7 @@ def main() -> int:
     _run(["evaluate", str(project), "--json", str(results / "evaluate.json"), "--repeats",
           str(args.repeats)], timings, "evaluate")
     timings_path.write_text(json.dumps(timings))
-    ev = json.loads((results / "evaluate.json").read_text())
+    ev = _nan(json.loads((results / "evaluate.json").read_text()))
     diag = diagnostics(project)
     (results / "diagnostics.json").write_text(json.dumps(diag, indent=1))
     text = table(ev, diag, timings, args)

@@ -48,6 +48,7 @@ from machine_labeler.codec import HeatmapCodec
 from machine_labeler.hand_finding import (
     HandFindingSettings,
     coarse_threshold_px,
+    confidence_mask,
     fine_crops,
     hand_boxes,
     hand_presence,
@@ -78,7 +79,8 @@ class LabelingSettings:
     workers: int = 1  # DataLoader processes decoding images (0: in the main process)
     amp: bool = True  # autocast on CUDA (ignored on CPU)
     threshold_px: float = 6.0  # RANSAC inlier threshold of the fine detections
-    min_confidence: float = 0.1  # fine detections below this confidence are dropped
+    min_confidence: float = 0.02  # fine detections below this confidence are dropped,
+    relative_confidence: float = 0.3  # ... and those below this x the joint's best view
     min_inliers: int = 3  # fewer inlier views: flagged "few inlier views"
     max_error_px: float = 3.0  # larger mean inlier reprojection error: flagged
     bone_ratio: tuple[float, float] = (0.6, 1.6)  # plausible bone length / reference
@@ -90,6 +92,7 @@ class LabelingSettings:
         return {
             "threshold_px": self.threshold_px,
             "min_confidence": self.min_confidence,
+            "relative_confidence": self.relative_confidence,
             "min_inliers": self.min_inliers,
             "max_error_px": self.max_error_px,
             "bone_ratio": list(self.bone_ratio),
@@ -349,11 +352,12 @@ class _Labeller:
             fc = np.zeros((c, J), np.float32)
             fu[v], fc[v] = uv[k : k + len(v)], conf[k : k + len(v)]
             k += len(v)
-            use = fc >= s.min_confidence
+            w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
+            use = w > 0
             tri = triangulate_ransac(
                 np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
                 self.rigs[p.capture],
-                confidence=np.where(use, fc, 0).T,
+                confidence=w.T,
                 threshold_px=s.threshold_px,
                 min_inliers=2,
             )
