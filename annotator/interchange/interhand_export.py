@@ -49,6 +49,7 @@ from annotator.interchange._jsonio import write_json_atomic, write_text_atomic
 from annotator.interchange.interhand_export_rows import export_rows
 from annotator.interchange.interhand_jsonwrite import (
     file_names,
+    is_clean,
     json_value,
     write_data_json,
     write_joint_3d_json,
@@ -137,22 +138,35 @@ class _ImageFields:
         self.sequence = table.sequence
         self.frame_out = frame_out
         self.subject = rows.subject
+        # whether a template's paths are already in relpath's normal form (digits never
+        # change that, so one representative per template decides)
+        self.clean = np.array(
+            [is_clean(p + "0" * max(w, 1) + s) for p, w, s in self.enc.templates] + [False]
+        )
+        self.clean_plain = np.array([is_clean(p + s) for p, _, s in self.enc.templates] + [False])
+
+    def _flat(self, sel: np.ndarray) -> np.ndarray:
+        return self.rows.instant[sel] * self.C + self.rows.camera[sel]
 
     def source_paths(self, sel: np.ndarray) -> list[str | None]:
-        r = self.rows
-        return self.enc.decode_all(r.instant[sel] * self.C + r.camera[sel])
+        return self.enc.decode_all(self._flat(sel))
 
     def __call__(self, sel: np.ndarray):
+        """JSON fields of images ``sel``, and their source paths (relative to the root)."""
         r = self.rows
         inst, cam = r.instant[sel], r.camera[sel]
-        paths = self.source_paths(sel)
+        flat = self._flat(sel)
+        paths = self.enc.decode_all(flat)
         seqs = self.sequence[inst].tolist()
+        t = self.enc.template.ravel()[flat]
+        n = self.enc.number.ravel()[flat]
+        clean = np.where(n < 0, self.clean_plain[t], self.clean[t]).tolist()
 
         def fallback(k: int) -> str:
             name = Path(paths[k] or "").name
             return f"{self.capture[inst[k]]}/{seqs[k]}/cam{self.cam_names[cam[k]]}/{name}"
 
-        names = file_names(paths, fallback, self.root)
+        names = file_names(paths, fallback, self.root, clean)
         ci = self.cap_index[inst]
         wh = self.size[ci, cam]
         return (
@@ -164,6 +178,7 @@ class _ImageFields:
             [s or "sequence" for s in seqs],
             [self.cam_json[c] for c in cam.tolist()],
             self.frame_out[inst].tolist(),
+            paths,
         )
 
 
@@ -197,20 +212,10 @@ def export_interhand(
     fields = _ImageFields(store, rows, style, cap_out, cam_out, frame_out, table)
     n = int(rows.image_id.size)
     root = str(store.image_root) + os.sep
+    placer = None
     if images != "none":
-        missing, shown = 0, []
-        for lo in range(0, n, 1 << 15):
-            for p in fields.source_paths(np.arange(lo, min(n, lo + (1 << 15)))):
-                src = p if os.path.isabs(p) else root + p
-                if not os.path.isfile(src):
-                    missing += 1
-                    if len(shown) < 3:
-                        shown.append(src)
-        if missing:
-            raise FileNotFoundError(
-                f"{missing} image(s) of the project are missing: "
-                f"{', '.join(shown)}{', …' if missing > 3 else ''}"
-            )
+        _check_images(fields, n, root)
+        placer = _Placer(str(layout.images_dir) + os.sep, root, images)
     write_data_json(
         layout.data,
         rows,
@@ -220,6 +225,7 @@ def export_interhand(
         annotation_extra=extras["annotation_extra"],
         data_extra=extras["data_extra"],
         progress=progress,
+        after_block=placer,  # images are placed block by block as their entries are written
     )
     _write_camera_json(layout, store, meta, cap_out, cam_out, style)
     fi = rows.frame_instant
@@ -236,34 +242,55 @@ def export_interhand(
     )
     write_text_atomic(layout.skeleton, skeleton_txt())
     _write_id_map(layout, store, table, cap_out, cam_out, frame_out)
-    if images != "none":
-        _place_images(fields, n, layout.images_dir, root, images)
     frames = int(fi.size)
     logger.info("exported %d images, %d frames to %s", n, frames, layout.root)
     return InterHandExport(layout, n, frames, rows.skipped_instants, rows.skipped_images)
 
 
-def _place_images(fields: _ImageFields, n: int, out_dir: Path, root: str, mode: str) -> None:
-    """Link (or copy) every image into ``out_dir``; one mkdir per folder, not per image."""
-    made: set[str] = set()
+def _check_images(fields: _ImageFields, n: int, root: str) -> None:
+    """Every image file exists (before anything is written), or FileNotFoundError."""
+    missing, shown = 0, []
+    stat = os.stat
     for lo in range(0, n, 1 << 15):
-        sel = np.arange(lo, min(n, lo + (1 << 15)))
-        names = fields(sel)[0]
-        for p, name in zip(fields.source_paths(sel), names, strict=True):
-            src = p if os.path.isabs(p) else root + p
-            dst = os.path.join(out_dir, name)
-            folder = os.path.dirname(dst)
+        for p in fields.source_paths(np.arange(lo, min(n, lo + (1 << 15)))):
+            src = p if p[:1] == "/" else root + p
+            try:
+                stat(src)
+            except OSError:
+                missing += 1
+                if len(shown) < 3:
+                    shown.append(src)
+    if missing:
+        raise FileNotFoundError(
+            f"{missing} image(s) of the project are missing: "
+            f"{', '.join(shown)}{', …' if missing > 3 else ''}"
+        )
+
+
+class _Placer:
+    """Links (or copies) a block of images into the export; one mkdir per folder."""
+
+    def __init__(self, out_dir: str, root: str, mode: str):
+        self.out_dir, self.root, self.mode = out_dir, root, mode
+        self.made: set[str] = set()
+
+    def __call__(self, names: list[str], sources: list[str]) -> None:
+        made, link, out_dir, root = self.made, os.link, self.out_dir, self.root
+        for p, name in zip(sources, names, strict=True):
+            src = p if p[:1] == "/" else root + p
+            dst = out_dir + name
+            folder = dst.rpartition("/")[0]
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)
-            if mode == "link":
+            if self.mode == "link":
                 try:
-                    os.link(src, dst)
+                    link(src, dst)
                     continue
                 except OSError:
                     pass  # exists already, or another file system: the careful way
             with contextlib.suppress(shutil.SameFileError):
-                place_image(src, dst, mode=mode)
+                place_image(src, dst, mode=self.mode)
 
 
 def _write_camera_json(layout, store, meta, cap_out, cam_out, style: JsonStyle) -> None:

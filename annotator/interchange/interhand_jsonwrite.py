@@ -9,7 +9,6 @@ atomically (temporary sibling, fsync, rename).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from annotator.interchange.interhand_records import (
 )
 from annotator.store.atomic import atomic_file
 
-__all__ = ["write_data_json", "write_joint_3d_json", "file_names", "json_value"]
+__all__ = ["write_data_json", "write_joint_3d_json", "file_names", "json_value", "is_clean"]
 
 _BLOCK = 8192
 _ENC = json.JSONEncoder(allow_nan=False)
@@ -73,10 +72,7 @@ def _val(v: str | int) -> str:
 
 
 def _floats(values: list[float]) -> str:
-    """A list of finite floats as the encoder writes it (``float.__repr__``)."""
-    for v in values:
-        if not math.isfinite(v):
-            raise ValueError(f"Out of range float values are not JSON compliant: {v!r}")
+    """A list of finite floats (checked by the caller) as the encoder writes them."""
     return "[" + ", ".join(map(float.__repr__, values)) + "]"
 
 
@@ -88,7 +84,7 @@ def _key_order(known: tuple[str, ...], extra: dict, order: tuple[str, ...]) -> l
     return out
 
 
-def _is_clean(p: str) -> bool:
+def is_clean(p: str) -> bool:
     """Whether relative path ``p`` is already in the normal form os.path.relpath returns."""
     return not (
         p.startswith(("/", "./", "../"))
@@ -101,13 +97,21 @@ def _is_clean(p: str) -> bool:
     )
 
 
-def file_names(paths: list[str | None], fallbacks: Callable[[int], str], root: Path) -> list[str]:
-    """Export file names of stored relative paths (``relative_image_name`` semantics)."""
+def file_names(
+    paths: list[str | None],
+    fallbacks: Callable[[int], str],
+    root: Path,
+    clean: list[bool] | None = None,
+) -> list[str]:
+    """Export file names of stored relative paths (``relative_image_name`` semantics).
+
+    ``clean[k]``: path ``k`` is known to be in normal form already (else it is checked).
+    """
     from annotator.interchange.interhand_export import relative_image_name
 
     out = []
     for k, p in enumerate(paths):
-        if p is not None and _is_clean(p):
+        if p is not None and (clean[k] if clean is not None else is_clean(p)):
             out.append(p)
         else:
             out.append(relative_image_name(root / (p or ""), root, fallbacks(k)))
@@ -136,17 +140,20 @@ def write_data_json(
     rows: ExportRows,
     *,
     style: JsonStyle,
-    image_fields: Callable[[np.ndarray], tuple[list, list, list, list, list, list, list]],
+    image_fields: Callable[[np.ndarray], tuple],
     image_extra: dict[str, dict],
     annotation_extra: dict[str, dict],
     data_extra: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
+    after_block: Callable[[list[str], list], None] | None = None,
 ) -> None:
     """Write ``{"images": [...], "annotations": [...]}`` of ``rows`` to ``path``.
 
+    ``after_block(file_names, source_paths)`` runs after each block of images is encoded.
+
     ``image_fields(sel)`` returns, for the images ``sel`` (indices into ``rows``), the
     lists file_name, width, height, capture (JSON value), subject, seq_name, camera
-    (JSON value), frame_idx.
+    (JSON value), frame_idx, and the images' source paths.
     """
     st = style
     n = rows.image_id.size
@@ -158,7 +165,8 @@ def write_data_json(
     def images() -> Iterator[list[str]]:
         for lo in range(0, n, _BLOCK):
             sel = np.arange(lo, min(n, lo + _BLOCK))
-            names, width, height, capture, subject, seq, camera, frame = image_fields(sel)
+            fields = image_fields(sel)
+            names, width, height, capture, subject, seq, camera, frame, sources = fields
             ids = rows.image_id[sel].tolist()
             out = []
             for k, iid in enumerate(ids):
@@ -186,6 +194,8 @@ def write_data_json(
                 if extra or not image_default:
                     known = _ordered(known, extra or {}, st.image_keys)
                 out.append(_encode(known))
+            if after_block is not None:
+                after_block(names, sources)
             if progress is not None:
                 progress(lo + len(ids), 2 * n)
             yield out
@@ -195,7 +205,12 @@ def write_data_json(
             hi = min(n, lo + _BLOCK)
             ids = rows.image_id[lo:hi].tolist()
             ann = rows.annotation_id[lo:hi].tolist()
-            box = rows.bbox[lo:hi].tolist()
+            box_a = rows.bbox[lo:hi]
+            finite = np.isfinite(box_a).all(axis=1)
+            if not finite.all():
+                bad = box_a[~finite][0].tolist()
+                raise ValueError(f"Out of range float values are not JSON compliant: {bad}")
+            box = box_a.tolist()
             jv = rows.joint_valid[lo:hi]
             ht = rows.hand_type[lo:hi].tolist()
             htv = rows.type_valid[lo:hi].tolist()

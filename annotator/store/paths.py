@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -79,15 +80,20 @@ class EncodedPaths:
         num = self.number.ravel()
         if flat_indices is not None:
             tmpl, num = tmpl[flat_indices], num[flat_indices]
-        out: list[str | None] = []
-        table = self.templates
-        for t, n in zip(tmpl.tolist(), num.tolist(), strict=True):
-            if t < 0:
-                out.append(None)
-            else:
-                p, w, s = table[t]
-                out.append(p + s if n < 0 else f"{p}{n:0{w}d}{s}")
-        return out
+        fmts, plain = self._formats
+        return [
+            None if t < 0 else (plain[t] if n < 0 else fmts[t] % n)
+            for t, n in zip(tmpl.tolist(), num.tolist(), strict=True)
+        ]
+
+    @cached_property
+    def _formats(self) -> tuple[list[str], list[str]]:
+        """Per template a ``%`` format (2x faster than an f-string with a width) and the
+        number-less path."""
+        fmts = [
+            p.replace("%", "%%") + f"%0{w}d" + s.replace("%", "%%") for p, w, s in self.templates
+        ]
+        return fmts, [p + s for p, _, s in self.templates]
 
 
 class PathEncoder:
