@@ -1,8 +1,9 @@
 """Dataset import and export: InterHand2.6M (JSON files, official layout) and COCO keypoints.
 
 The format layer (:mod:`.interhand`, :mod:`.interhand_layout`) is pure: it reads, validates
-and writes the files. Moving data into and out of a project goes through
-:class:`annotator.store.ProjectStore` only (:mod:`.interhand_import`, :mod:`.interhand_export`,
+and writes the files; :mod:`.interhand_stream` reads a split of any size as numpy columns.
+Moving data into and out of a project goes through :class:`annotator.store.ProjectStore`
+only (:mod:`.interhand_import`, :mod:`.interhand_export`,
 :mod:`.coco`).
 """
 
@@ -39,6 +40,7 @@ from annotator.interchange.interhand_layout import (
     to_json,
     write_interhand,
 )
+from annotator.interchange.interhand_stream import StreamedSplit, read_interhand_stream
 
 __all__ = [
     "BBOX_SCALE",
@@ -66,6 +68,8 @@ __all__ = [
     "parse_interhand",
     "place_image",
     "read_interhand",
+    "read_interhand_stream",
+    "StreamedSplit",
     "rig_from_interhand",
     "to_json",
     "write_interhand",
