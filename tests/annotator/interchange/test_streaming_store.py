@@ -212,3 +212,33 @@ def test_keys_the_format_does_not_define_round_trip_exactly(ih_json, ih_sample, 
         lay = export_interhand(store, tmp_path / "out", "test", images="none").layout
     for key in ("data", "camera", "joint_3d"):
         assert getattr(lay, key).read_text() == json.dumps(ih_json[key]), key
+
+
+def test_encoded_paths_decode_and_add_instants_like_strings(tmp_path):
+    from annotator.store.paths import PathEncoder
+    from tests.annotator.store.conftest import make_project
+
+    paths = ["a/b%c/image0012.jpg", "x/y", "img7.png", "50%/f001", "0001", "cam/image123.jpg"]
+    enc = PathEncoder()
+    t, n = enc.encode(paths)
+    ep = enc.encoded(t, n)
+    assert ep.decode_all() == paths and [ep.decode(k) for k in range(6)] == paths
+    store = make_project(tmp_path / "p", n_instants=1, n_cameras=3)
+    grid = np.array([paths[:3], ["", paths[3], paths[4]]], dtype=object)
+    enc2 = PathEncoder()
+    t2, n2 = enc2.encode(grid.ravel().tolist())
+    encoded = enc2.encoded(t2.reshape(2, 3), n2.reshape(2, 3))
+    cap = store.captures[0]
+    store.add_instants([cap, cap], ["s", "s"], [0, 1], encoded)  # 1 instant before these
+    store.add_instants([cap, cap], ["s", "s"], [2, 3], grid)
+    got = [
+        [
+            None if p is None else p.relative_to(store.image_root).as_posix()
+            for p in store.image_paths(i)
+        ]
+        for i in range(1, 5)
+    ]
+    want = [[p or None for p in row] for row in grid.tolist()]
+    assert got == want + want
+    assert store.status().images == 3 + 10
+    store.close(save=False)
