@@ -7,7 +7,8 @@ their place as a fraction of the run. AMP (bf16, else fp16 with a grad scaler) o
 
 The output folder holds ``config.json`` (the resolved model config and training options),
 ``metrics.jsonl`` (one JSON line per step: losses, lr, images/s; one per epoch) and
-``checkpoint.pth`` (rewritten atomically after every epoch and at the end, with
+``checkpoint.pth`` (rewritten atomically at the end of an epoch at most once a minute, and
+at the end of the run, with
 ``pose_net.checkpoint``; ``resume=True`` continues from it: weights, optimiser, step).
 
 Augmentation draws are keyed by (seed, epoch, sample) and the shuffle by (seed, epoch), so a
@@ -16,11 +17,14 @@ resumed run takes the same batches the uninterrupted one would have.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +64,9 @@ class TrainOptions:
     augment: bool = True
     resume: bool = False
     log_every: int = 1
+    #: An epoch's end writes the checkpoint only this long after the last write (small
+    #: epochs would spend their time saving); the end of the run always writes it.
+    checkpoint_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.net not in ("internet", "rootnet"):
@@ -89,7 +96,7 @@ class TrainResult:
 
 class Hook:
     """Override any of these; ``trainer.stop = True`` ends the run after the current step
-    (a checkpoint is written)."""
+    (a checkpoint is written), as SIGINT / SIGTERM do."""
 
     def before_train(self, trainer: Trainer) -> None: ...
     def after_step(self, trainer: Trainer, losses: dict[str, float]) -> None: ...
@@ -281,6 +288,10 @@ class Trainer:
         return losses
 
     def run(self) -> TrainResult:
+        with _graceful_stop(self):
+            return self._run()
+
+    def _run(self) -> TrainResult:
         o = self.options
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -293,7 +304,7 @@ class Trainer:
                 {"net": o.net, "config": self.config.to_dict(), **self._record()}, indent=2))
         for h in self.hooks:
             h.before_train(self)
-        t0 = time.perf_counter()
+        t0 = saved_at = time.perf_counter()
         self.model.train()
         while self.step < self.total_steps and not self.stop:
             epoch = self.step // self.steps_per_epoch
@@ -331,7 +342,10 @@ class Trainer:
             self.epoch = epoch + 1 if done else epoch
             self._log({"epoch_end": epoch, "step": self.step,
                        "mean_loss": sum(epoch_losses) / max(len(epoch_losses), 1)})
-            self.save()
+            last = self.step >= self.total_steps or self.stop
+            if last or time.perf_counter() - saved_at >= o.checkpoint_interval_s:
+                self.save()
+                saved_at = time.perf_counter()
             for h in self.hooks:
                 h.after_epoch(self, epoch)
         for h in self.hooks:
@@ -341,6 +355,28 @@ class Trainer:
         return TrainResult(self.out_dir, self.checkpoint_path, self.step, self.total_steps,
                            self.epoch, self.last.get("total", float("nan")),
                            time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def _graceful_stop(trainer: Trainer):
+    """SIGINT / SIGTERM end the run after the current step with a checkpoint (a second
+    signal interrupts at once). Only in the main thread, where Python allows handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if trainer.stop:
+            raise KeyboardInterrupt
+        logger.warning("signal %d: stopping after this step (checkpoint follows)", signum)
+        trainer.stop = True
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def _internet_targets(batch: dict[str, torch.Tensor], config, device: torch.device):

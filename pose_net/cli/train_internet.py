@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     with tqdm_progress(f"train {args.net}", "step") as progress:
         result = train(src.samples, out, opts, progress=progress if rank0 else None, meta=meta)
     if rank0:
-        print(f"trained {result.step}/{result.total_steps} steps ({result.epoch} epochs) on "
+        print(f"trained {result.step}/{result.total_steps} steps ({result.epoch} full epochs) on "
               f"{len(src.samples)} images in {result.wall_s:.0f} s; last loss "
               f"{result.last_loss:.4g}; checkpoint {result.checkpoint}")
     if torch.distributed.is_initialized():

@@ -1,0 +1,116 @@
+"""The trainer: the loss falls on a tiny synthetic project, resume continues exactly where an
+uninterrupted run would be, DDP under a real torchrun with gloo, RootNet, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from annotator.cli.main import main
+from pose_net.checkpoint import load_checkpoint
+from pose_net.data import load_samples
+from pose_net.train import Hook, TrainOptions, train
+from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
+    one_torch_thread,  # noqa: F401
+    synth_project,
+)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    return synth_project(tmp_path_factory.mktemp("pn") / "studio", cameras=4, instants=4)
+
+
+@pytest.fixture(scope="module")
+def samples(studio):
+    return load_samples(studio, labels="ground-truth").samples
+
+
+def _metrics(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_loss_falls_on_a_tiny_project(samples, tmp_path):
+    # cpu-small on two images, no augmentation, no decay: the network fits them.
+    opts = TrainOptions(config="cpu-small", steps=20, batch_size=2, augment=False,
+                        lr_decay_epochs=(), checkpoint_interval_s=1e9)
+    result = train(samples[:2], tmp_path, opts)
+    steps = [m for m in _metrics(tmp_path) if "total" in m]
+    assert [m["step"] for m in steps] == list(range(1, 21))
+    pose = [m["pose"] for m in steps]
+    hand = [m["handedness"] for m in steps]
+    # The same batch every step: the heatmap loss goes down steadily, handedness is learnt.
+    assert pose[-1] < pose[0] - 1.0, pose
+    assert np.mean(pose[-5:]) < np.mean(pose[:5]), pose
+    assert hand[-1] < 0.1 * hand[0], hand
+    assert steps[-1]["total"] < 0.95 * steps[0]["total"]
+    assert result.step == 20 and (tmp_path / "checkpoint.pth").is_file()
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["name"] == "cpu-small"
+
+
+class _StopAt(Hook):
+    def __init__(self, step: int):
+        self.at = step
+
+    def after_step(self, trainer, losses):
+        trainer.stop = trainer.step >= self.at
+
+
+def test_resume_continues_the_same_run(samples, tmp_path):
+    opts = TrainOptions(config="cpu-small", steps=5, batch_size=2, lr=1e-3,
+                        checkpoint_interval_s=1e9)
+    few = samples[:4]  # two steps per epoch: the stop falls inside the second epoch
+    train(few, tmp_path / "straight", opts)
+    stopped = train(few, tmp_path / "resumed", opts, hooks=[_StopAt(3)])
+    assert stopped.step == 3
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pth").extra["step"] == 3
+    resumed = train(few, tmp_path / "resumed", TrainOptions(**{**opts.__dict__, "resume": True}))
+    assert resumed.step == 5
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pth").network
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoint.pth").network
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=k)
+    logged = [m["step"] for m in _metrics(tmp_path / "resumed") if "total" in m]
+    assert logged == [1, 2, 3, 4, 5]
+
+
+def test_rootnet_trains_and_checkpoints(samples, tmp_path):
+    opts = TrainOptions(net="rootnet", config="cpu-small", steps=2, batch_size=2)
+    result = train(samples[:3], tmp_path, opts)
+    ckpt = load_checkpoint(result.checkpoint)
+    assert ckpt.kind == "rootnet" and ckpt.extra["step"] == 2
+
+
+def test_cli_trains_into_the_project(studio, capsys):
+    rc = main(["train-internet", str(studio), "--labels", "ground-truth", "--config",
+               "cpu-small", "--steps", "1", "--batch-size", "2", "--subjects", "0"])
+    assert rc == 0
+    runs = list((studio / "models" / "internet").iterdir())
+    assert len(runs) == 1 and runs[0].name.endswith("-cpu-small")
+    record = json.loads((runs[0] / "config.json").read_text())
+    assert record["subjects"] == ["0"] and record["labels"] == "ground-truth"
+    assert "trained 1/1 steps" in capsys.readouterr().out
+    assert main(["train-internet", str(studio), "--config", "cpu-small", "--resume"]) == 2
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_with_gloo(studio, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "annotator.cli.main", "train-internet", str(studio),
+           "--labels", "ground-truth", "--config", "cpu-small", "--steps", "2",
+           "--batch-size", "2", "--device", "cpu", "--out", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((out / "config.json").read_text())
+    assert record["train"]["world_size"] == 2
+    steps = [m for m in _metrics(out) if "total" in m]
+    assert [m["step"] for m in steps] == [1, 2]  # rank 0 logs once per step
+    assert load_checkpoint(out / "checkpoint.pth").extra["step"] == 2
