@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from annotator import skeleton
 from annotator.cli.main import main
@@ -152,3 +153,11 @@ def test_no_checkpoint_is_a_one_line_error(tmp_path, synth, capsys):
     assert len(err) == 1 and "no detector checkpoint" in err[0]
     assert main(["machine-label", str(p), "--model", str(tmp_path / "x.pt")]) == 2
     assert "x.pt" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_amp_channels_last_labels_every_instant(project, capsys):
+    assert main(["machine-label", str(project), "--device", "cuda", "--workers", "1", *LOOSE]) == 0
+    assert "on cuda" in capsys.readouterr().out
+    np.testing.assert_array_equal(completed_instants(project / "machine"), [0, 1, 2, 3])
