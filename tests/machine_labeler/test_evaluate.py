@@ -157,3 +157,30 @@ def test_no_ground_truth_is_a_one_line_error(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no ground truth" in err[0]
+
+
+def test_instants_without_found_hands_lower_the_coverage(evaluated, tmp_path):
+    from dataclasses import replace
+
+    from tests.machine_labeler.labeling_support import copy_project
+
+    path = copy_project(evaluated[0], tmp_path / "p")
+    for p in (path / "machine").glob("shard-*.h5"):
+        p.unlink()
+    with ProjectStore.open(path, "w") as store:
+        rec = records_from_truth(store, MACHINE)
+        joints = rec.joints_world_mm.copy()
+        joints[0] = np.nan  # instant 3: the coarse pass found no hand
+        hands = rec.hand_present.copy()
+        hands[0] = 0
+        w = ShardWriter(store.machine_dir, 0, 1, store.camera_names, J)
+        w.add(replace(rec, joints_world_mm=joints, hand_present=hands))
+        w.close()
+        merge_machine_labels(store)
+        assert (-1, "machine: no hands found") in store.labels(3).flags
+        report = evaluate_project(store, views=[2], repeats=2)
+        truth, _ = _truth(store, MACHINE)
+    ok = np.isfinite(truth).all(-1)
+    assert report["machine"]["instants"] == len(MACHINE)
+    assert report["machine"]["coverage"] == pytest.approx(ok[1:].sum() / ok.sum())
+    assert report["machine"]["median_mm"] == pytest.approx(0.0, abs=1e-9)
