@@ -142,7 +142,7 @@ class _AnnotationWorker:
         meta = json.loads((self._dir / "annotations.json").read_text())
         with np.load(self._dir / "annotations.npz") as z:
             res: dict[str, Any] = {k: z[k] for k in z.files}
-        res["joint_valid"] = res["joint_valid"].astype(bool)
+        res["joint_valid"] = np.asarray(res["joint_valid"], bool)  # saved as bool: no copy
         res["extra"] = {int(k): v for k, v in meta["extra"].items()}
         res["style"] = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["style"].items()}
         self.peak_rss_mb = float(meta["peak_rss_mb"])
