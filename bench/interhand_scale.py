@@ -7,6 +7,9 @@ steps do not pollute each other):
 
     python bench/interhand_scale.py 400000 [--allow-missing-images] [--dir DIR] [--keep]
 
+Also printed: each step's CPU seconds (its own and its reader process's; on a shared
+machine these say more than wall time) and the load average at the start.
+
 Steps: ``import`` (import_interhand into a new project), ``open`` (ProjectStore.open, read
 only), ``labels`` (one instant's labels: the first call and the mean of 200 random ones),
 ``edit+save`` (set one instant's 42 joints, save), ``export`` (export_interhand; images
@@ -129,6 +132,9 @@ def _run_child(name: str, args, root: Path, project: Path, out: Path) -> dict:
     # KiB on Linux; plus the annotations reader process of a large import, counted as if
     # both peaks coincided (an upper bound on the step's memory)
     res["peak_rss_mb"] = usage.ru_maxrss / 1024 + res.get("worker_peak_rss_mb", 0.0)
+    # CPU seconds of the step and of the children it waited for (the reader process):
+    # the machine is shared, so wall time alone says more about the neighbours than us
+    res["cpu_s"] = usage.ru_utime + usage.ru_stime
     return res
 
 
@@ -155,6 +161,7 @@ def main(argv=None) -> int:
     steps = ["import", "open", "labels", "edit+save", "export"]
     if not (d / "dataset" / "annotations" / SPLIT).is_dir():
         steps.insert(0, "generate")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(
         f"InterHand2.6M scale bench: {args.n:,} images, 80 cameras per instant, "
         f"{'no image files' if args.allow_missing_images else 'empty image files'}; "
@@ -172,7 +179,8 @@ def main(argv=None) -> int:
             print(
                 f"{name:>10}: {res['seconds']:8.2f} s"
                 + (f"  {per_s:10,.0f} images/s" if per_s else " " * 20)
-                + f"  peak RSS {res['peak_rss_mb']:7.0f} MB{extra}",
+                + f"  peak RSS {res['peak_rss_mb']:7.0f} MB"
+                + f"  CPU {res['cpu_s']:7.1f} s{extra}",
                 flush=True,
             )
         size = sum(p.stat().st_size for p in (d / "dataset" / "annotations").rglob("*.json"))
