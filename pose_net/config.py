@@ -69,6 +69,19 @@ class InterNetConfig:
     #: Peak value of a target Gaussian (the public code renders 255 · exp(...)); a released
     #: checkpoint's heatmaps are on this scale.
     heatmap_peak: float = 255.0
+    #: Weight of the heatmap L2 term of the pose loss (the paper's L_pose; 1 for ``paper``).
+    heatmap_loss_weight: float = 1.0
+    #: Weight of the integral-regression term of the pose loss: L1 between the soft-argmax
+    #: voxel coordinates of each joint's heatmap (taken as logits) and the target voxel
+    #: (Sun et al., ECCV 2018). 0 for ``paper``.
+    coord_loss_weight: float = 0.0
+    #: How heatmaps become voxel coordinates for evaluation: "argmax" (the public code's
+    #: integer argmax) or "soft-argmax" (the expectation under the volume's softmax; for
+    #: heatmaps trained with the integral term).
+    decoding: str = "argmax"
+    #: Initialisation of the heads: "paper" (the public code: N(0, 0.001) convolutions,
+    #: N(0, 0.01) FCs, zero biases) or "pytorch" (PyTorch's default Kaiming-uniform layers).
+    head_init: str = "paper"
     #: Channels of each upsampler (three ConvTranspose2d k4 s2 p1 + BN + ReLU).
     upsampler_channels: int = 256
     #: Hidden width of the handedness and relative-root FC heads.
@@ -98,6 +111,15 @@ class InterNetConfig:
         for name in ("depth_range_mm", "rel_root_range_mm", "sigma_voxels", "heatmap_peak", "lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("heatmap_loss_weight", "coord_loss_weight"):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.heatmap_loss_weight == 0 and self.coord_loss_weight == 0:
+            raise ValueError("heatmap_loss_weight and coord_loss_weight are both 0: no pose loss")
+        if self.head_init not in ("paper", "pytorch"):
+            raise ValueError(f"head_init must be 'paper' or 'pytorch', got {self.head_init!r}")
+        if self.decoding not in ("argmax", "soft-argmax"):
+            raise ValueError(f"decoding must be 'argmax' or 'soft-argmax', got {self.decoding!r}")
         object.__setattr__(self, "lr_decay_epochs", tuple(int(e) for e in self.lr_decay_epochs))
 
     @property

@@ -33,6 +33,8 @@ __all__ = [
     "render_gaussian_targets",
     "decode_heatmaps",
     "soft_argmax_1d",
+    "soft_argmax_3d",
+    "decode_output",
 ]
 
 
@@ -182,3 +184,41 @@ def soft_argmax_1d(logits: torch.Tensor) -> torch.Tensor:
     prob = F.softmax(logits.float(), dim=1)
     bins = torch.arange(logits.shape[1], device=logits.device, dtype=prob.dtype)
     return (prob * bins).sum(dim=1)
+
+
+def soft_argmax_3d(heatmaps: torch.Tensor) -> torch.Tensor:
+    """(..., J, D, H, W) logits -> (..., J, 3) expected voxel (x, y, z) under the softmax
+    over each joint's whole volume (integral regression, Sun et al. 2018); differentiable.
+
+    Each coordinate lies in [0, size - 1]: the expectation of the voxel index per axis.
+    """
+    if heatmaps.ndim < 4:
+        raise ValueError(f"heatmaps must be (..., J, D, H, W), got {tuple(heatmaps.shape)}")
+    d, h, w = heatmaps.shape[-3:]
+    lead = heatmaps.shape[:-3]
+    prob = F.softmax(heatmaps.float().reshape(*lead, d * h * w), dim=-1).reshape(*lead, d, h, w)
+    dev = heatmaps.device
+
+    def expect(marginal: torch.Tensor, n: int) -> torch.Tensor:
+        return (marginal * torch.arange(n, device=dev, dtype=marginal.dtype)).sum(dim=-1)
+
+    x = expect(prob.sum(dim=(-3, -2)), w)
+    y = expect(prob.sum(dim=(-3, -1)), h)
+    z = expect(prob.sum(dim=(-2, -1)), d)
+    return torch.stack((x, y, z), dim=-1)
+
+
+def decode_output(heatmaps: torch.Tensor, config: InterNetConfig,
+                  subvoxel: bool = False) -> HeatmapPeaks:
+    """Joint voxels of a model's heatmaps (..., J, D, H, W) as its config decodes them.
+
+    ``config.decoding == "argmax"`` (``paper``): :func:`decode_heatmaps` (integer argmax, the
+    public code; ``subvoxel`` refines it). ``"soft-argmax"``: :func:`soft_argmax_3d`, with the
+    largest softmax probability of each joint as its confidence (``subvoxel`` is moot).
+    """
+    if config.decoding == "argmax":
+        return decode_heatmaps(heatmaps, subvoxel=subvoxel)
+    d, h, w = heatmaps.shape[-3:]
+    flat = heatmaps.float().reshape(*heatmaps.shape[:-3], d * h * w)
+    conf = F.softmax(flat, dim=-1).amax(dim=-1)
+    return HeatmapPeaks(soft_argmax_3d(heatmaps), conf)

@@ -95,8 +95,10 @@ class InterNet(nn.Module):
         self._init_heads()
 
     def _init_heads(self) -> None:
-        # The public code's head initialisation: N(0, 0.001) convolutions, N(0, 0.01) FCs,
-        # zero biases, BN at identity.
+        # "paper": the public code's head initialisation: N(0, 0.001) convolutions,
+        # N(0, 0.01) FCs, zero biases, BN at identity. "pytorch": the layers' own defaults.
+        if self.config.head_init != "paper":
+            return
         for name, m in self.named_modules():
             if name.startswith("trunk"):
                 continue

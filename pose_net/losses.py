@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from pose_net.config import InterNetConfig
-from pose_net.heatmaps import rel_root_mm_to_bins, render_gaussian_targets
+from pose_net.heatmaps import rel_root_mm_to_bins, render_gaussian_targets, soft_argmax_3d
 from pose_net.internet import InterNetOutput
 
-__all__ = ["InterNetTargets", "internet_losses", "total_loss"]
+__all__ = ["InterNetTargets", "internet_losses", "coordinate_loss", "total_loss"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,15 @@ def internet_losses(output: InterNetOutput, targets: InterNetTargets,
     _check(targets, output)
     f32 = torch.float32
     joint_valid = targets.joint_valid.to(f32)
-    target_hm = render_gaussian_targets(targets.voxels.to(f32), None, config)
-    sq = (output.heatmaps.to(f32) - target_hm) ** 2
-    pose = (sq * joint_valid[:, :, None, None, None]).mean()
+    voxels = targets.voxels.to(f32)
+    pose = output.heatmaps.new_zeros((), dtype=f32)
+    if config.heatmap_loss_weight > 0:
+        target_hm = render_gaussian_targets(voxels, None, config)
+        sq = (output.heatmaps.to(f32) - target_hm) ** 2
+        pose = pose + config.heatmap_loss_weight * (sq * joint_valid[:, :, None, None, None]).mean()
+    if config.coord_loss_weight > 0:
+        pose = pose + config.coord_loss_weight * coordinate_loss(output.heatmaps, voxels,
+                                                                 joint_valid)
 
     bce = F.binary_cross_entropy_with_logits(
         output.handedness_logits.to(f32), targets.hand_type.to(f32), reduction="none"
@@ -82,6 +88,19 @@ def internet_losses(output: InterNetOutput, targets: InterNetTargets,
     target_bin = rel_root_mm_to_bins(targets.rel_root_depth_mm.to(f32), config)
     rel = (output.rel_root_bin.to(f32) - target_bin).abs() * targets.rel_root_valid.to(f32)
     return {"handedness": handedness, "pose": pose, "rel_root": rel.mean()}
+
+
+def coordinate_loss(heatmaps: torch.Tensor, voxels: torch.Tensor,
+                    joint_valid: torch.Tensor) -> torch.Tensor:
+    """Integral-regression loss: |soft-argmax(heatmaps) − voxels| in voxels, per coordinate,
+    × joint_valid, averaged over B · J · 3 (masked entries count as zeros, like L_pose).
+
+    heatmaps (B, J, D, H, W) logits; voxels (B, J, 3) (x, y, z); joint_valid (B, J).
+    """
+    valid = joint_valid.to(torch.float32)[..., None]
+    target = torch.where(valid > 0, voxels.to(torch.float32), torch.zeros_like(voxels))
+    err = (soft_argmax_3d(heatmaps) - target).abs()
+    return (torch.where(valid > 0, err, torch.zeros_like(err)) * valid).mean()
 
 
 def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:

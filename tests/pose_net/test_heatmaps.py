@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -10,12 +11,14 @@ import torch
 from pose_net.config import get_config
 from pose_net.heatmaps import (
     decode_heatmaps,
+    decode_output,
     in_volume,
     joints_to_voxels,
     rel_root_bins_to_mm,
     rel_root_mm_to_bins,
     render_gaussian_targets,
     soft_argmax_1d,
+    soft_argmax_3d,
     voxels_to_joints,
 )
 
@@ -103,3 +106,27 @@ def test_soft_argmax_1d():
     torch.testing.assert_close(out, torch.tensor([17.0, (k - 1) / 2, 5.0]))
     with pytest.raises(ValueError):
         soft_argmax_1d(torch.zeros(3))
+
+
+def test_soft_argmax_3d_on_a_non_cubic_volume():
+    # (D, H, W) = (3, 4, 5): a sharp peak sits on its voxel, a uniform volume expects the
+    # middle of each axis ((W-1)/2, (H-1)/2, (D-1)/2), two equal peaks average.
+    hm = torch.full((3, 3, 4, 5), -1e4)
+    hm[0, 2, 1, 4] = 0.0
+    hm[1] = 0.0
+    hm[2, 0, 0, 0] = hm[2, 2, 3, 2] = 1.0
+    got = soft_argmax_3d(hm[None])[0]
+    torch.testing.assert_close(got, torch.tensor([[4.0, 1.0, 2.0], [2.0, 1.5, 1.0],
+                                                  [1.0, 1.5, 1.0]]))
+    with pytest.raises(ValueError):
+        soft_argmax_3d(torch.zeros(4, 4, 4))
+
+
+def test_decode_output_follows_the_config():
+    hm = torch.full((1, 1, 4, 4, 4), -1e4)
+    hm[0, 0, 1, 2, 3] = hm[0, 0, 1, 2, 1] = 0.0  # x ties between 1 and 3
+    assert PAPER.decoding == "argmax"
+    torch.testing.assert_close(decode_output(hm, PAPER).voxels, decode_heatmaps(hm).voxels)
+    soft = decode_output(hm, dataclasses.replace(PAPER, decoding="soft-argmax"))
+    torch.testing.assert_close(soft.voxels, torch.tensor([[[2.0, 2.0, 1.0]]]))
+    torch.testing.assert_close(soft.confidence, torch.tensor([[0.5]]))

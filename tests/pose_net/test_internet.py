@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -46,6 +48,25 @@ def test_configs_are_consistent():
         InterNetConfig(input_px=128)
     with pytest.raises(ValueError, match="unknown InterNet config"):
         get_config("huge")
+    # The paper's pose loss, decoding and initialisation (the public code's).
+    assert (paper.heatmap_peak, paper.heatmap_loss_weight, paper.coord_loss_weight) == (
+        255.0, 1.0, 0.0)
+    assert (paper.decoding, paper.head_init) == ("argmax", "paper")
+    for bad in (dict(coord_loss_weight=-1.0), dict(decoding="mean"), dict(head_init="xavier"),
+                dict(heatmap_loss_weight=0.0, coord_loss_weight=0.0)):
+        with pytest.raises(ValueError):
+            InterNetConfig(**bad)
+
+
+def test_head_initialisation_follows_the_config():
+    torch.manual_seed(0)
+    paper_init = InterNet(dataclasses.replace(SMALL, head_init="paper"))
+    torch_init = InterNet(dataclasses.replace(SMALL, head_init="pytorch"))
+    # The public code: N(0, 0.001) convolutions; PyTorch's default is far wider.
+    assert paper_init.upsampler_right[0].weight.std() < 0.0012
+    assert paper_init.heatmap_left.weight.std() < 0.0012
+    assert torch_init.upsampler_right[0].weight.std() > 0.005
+    assert torch_init.heatmap_left.weight.std() > 0.02
 
 
 def test_checkpoint_round_trip_carries_config(tmp_path, small_model):

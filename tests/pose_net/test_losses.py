@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,9 +12,11 @@ import torch
 from pose_net.config import get_config
 from pose_net.heatmaps import rel_root_bins_to_mm, render_gaussian_targets, soft_argmax_1d
 from pose_net.internet import InterNetOutput
-from pose_net.losses import InterNetTargets, internet_losses, total_loss
+from pose_net.losses import InterNetTargets, coordinate_loss, internet_losses, total_loss
 
-CFG = get_config("cpu-small")  # 32³ heatmaps, 64 relative-root bins over ±200 mm
+# The paper's losses at 32³ (small tensors): 64 relative-root bins over ±200 mm.
+CFG = dataclasses.replace(get_config("paper"), input_px=128, heatmap_px=32, depth_bins=32,
+                          sigma_voxels=2.0)
 J = 42
 
 
@@ -100,3 +103,78 @@ def test_target_shape_errors_are_clear():
     t = _targets(b, torch.ones(b, J - 1))
     with pytest.raises(ValueError, match="joint_valid"):
         internet_losses(_output(torch.zeros(b, J, 32, 32, 32), *_zero_heads(b)), t, CFG)
+
+
+def _delta_volumes(b, positions, size=8):
+    """(b, J, size³) logits: 0 everywhere, 100 at each joint's (x, y, z) in ``positions``."""
+    hm = torch.zeros(b, J, size, size, size)
+    for (n, j), (x, y, z) in positions.items():
+        hm[n, j, z, y, x] = 100.0
+    return hm
+
+
+def test_coordinate_loss_by_hand():
+    # A near-delta softmax sits on its voxel; a two-voxel tie averages them; a uniform volume
+    # of 8 voxels per side expects 3.5 on each axis.
+    hm = _delta_volumes(1, {(0, 0): (3, 2, 1)})
+    hm[0, 1, 5, 6, 0] = hm[0, 1, 5, 6, 4] = 100.0  # x ties between 0 and 4 -> 2
+    voxels = torch.zeros(1, J, 3)
+    voxels[0, 0] = torch.tensor([4.0, 2.0, 0.5])  # |3-4| + |2-2| + |1-0.5| = 1.5
+    voxels[0, 1] = torch.tensor([2.0, 7.0, 5.0])  # |2-2| + |6-7| + |5-5| = 1
+    voxels[0, 2] = torch.tensor([3.5, 3.5, 0.5])  # uniform: 0 + 0 + 3 = 3
+    valid = torch.zeros(1, J)
+    valid[0, :3] = 1
+    loss = coordinate_loss(hm, voxels, valid)
+    assert loss.item() == pytest.approx((1.5 + 1.0 + 3.0) / (J * 3), rel=1e-5)
+    valid[0, 2] = 0  # a masked joint counts as zero, even with a NaN target
+    voxels[0, 2] = float("nan")
+    assert coordinate_loss(hm, voxels, valid).item() == pytest.approx(2.5 / (J * 3), rel=1e-5)
+
+
+def test_integral_pose_loss_in_the_loss_dict_and_its_gradient():
+    cfg = dataclasses.replace(CFG, heatmap_loss_weight=0.0, coord_loss_weight=2.0,
+                              decoding="soft-argmax")
+    hm = torch.zeros(1, J, 32, 32, 32, requires_grad=True)  # uniform: 15.5 on each axis
+    t = _targets(1, torch.zeros(1, J))
+    vox = torch.full((1, J, 3), 15.5)
+    vox[0, 5] = torch.tensor([20.5, 15.5, 10.5])
+    valid = torch.zeros(1, J)
+    valid[0, 5] = 1
+    t = InterNetTargets(**{**t.__dict__, "voxels": vox, "joint_valid": valid})
+    losses = internet_losses(_output(hm, *_zero_heads(1)), t, cfg)
+    assert set(losses) == {"handedness", "pose", "rel_root"}
+    assert losses["pose"].item() == pytest.approx(2.0 * (5.0 + 0.0 + 5.0) / (J * 3), rel=1e-5)
+    losses["pose"].backward()
+    g = hm.grad[0, 5]
+    # Raising logits at larger x lowers the x error (target 20.5 > 15.5): negative gradient.
+    assert g[16, 16, 31] < 0 < g[16, 16, 0]
+    assert hm.grad[0, 4].abs().max() == 0  # invalid joints get no gradient
+
+
+def test_paper_losses_are_the_heatmap_l2_only():
+    paper = get_config("paper")
+    assert (paper.heatmap_loss_weight, paper.coord_loss_weight, paper.decoding) == (
+        1.0, 0.0, "argmax")
+    # Same numbers as the by-hand L2 above: the integral term adds nothing for the paper.
+    b = 1
+    valid = torch.zeros(b, J)
+    valid[0, 7] = 1
+    t = _targets(b, valid)
+    t = InterNetTargets(**{**t.__dict__, "voxels": torch.full((b, J, 3), 10.0)})
+    losses = internet_losses(_output(torch.zeros(b, J, 32, 32, 32), *_zero_heads(b)), t, CFG)
+    assert set(losses) == {"handedness", "pose", "rel_root"}
+    g = np.exp(-0.5 * ((np.arange(32) - 10.0) / CFG.sigma_voxels) ** 2)
+    assert losses["pose"].item() == pytest.approx(
+        255.0**2 * (g**2).sum() ** 3 / (b * J * 32**3), rel=1e-5)
+
+
+def test_heatmap_and_integral_terms_add_with_their_weights():
+    both = dataclasses.replace(CFG, heatmap_loss_weight=0.5, coord_loss_weight=3.0)
+    hm_only = dataclasses.replace(CFG, heatmap_loss_weight=1.0, coord_loss_weight=0.0)
+    g = torch.Generator().manual_seed(1)
+    hm = torch.randn(2, J, 32, 32, 32, generator=g)
+    t = _targets(2, (torch.rand(2, J, generator=g) > 0.3).float())
+    l2 = internet_losses(_output(hm, *_zero_heads(2)), t, hm_only)["pose"]
+    l1 = coordinate_loss(hm, t.voxels, t.joint_valid)
+    got = internet_losses(_output(hm, *_zero_heads(2)), t, both)["pose"]
+    assert got.item() == pytest.approx(0.5 * l2.item() + 3.0 * l1.item(), rel=1e-5)
