@@ -7,8 +7,9 @@ steps do not pollute each other):
 
     python bench/interhand_scale.py 400000 [--allow-missing-images] [--dir DIR] [--keep]
 
-Also printed: each step's CPU seconds (its own and its reader process's; on a shared
-machine these say more than wall time) and the load average at the start.
+Also printed: each step's CPU seconds over the same span as its time (its own and its
+reader process's; on a shared machine these say more than wall time) and the load average
+at the start.
 
 Steps: ``import`` (import_interhand into a new project), ``open`` (ProjectStore.open, read
 only), ``labels`` (one instant's labels: the first call and the mean of 200 random ones),
@@ -43,6 +44,15 @@ def _hwm_mb() -> float:
     return float("nan")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it has waited for (the reader)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) -> dict:
     """Run one step in this (child) process; returns its own timings."""
     import numpy as np
@@ -52,6 +62,7 @@ def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) 
 
     lay = InterHandLayout(root, SPLIT)
     res: dict = {}
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     if name == "generate":
         import importlib.util
@@ -77,6 +88,7 @@ def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) 
         store = ProjectStore.open(project, "r")
         res.update(instants=store.num_instants)
         res["seconds"] = time.perf_counter() - t0
+        res["step_cpu_s"] = _cpu() - cpu0
         store.close()
     elif name == "labels":
         store = ProjectStore.open(project, "r")
@@ -110,6 +122,7 @@ def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) 
     else:
         raise SystemExit(f"unknown step {name}")
     res.setdefault("seconds", time.perf_counter() - t0)
+    res.setdefault("step_cpu_s", _cpu() - cpu0)
     res["vmhwm_mb"] = _hwm_mb()
     return res
 
@@ -180,7 +193,7 @@ def main(argv=None) -> int:
                 f"{name:>10}: {res['seconds']:8.2f} s"
                 + (f"  {per_s:10,.0f} images/s" if per_s else " " * 20)
                 + f"  peak RSS {res['peak_rss_mb']:7.0f} MB"
-                + f"  CPU {res['cpu_s']:7.1f} s{extra}",
+                + f"  CPU {res['step_cpu_s']:7.2f} s{extra}",
                 flush=True,
             )
         size = sum(p.stat().st_size for p in (d / "dataset" / "annotations").rglob("*.json"))
