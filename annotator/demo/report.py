@@ -94,10 +94,14 @@ def _headline(s: Mapping) -> str:
               f"median 3D error, {s['size']['human_views']} views clicked "
               f"({s['size']['noise_px']} px noise)"),
         _card("machine labels", f"{_mm(machine.get('median_mm'))} mm",
-              f"median 3D error, all {s['size']['cameras']} views; mean-pose baseline "
-              f"{_mm(base.get('median_mm'), 1)} mm"
-              + (f" ({r_m:.2f}×)" if r_m is not None else ""),
-              "good" if r_m is not None and r_m < 0.5 else ""),
+              (f"median 3D error, all {s['size']['cameras']} views; mean-pose baseline "
+               f"{_mm(base.get('median_mm'), 1)} mm"
+               + (f" ({r_m:.2f}×)" if r_m is not None else ""))
+              if machine.get("joints") != 0 else
+              (f"none: the detector found no hand in the {_e(machine.get('instants'))} "
+               f"unlabelled instants after {s['size']['labeler_steps']} training steps"),
+              "good" if r_m is not None and r_m < 0.5 else ("bad" if machine.get("joints") == 0
+                                                           else "")),
         _card("InterNet MPJPE", f"{_mm(net.get('mpjpe_single'), 1)} / "
               f"{_mm(net.get('mpjpe_interacting'), 1)}",
               "mm, single / interacting hands, held-out subjects; mean-pose predictor "
@@ -111,6 +115,8 @@ def _headline(s: Mapping) -> str:
               f"{len(s['seconds'])} stages on {_e(s['machine_info'].get('cores'))} CPU cores"
               + (f" ({sum(s['cpu_seconds'].values()) / 60:.1f} CPU-min)"
                  if s.get("cpu_seconds") else "")
+              + (f"; load average up to {max(s['load_average'].values()):.0f}"
+                 if s.get("load_average") else "")
               + (f", GPU {_e(s['machine_info']['gpu'])}" if s["machine_info"].get("gpu")
                  else ", no GPU")),
     ]
@@ -120,6 +126,7 @@ def _headline(s: Mapping) -> str:
 def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
     rows = []
     cpu = s.get("cpu_seconds") or {}
+    load = s.get("load_average") or {}
     for n, st in enumerate(stages, 1):
         sec = s["seconds"].get(st.name)
         rate = f"{_sig(st.items / sec)} {st.unit}s/s" if sec and st.items else ""
@@ -128,9 +135,10 @@ def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
             f"</span></td><td><code>{_e(s['commands'].get(st.name, st.command))}</code></td>"
             f"<td class='num'>{'–' if sec is None else f'{sec:.1f} s'}</td>"
             f"<td class='num'>{'–' if cpu.get(st.name) is None else f'{cpu[st.name]:.0f} s'}</td>"
+            f"<td class='num'>{_e(load.get(st.name, '–'))}</td>"
             f"<td class='num'>{_e(rate)}</td></tr>")
     return ("<table><tr><th>#</th><th>stage</th><th>command (run it yourself to redo or "
-            "replace the stage)</th><th>wall</th><th>CPU</th><th>throughput</th></tr>"
+            "replace the stage)</th><th>wall</th><th>CPU</th><th>load</th><th>throughput</th></tr>"
             + "".join(rows) + "</table>")
 
 
@@ -145,14 +153,24 @@ def _views_table(curve: Sequence[Mapping]) -> str:
 
 
 def _split_table(s: Mapping) -> str:
+    """Machine-label error overall and per group (``evaluate``'s nested single / interacting
+    / unflagged records), with the human stage and the mean-pose baseline for scale."""
+    rows = [("machine, all", s["machine"])]
+    rows += [(f"machine, {k}", v) for k, v in s["machine"].items() if isinstance(v, Mapping)]
+    rows += [("human stage", s["human"]), ("mean-pose baseline", s["baseline"])]
+    body = "".join(
+        f"<tr><td>{_e(name)}</td><td class='num'>{_e(r.get('joints', '–'))}</td>"
+        + "".join(f"<td class='num'>{_mm(r.get(k))}</td>" for k in
+                  ("median_mm", "mean_mm", "p90_mm"))
+        + "</tr>" for name, r in rows)
     m = s["machine"]
-    keys = [k for k in ("median_mm", "mean_mm", "single_median_mm", "interacting_median_mm",
-                        "single_mean_mm", "interacting_mean_mm", "instants", "joints")
-            if m.get(k) is not None]
-    extra = [k for k, v in m.items() if k not in keys and isinstance(v, int | float)]
-    cells = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{_mm(m[k]) if isinstance(m[k], float) else _e(m[k])}</td></tr>"  # noqa: E501
-                    for k in keys + extra)
-    return f"<table><tr><th>machine labels</th><th>value</th></tr>{cells}</table>"
+    extra = ""
+    if m.get("instants") is not None:
+        extra = (f"<p class='note'>{_e(m['instants'])} machine-labelled instants; joint "
+                 f"coverage {_pct(m.get('coverage'))}; {_e(m.get('flagged_joints', 0))} joints "
+                 "flagged for review.</p>")
+    return ("<table><tr><th>3D error vs ground truth</th><th>joints</th><th>median mm</th>"
+            "<th>mean mm</th><th>p90 mm</th></tr>" + body + "</table>" + extra)
 
 
 def _table4(s: Mapping) -> str:
@@ -231,10 +249,9 @@ def render_report(
         "from v random views of its detections (mean ± std over random subsets). Red star: "
         f"the paper's {PAPER_MACHINE_MM} mm with {PAPER_MACHINE_VIEWS} views on real data."
         "</figcaption></figure><div>" + _split_table(s) + _views_table(s["views_curve"])
-        + f"<p class='note'>Mean-pose baseline (a mean hand placed at the true root): median "
-        f"{_mm(s['baseline'].get('median_mm'), 1)} mm. Human stage (simulated annotator, "
-        f"{size['human_views']} views, {size['noise_px']} px click noise): median "
-        f"{_mm(s['human'].get('median_mm'))} mm on {_e(s['human'].get('instants'))} instants."
+        + "<p class='note'>Mean-pose baseline: a mean hand placed at the true root. Human "
+        f"stage: the simulated annotator, {size['human_views']} views per joint, "
+        f"{size['noise_px']} px click noise, on {_e(s['human'].get('instants'))} instants."
         "</p></div></div>",
         "<h2>Labels over the images</h2><figure>" + _img(figures.get("labels"), "labels")
         + "<figcaption>Coloured skeleton: the human or machine label projected into the view; "
@@ -250,7 +267,8 @@ def render_report(
         "<h2>Stages, commands and timings</h2>",
         _stage_table(s, stages),
         "<p class='note'>Wall times include each command's start-up (Python, torch import). "
-        "CPU: user + system seconds of the stage's processes; on a machine shared with other "
+        "CPU: user + system seconds of the stage's processes; load: the machine's 1-minute "
+        "load average as the stage ended. On a machine shared with other "
         f"work, wall time is well above CPU time / {_e(mi.get('cores'))} cores and the wall "
         "times are upper bounds.</p>",
         "<h2>Configuration and machine</h2><div class='two'><table><tr><th>setting</th>"

@@ -68,6 +68,7 @@ class StageRecord:
     items: int
     unit: str
     cpu_seconds: float | None = None  # user + system CPU time of the stage's processes
+    load_average: float | None = None  # the machine's 1-min load average at the stage's end
 
 
 def state_dir(out: Path) -> Path:
@@ -157,6 +158,13 @@ def _run_one(cmd: list[str], log_path: Path, tee: bool, on_start: Callable[[int]
             return proc.wait()
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover - not Unix
+        return None
+
+
 def _children_cpu() -> float:
     """User + system CPU seconds of this process's finished children (and theirs)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -234,7 +242,7 @@ def run_stages(
         counted = stage.cpu_counted and stage.name not in in_process
         cpu = _children_cpu() - cpu0 if counted else None
         record = StageRecord(stage.name, stage.command, seconds, attempts, time.time(),
-                             stage.items, stage.unit, cpu)
+                             stage.items, stage.unit, cpu, _load_average())
         _marker(out, stage.name, "done").write_text(json.dumps(asdict(record)))
         records[stage.name] = record
         rate = f", {stage.items / seconds:.1f} {stage.unit}s/s" if stage.items else ""

@@ -120,6 +120,9 @@ def build_summary(
         "total_seconds": round(sum(seconds.values()), 1),
         # CPU time of each stage's processes: with wall time, shows how loaded the machine was
         "cpu_seconds": cpu,
+        # the machine's 1-min load average as each stage ended (> cores: shared, slower)
+        "load_average": {s.name: records[s.name].load_average for s in stages
+                         if s.name in records and records[s.name].load_average is not None},
         # what ran (the record's command) where the stage ran, else what would run
         "commands": {s.name: records[s.name].command if s.name in records else s.command
                      for s in stages},
