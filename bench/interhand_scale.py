@@ -44,13 +44,14 @@ def _hwm_mb() -> float:
     return float("nan")
 
 
-def _cpu() -> float:
+def _cpu(kids_only: bool = False) -> float:
     """CPU seconds of this process and of the children it has waited for (the reader)."""
     import resource
 
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    k = kids.ru_utime + kids.ru_stime
+    return k if kids_only else own.ru_utime + own.ru_stime + k
 
 
 def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) -> dict:
@@ -62,7 +63,7 @@ def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) 
 
     lay = InterHandLayout(root, SPLIT)
     res: dict = {}
-    cpu0 = _cpu()
+    cpu0, kids0 = _cpu(), _cpu(kids_only=True)
     t0 = time.perf_counter()
     if name == "generate":
         import importlib.util
@@ -123,6 +124,9 @@ def _step(name: str, root: Path, project: Path, out: Path, allow_missing: bool) 
         raise SystemExit(f"unknown step {name}")
     res.setdefault("seconds", time.perf_counter() - t0)
     res.setdefault("step_cpu_s", _cpu() - cpu0)
+    # the two reader processes of an import run side by side: on two idle cores its wall
+    # time would be about the larger of the two CPU times
+    res["reader_cpu_s"] = _cpu(kids_only=True) - kids0
     res["vmhwm_mb"] = _hwm_mb()
     return res
 
@@ -187,6 +191,11 @@ def main(argv=None) -> int:
             rows[name] = res
             per_s = args.n / res["seconds"] if name in ("generate", "import", "export") else None
             extra = ""
+            if name == "import" and res["reader_cpu_s"] > 0:
+                own = res["step_cpu_s"] - res["reader_cpu_s"]
+                extra = (
+                    f"  (this process {own:.1f} s, annotations reader {res['reader_cpu_s']:.1f} s)"
+                )
             if name == "labels":
                 extra = f"  first {res['first_ms']:.2f} ms, mean {res['mean_ms']:.3f} ms"
             print(
