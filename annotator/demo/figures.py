@@ -114,6 +114,17 @@ def _loss_series(rows: Sequence[Mapping]) -> dict[str, tuple[list[float], list[f
     return series
 
 
+def _running_mean(values: Sequence[float], window: int) -> list[float]:
+    """Mean of the last ``window`` values at each point (fewer at the start)."""
+    out, total = [], 0.0
+    for k, v in enumerate(values):
+        total += v
+        if k >= window:
+            total -= values[k - window]
+        out.append(total / min(k + 1, window))
+    return out
+
+
 def plot_training_curves(runs: Mapping[str, Path], path: Path) -> Path | None:
     """One panel per training run: every loss term of its metrics.jsonl vs step.
 
@@ -135,9 +146,15 @@ def plot_training_curves(runs: Mapping[str, Path], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), dpi=110,
                              squeeze=False)
     for ax, (name, series) in zip(axes[0], panels, strict=True):
-        for key, (steps, values) in sorted(series.items()):
-            ax.plot(steps, values, lw=1.3, label=key, marker="o" if len(steps) < 25 else None,
-                    ms=3)
+        for n, (key, (steps, values)) in enumerate(sorted(series.items())):
+            colour = f"C{n}"
+            if len(values) < 25:
+                ax.plot(steps, values, lw=1.3, label=key, marker="o", ms=3, color=colour)
+                continue
+            # noisy per-step losses: faint raw curve, bold running mean over ~1/10 of the run
+            ax.plot(steps, values, lw=0.7, alpha=0.3, color=colour)
+            ax.plot(steps, _running_mean(values, max(3, len(values) // 10)), lw=1.8,
+                    label=f"{key} (running mean)", color=colour)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step")
         if all(v > 0 for _, vals in series.values() for v in vals):

@@ -41,7 +41,8 @@ code{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:#eef1f6;
 figure{margin:10px 0;background:#fff;border:1px solid #dde2ea;border-radius:10px;padding:10px}
 figure img{max-width:100%;display:block;margin:0 auto}
 figcaption{font-size:13px;color:#5b6475;margin-top:6px}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:14px} .note{font-size:13.5px;color:#3b4456}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:14px;align-items:start}
+.note{font-size:13.5px;color:#3b4456}
 @media (max-width:800px){.two{grid-template-columns:1fr}}
 """
 
@@ -63,6 +64,12 @@ def _pct(value) -> str:
 def _sig(value: float) -> str:
     """Three significant figures, no exponent (0.0482, 1.25, 31.7, 1250)."""
     return f"{value:.3g}" if 0.001 <= abs(value) < 1000 else f"{value:.0f}"
+
+
+def _setting(value) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) if value else "(default)"
+    return "(default)" if value is None else str(value)
 
 
 def _img(path: Path | None, alt: str) -> str:
@@ -231,7 +238,8 @@ def render_report(
                + (f"GPU: {_e(mi['gpu'])}" if mi.get("gpu") else "no GPU")
                + f", Python {_e(mi.get('python'))}, {_e(mi.get('os'))}")
     size = s["size"]
-    config = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in size.items())
+    config = "".join(f"<tr><td>{_e(k)}</td><td>{_e(_setting(v))}</td></tr>"
+                     for k, v in size.items())
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
