@@ -130,6 +130,35 @@ def _headline(s: Mapping) -> str:
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
+def _verdict(s: Mapping) -> str:
+    """What this run shows, in plain words, from its numbers (no claim the numbers lack)."""
+    size, human, machine, base = s["size"], s["human"], s["machine"], s["baseline"]
+    net = s["internet"]
+    mean_pose = s.get("internet_mean_pose") or s.get("internet_mean_pose_train") or {}
+    says = []
+    if human.get("median_mm") is not None:
+        says.append(f"The human stage (simulated clicks in {size['human_views']} views) labels "
+                    f"joints to {_mm(human['median_mm'])} mm (median).")
+    if machine.get("joints") == 0:
+        says.append(f"The machine labeler found no hand after {size['labeler_steps']} "
+                    "training steps: at this budget the detector has not learnt enough to "
+                    "find hands; train longer (<code>annotator train-labeler --steps N "
+                    "--resume</code>) or on a GPU (<code>--config paper</code>).")
+    else:
+        r = _ratio(machine.get("median_mm"), base.get("median_mm"))
+        if r is not None:
+            says.append(f"Machine labels: {_mm(machine['median_mm'])} mm median, "
+                        f"{r:.2f}× the mean-pose baseline ({_mm(base['median_mm'], 1)} mm)"
+                        + ("." if r < 0.5 else ": not yet far better than a mean hand."))
+    r = _ratio(net.get("mpjpe_all"), mean_pose.get("mpjpe_all"))
+    if r is not None:
+        says.append(f"InterNet: MPJPE {_mm(net['mpjpe_all'], 1)} mm on held-out subjects, "
+                    f"{r:.2f}× a constant mean pose ({_mm(mean_pose['mpjpe_all'], 1)} mm)"
+                    + ("." if r < 0.8 else f"; after {size['internet_steps']} CPU training "
+                       "steps it has not yet learnt more than the mean pose."))
+    return "<p class='note'>" + " ".join(says) + "</p>" if says else ""
+
+
 def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
     rows = []
     cpu = s.get("cpu_seconds") or {}
@@ -251,6 +280,7 @@ def render_report(
         f"({size['held_out']} held out for InterNet) · written "
         f"{time.strftime('%Y-%m-%d %H:%M')} · {machine}</p>",
         _headline(s),
+        _verdict(s),
         "<h2>Machine labels: 3D error against the number of views</h2>",
         "<div class='two'><figure>" + _img(figures.get("views"), "views curve")
         + "<figcaption>The paper's Fig. 4 method: each machine-labelled joint re-triangulated "
