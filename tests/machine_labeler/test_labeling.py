@@ -163,3 +163,22 @@ def test_cuda_amp_channels_last_labels_every_instant(project, capsys):
     assert main(["machine-label", str(project), "--device", "cuda", "--workers", "1", *LOOSE]) == 0
     assert "on cuda" in capsys.readouterr().out
     np.testing.assert_array_equal(completed_instants(project / "machine"), [0, 1, 2, 3])
+
+
+def test_second_fine_pass_crops_again(synth):
+    """--fine-passes 2: a second fine forward over crops around the first result."""
+    import dataclasses
+
+    from machine_labeler.checkpoint import load_detector, newest_checkpoint
+    from machine_labeler.hand_finding import HandFindingSettings
+    from machine_labeler.labeling import LabelingSettings, label_instants
+
+    base = LabelingSettings(workers=0, batch_size=12, threshold_px=1000.0,
+                            hands=HandFindingSettings(coarse_threshold_px=1000.0))
+    with ProjectStore.open(synth) as store:
+        det = load_detector(newest_checkpoint(store))
+        one = label_instants(store, det.model, det.config, [0], None, base)
+        two = label_instants(store, det.model, det.config, [0], None,
+                             dataclasses.replace(base, fine_passes=2))
+    fine = one.crops - one.images  # crops beyond the coarse pass (one per view)
+    assert fine > 0 and two.crops > one.crops and two.crops - two.images >= fine
