@@ -111,15 +111,15 @@ class _EpochSampler(DistributedSampler):
         return ((self.epoch, i) for i in super().__iter__())
 
 
-def _distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank); initialises the process group under torchrun."""
+def _distributed(device: str) -> tuple[int, int, int]:
+    """(rank, world size, local rank); initialises the process group under torchrun
+    (NCCL when the run uses CUDA, else gloo)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1, 0
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() and os.environ.get(
-            "POSE_NET_DEVICE", "auto") != "cpu" else "gloo"
-        dist.init_process_group(backend=backend)
+        cuda = device != "cpu" and torch.cuda.is_available()
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
     return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
 
 
@@ -149,7 +149,7 @@ class Trainer:
 
     def __post_init__(self) -> None:
         o = self.options
-        self.rank, self.world, local = _distributed()
+        self.rank, self.world, local = _distributed(o.device)
         self.device = _device(o.device, local)
         if o.net == "internet":
             self.config = get_config(o.config)

@@ -36,6 +36,7 @@ def _metrics(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_loss_falls_on_a_tiny_project(samples, tmp_path):
     # cpu-small on two images, no augmentation, no decay: the network fits them.
     opts = TrainOptions(config="cpu-small", steps=20, batch_size=2, augment=False,
@@ -62,6 +63,7 @@ class _StopAt(Hook):
         trainer.stop = trainer.step >= self.at
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_run(samples, tmp_path):
     opts = TrainOptions(config="cpu-small", steps=5, batch_size=2, lr=1e-3,
                         checkpoint_interval_s=1e9)
