@@ -120,7 +120,7 @@ class _ImageFields:
 
     def __init__(self, store, rows, style: JsonStyle, cap_out, cam_out, frame_out, table):
         self.rows = rows
-        self.enc = store.image_paths_encoded()
+        self.enc = rows.paths
         self.C = len(store.camera_names)
         self.root = Path(store.image_root)
         caps = list(store.captures)

@@ -17,6 +17,7 @@ import numpy as np
 
 from annotator.interchange.interhand_layout import enlarged_bbox_xywh
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
+from annotator.store.paths import EncodedPaths
 
 __all__ = ["ExportRows", "export_rows"]
 
@@ -66,6 +67,7 @@ class ExportRows:
     subject: np.ndarray  # (F,) per instant, 0 where unknown
     skipped_instants: int
     skipped_images: int
+    paths: EncodedPaths  # the project's (F, C) image paths, encoded
 
 
 def _attrs(store, names, have) -> dict[str, np.ndarray]:
@@ -96,7 +98,7 @@ def export_rows(store, capture_order: list[str], progress=None) -> ExportRows:
     J = NUM_JOINTS
     table = store.instants()
     F = len(table)
-    img = _attrs(store, _IMAGE_ATTRS, set(store.image_attr_names()))
+    img_names = set(store.image_attr_names())
     ins = _attrs(store, _INSTANT_ATTRS, set(store.instant_attr_names()))
     xyz, _ = store.joints_3d_all()
     has3d = np.all(np.isfinite(xyz), axis=2)
@@ -129,14 +131,29 @@ def export_rows(store, capture_order: list[str], progress=None) -> ExportRows:
     rank = np.array([cap_rank.get(c, -1) for c in caps.tolist()], np.int64)
     fsel = kept[np.lexsort((kept, order[kept], order[kept] < 0, rank[kept]))]
 
-    # images
+    # images: one (F, C, ...) attr in memory at a time, reduced at once to the N images
     enc = store.image_paths_encoded()
     has_img = (enc.template >= 0) & keep[:, None]
-    stored_img = has_img & (img["image_id"] >= 0) if "image_id" in img else np.zeros_like(has_img)
+    next_id = 0
+    stored_img = np.zeros_like(has_img)
+    for name in ("image_id", "annotation_id"):
+        if name in img_names:
+            a = store.image_attr(name)
+            if name == "image_id":
+                stored_img = has_img & (a >= 0)
+            if (a >= 0).any():
+                next_id = max(next_id, int(a.max()) + 1)
+            del a
     ii, cc = np.nonzero(stored_img)
-    jv_stored = img["joint_valid"][ii, cc] > 0 if ii.size else np.zeros((0, J), bool)
-    jv = jv_stored & has3d[ii]
-    bbox = img["bbox"][ii, cc].astype(np.float64) if ii.size else np.zeros((0, 4))
+
+    def take(name: str, default, dtype, tail=()) -> np.ndarray:
+        if name not in img_names or not ii.size:
+            return np.full((ii.size, *tail), default, dtype)
+        a = store.image_attr(name)
+        return np.asarray(a[ii, cc], dtype)
+
+    jv = take("joint_valid", 0, np.int8, (J,)) > 0
+    bbox = take("bbox", np.nan, np.float64, (4,))
     # edited instants: the 3D joints differ from the released ones
     raw_f = np.where(np.isfinite(raw), raw, 0.0)
     edited = stored_frame & (
@@ -153,15 +170,15 @@ def export_rows(store, capture_order: list[str], progress=None) -> ExportRows:
         front = in_front(xyz[i], rig)
         for s in sel.tolist():
             k = cols.index(int(cc[s]))
-            jv[s] = has3d[i] & (jv_stored[s] | ~ih_valid[i])
+            jv[s] = has3d[i] & (jv[s] | ~ih_valid[i])
             ok = jv[s] & front[:, k]
             if ok.any():
                 bbox[s] = enlarged_bbox_xywh(uv[:, k], ok)
-    ids = [a[a >= 0] for n, a in img.items() if n in ("image_id", "annotation_id")]
-    next_id = int(max([0, *(int(a.max()) + 1 for a in ids if a.size)]))
+    jv &= has3d[ii]
     d_i, d_c, d_id, d_box, d_jv = [], [], [], [], []
     skipped_img = 0
     todo = has_img & ~stored_img
+    del has_img, stored_img
     for n_done, i in enumerate(np.flatnonzero(todo.any(axis=1)).tolist()):
         rig = store.rig(str(caps[i]))
         uv = project(xyz[i], rig)  # (J, C', 2)
@@ -183,38 +200,41 @@ def export_rows(store, capture_order: list[str], progress=None) -> ExportRows:
         if progress is not None and n_done % 256 == 255:
             progress(n_done + 1, F)
     d_i_a = np.array(d_i, np.int64)
-    d_c_a = np.array(d_c, np.int64)
-    inst = np.concatenate([ii, d_i_a])
-    cam = np.concatenate([cc, d_c_a])
-    group = np.concatenate([np.zeros(ii.size, np.int8), np.ones(d_i_a.size, np.int8)])
-    ih_order = img["ih_order"][ii, cc] if "ih_order" in img else np.zeros(ii.size, np.int64)
-    okey = np.concatenate([ih_order, np.zeros(d_i_a.size, np.int64)])
+
+    def both(stored: np.ndarray, derived) -> np.ndarray:
+        """Stored rows then derived rows (no copy when there are no derived images)."""
+        if not d_i:
+            return stored
+        return np.concatenate([stored, np.asarray(derived).astype(stored.dtype)])
+
+    group = both(np.zeros(ii.size, np.int8), np.ones(d_i_a.size, np.int8))
+    okey = both(take("ih_order", 0, np.int64), np.zeros(d_i_a.size, np.int64))
+    inst = both(ii, d_i_a)
+    cam = both(cc, np.array(d_c, np.int64))
     out = np.lexsort((cam, inst, okey, group))
-    stored_ids = img["image_id"][ii, cc] if ii.size else np.zeros(0, np.int64)
-    stored_ann = img["annotation_id"][ii, cc] if ii.size else np.zeros(0, np.int64)
-    image_id = np.concatenate([stored_ids, np.array(d_id, np.int64)])
-    ann_id = np.concatenate([stored_ann, np.array(d_id, np.int64)])
-    all_box = np.concatenate([bbox, np.array(d_box, np.float64).reshape(-1, 4)])
-    all_jv = np.concatenate([jv, np.array(d_jv, bool).reshape(-1, J)])
-    s_ht = img["hand_type"][ii, cc] if ii.size else np.zeros(0, np.int8)
-    s_htv = img["hand_type_valid"][ii, cc] > 0 if ii.size else np.zeros(0, bool)
-    all_ht = np.concatenate([s_ht, hand_type[d_i_a]]).astype(np.int8)
-    all_htv = np.concatenate([s_htv, type_valid[d_i_a]]).astype(bool)
+    del group, okey
+    cols_out = {
+        "instant": inst,
+        "camera": cam,
+        "image_id": both(take("image_id", -1, np.int64), np.array(d_id, np.int64)),
+        "annotation_id": both(take("annotation_id", -1, np.int64), np.array(d_id, np.int64)),
+        "hand_type": both(take("hand_type", 0, np.int8), hand_type[d_i_a]),
+        "type_valid": both(take("hand_type_valid", 0, np.int8) > 0, type_valid[d_i_a]),
+        "bbox": both(bbox, np.array(d_box, np.float64).reshape(-1, 4)),
+        "joint_valid": both(jv, np.array(d_jv, bool).reshape(-1, J)),
+    }
+    del inst, cam, bbox, jv
+    for name in list(cols_out):  # into output order, one column at a time
+        cols_out[name] = cols_out[name][out]
     return ExportRows(
         frame_instant=fsel,
         world_mm=world[fsel],
         frame_valid=has3d[fsel],
         frame_hand_type=hand_type[fsel],
         frame_type_valid=type_valid[fsel].astype(bool),
-        instant=inst[out],
-        camera=cam[out],
-        image_id=image_id[out],
-        annotation_id=ann_id[out],
-        bbox=all_box[out],
-        joint_valid=all_jv[out],
-        hand_type=all_ht[out],
-        type_valid=all_htv[out],
         subject=subject,
         skipped_instants=int((~keep).sum()),
         skipped_images=skipped_img,
+        paths=enc,
+        **cols_out,
     )
