@@ -41,6 +41,8 @@ class LabelerConfig:
     # position comes from the logits, the confidence from the MSE heatmap.
     loss: str = "mse"
     ce_weight: float = 0.01  # weight of the cross-entropy term against the heatmap MSE
+    drop_connect_rate: float = 0.2  # EfficientNet's stochastic depth (0 trains faster)
+    bn_momentum: float = 0.01  # PyTorch BatchNorm momentum (EfficientNet's own: 0.01)
 
     def __post_init__(self) -> None:
         if self.crop_px <= 0 or self.crop_px % 32:
@@ -84,9 +86,11 @@ CONFIGS: dict[str, LabelerConfig] = {
         batch_size=64,
         lr=1e-3,
         epochs=20,
-        rotation_deg=90.0,
+        rotation_deg=45.0,
         warmup_steps=200,
         checkpoint_every=2000,
+        loss="dual",
+        ce_weight=0.05,
     ),
     # b0 at half width / half depth on 96 px crops: trains in minutes on 2 CPU cores.
     "cpu-small": LabelerConfig(
@@ -98,9 +102,18 @@ CONFIGS: dict[str, LabelerConfig] = {
         heatmap_px=24,
         sigma_px=1.5,
         head_channels=48,
-        batch_size=32,
-        lr=2e-3,
+        batch_size=16,
+        lr=6e-3,
         epochs=30,
+        loss="dual",
+        ce_weight=0.05,
+        # From scratch on a few CPU minutes: no stochastic depth, faster BN statistics,
+        # lighter geometric jitter (bench/labeler_detector.py, docs/labeler_training.md).
+        drop_connect_rate=0.0,
+        bn_momentum=0.1,
+        rotation_deg=10.0,
+        scale_jitter=0.15,
+        translate_jitter=0.1,
     ),
 }
 

@@ -36,6 +36,8 @@ def build_backbone(config: LabelerConfig) -> EfficientNet:
         depth_coefficient=config.depth_coefficient,
         image_size=config.crop_px,
         include_top=False,
+        drop_connect_rate=config.drop_connect_rate or None,
+        batch_norm_momentum=1.0 - config.bn_momentum,  # TF convention: 1 - PyTorch's
     )
 
 
