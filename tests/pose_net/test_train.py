@@ -87,6 +87,13 @@ def test_rootnet_trains_and_checkpoints(samples, tmp_path):
     result = train(samples[:3], tmp_path, opts)
     ckpt = load_checkpoint(result.checkpoint)
     assert ckpt.kind == "rootnet" and ckpt.extra["step"] == 2
+    # eval-internet --rootnet reports the mean absolute root depth error per hand.
+    from pose_net.checkpoint import load_model
+    from pose_net.data.torch_dataset import root_items
+    from pose_net.evaluate import rootnet_errors
+
+    errs = rootnet_errors(load_model(result.checkpoint), samples[:3], device="cpu")
+    assert errs.shape == (len(root_items(samples[:3])),) and np.all(np.isfinite(errs))
 
 
 def test_cli_trains_into_the_project(studio, capsys):
