@@ -63,7 +63,7 @@ class HandSample:
 
 
 def hand_type_name(hand_type: np.ndarray) -> str:
-    """"right", "left" or "interacting" from a (2,) [right, left] presence vector."""
+    """The hand type ("right", "left" or "interacting") of a (2,) [right, left] presence."""
     key = (bool(hand_type[0] > 0.5), bool(hand_type[1] > 0.5))
     if key not in HAND_TYPE_NAMES:
         raise ValueError("a sample must show at least one hand")

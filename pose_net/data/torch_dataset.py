@@ -134,7 +134,3 @@ class RootNetDataset(_Base):
             "hand": np.int64(h),
         }
 
-
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Every tensor of a collated batch on ``device`` (non-blocking)."""
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
