@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from annotator.interchange import enlarged_bbox_xywh
