@@ -2,7 +2,8 @@
 
 Per sample (an image with its ground-truth box, no augmentation):
 
-1. the network's heatmaps are decoded by integer argmax (``heatmaps.decode_heatmaps``) and
+1. the network's heatmaps are decoded by integer argmax (``heatmaps.decode_heatmaps``; a
+   config declaring ``decoding = "soft-argmax"`` takes the expected voxel instead) and
    mapped to crop px and root-relative depth mm (``heatmaps.voxels_to_joints``);
 2. crop px go back to image px through the inverse of the crop affine;
 3. each hand's joints get the ground-truth depth of their own root added and are
@@ -112,7 +113,7 @@ def predict(
     done = 0
     for batch in loader:
         out = model(batch["image"].to(dev))
-        vox = decode_heatmaps(out.heatmaps.float()).voxels
+        vox = _decode(out.heatmaps.float(), config, decode_heatmaps)
         uvd.append(voxels_to_joints(vox, config).cpu().numpy().astype(np.float64))
         inv.append(batch["image_from_crop"].numpy())
         rel.append(out.rel_root_depth.float().cpu().numpy().astype(np.float64))
@@ -122,6 +123,21 @@ def predict(
             progress(done, len(samples))
     return Predictions(np.concatenate(uvd), np.concatenate(inv), np.concatenate(rel),
                        np.concatenate(hand))
+
+
+def _decode(heatmaps: torch.Tensor, config, argmax) -> torch.Tensor:
+    """(B, J, D, H, W) -> (B, J, 3) voxels (x, y, z): integer argmax (the public code), or,
+    for a config declaring ``decoding = "soft-argmax"`` (integral regression), the expected
+    voxel index under the softmax over the volume (the 3D form of ``soft_argmax_1d``)."""
+    if getattr(config, "decoding", "argmax") != "soft-argmax":
+        return argmax(heatmaps).voxels
+    b, j, d, h, w = heatmaps.shape
+    prob = torch.softmax(heatmaps.reshape(b, j, -1), dim=-1).reshape(b, j, d, h, w)
+    ax = [torch.arange(n, dtype=prob.dtype, device=prob.device) for n in (w, h, d)]
+    x = (prob.sum(dim=(2, 3)) * ax[0]).sum(-1)
+    y = (prob.sum(dim=(2, 4)) * ax[1]).sum(-1)
+    z = (prob.sum(dim=(3, 4)) * ax[2]).sum(-1)
+    return torch.stack((x, y, z), dim=-1)
 
 
 def _normalised(uv_px: np.ndarray, samples: Sequence[HandSample]) -> np.ndarray:

@@ -101,3 +101,21 @@ def test_eval_rejects_a_rootnet_as_internet(studio, tmp_path):
 
     ckpt = save_checkpoint(tmp_path / "root.pth", RootNet(get_config("cpu-small")))
     assert main(["eval-internet", str(ckpt), str(studio), "--labels", "ground-truth"]) == 2
+
+
+def test_decoding_follows_the_config():
+    from types import SimpleNamespace
+
+    from pose_net.evaluate import _decode
+    from pose_net.heatmaps import decode_heatmaps
+
+    hm = torch.full((1, 2, 6, 5, 4), -50.0)
+    hm[0, 0, 3, 2, 1] = 50.0
+    hm[0, 1, 5, 4, 3] = 50.0
+    want = torch.tensor([[[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]]])  # (x, y, z)
+    torch.testing.assert_close(_decode(hm, SimpleNamespace(), decode_heatmaps), want)
+    soft = SimpleNamespace(decoding="soft-argmax")
+    torch.testing.assert_close(_decode(hm, soft, decode_heatmaps), want)
+    # Two equal peaks: soft-argmax lands half-way, argmax on one of them.
+    hm[0, 0, 3, 2, 3] = 50.0
+    assert _decode(hm, soft, decode_heatmaps)[0, 0, 0].item() == pytest.approx(2.0)
