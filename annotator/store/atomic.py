@@ -29,9 +29,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotator.store.errors import ProjectFormatError
-
 # The single-file pieces are shared with triangulation.io (cameras.toml): one implementation.
+# The commit's own folder fsyncs go through the module (``_aw.fsync_dir``) so that they and
+# atomic_write_bytes' are one function, which the crash tests replace to "kill" a save.
+import triangulation.atomic_write as _aw
+from annotator.store.errors import ProjectFormatError
 from triangulation.atomic_write import (
     TMP_TAG,
     atomic_file,
@@ -64,19 +66,6 @@ _TMP_TAG = TMP_TAG
 #: The roll-forward journal of a multi-file commit (see the module docstring).
 COMMIT_NAME = ".commit.json"
 _JOURNAL_VERSION = 1
-
-
-def _write_journal(path: Path, data: bytes) -> None:
-    """atomic_write_bytes, spelled out so the journal's folder fsync is this module's
-    ``fsync_dir`` (the commit's durability steps, in one place, as the crash tests see them)."""
-    tmp = stage_bytes(path, data)
-    try:
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def _check_name(journal: Path, name: object, what: str) -> str:
@@ -140,9 +129,9 @@ def _roll_forward(directory: Path, renames: Sequence[tuple[str, str]]) -> None:
                 raise ProjectFormatError(
                     f"{journal}: neither {temp!r} nor its target {target!r} exists"
                 ) from None
-    fsync_dir(directory)
+    _aw.fsync_dir(directory)
     journal.unlink()
-    fsync_dir(directory)
+    _aw.fsync_dir(directory)
 
 
 def commit_files(directory: Path, renames: Sequence[tuple[Path, Path]]) -> None:
@@ -168,7 +157,7 @@ def commit_files(directory: Path, renames: Sequence[tuple[Path, Path]]) -> None:
         return
     if len(names) == 1:
         os.replace(directory / names[0][0], directory / names[0][1])
-        fsync_dir(directory)
+        _aw.fsync_dir(directory)
         return
     if (directory / COMMIT_NAME).exists():
         raise ProjectFormatError(
@@ -179,7 +168,7 @@ def commit_files(directory: Path, renames: Sequence[tuple[Path, Path]]) -> None:
         "pid": os.getpid(),
         "renames": [{"temp": t, "target": g} for t, g in names],
     }
-    _write_journal(directory / COMMIT_NAME, json.dumps(body, indent=1).encode("utf-8"))
+    atomic_write_bytes(directory / COMMIT_NAME, json.dumps(body, indent=1).encode("utf-8"))
     _roll_forward(directory, names)
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from annotator.store.atomic import fsync_dir, fsync_path, temp_sibling
+from annotator.store.atomic import atomic_file, fsync_dir
 from annotator.store.errors import ProjectFormatError
 
 __all__ = [
@@ -276,8 +276,7 @@ def completed_instants(machine_dir: Path) -> np.ndarray:
 
 def _write_file(path: Path, records: ShardRecords, attrs: dict[str, Any]) -> None:
     """Write ``records`` as shard ``path`` atomically (temp, fsync, rename, fsync dir)."""
-    tmp = temp_sibling(path)
-    try:
+    with atomic_file(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, value in attrs.items():
                 f.attrs[key] = value
@@ -312,13 +311,6 @@ def _write_file(path: Path, records: ShardRecords, attrs: dict[str, Any]) -> Non
                 data=np.array([b.reason for b in records.bad_images], dtype=object),
                 dtype=_STR,
             )
-        fsync_path(tmp)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 class ShardWriter:

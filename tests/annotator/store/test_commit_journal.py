@@ -15,6 +15,7 @@ from annotator.store.atomic import COMMIT_NAME, remove_stale_temps
 from annotator.store.labels import LABELS_NAME
 from annotator.store.locking import ProjectLock
 from tests.annotator.store.conftest import make_project, standard_paths
+from triangulation import atomic_write
 
 J = skeleton.NUM_JOINTS
 
@@ -48,8 +49,8 @@ def _state(path) -> int:
 
 
 def _interrupted_save(store, monkeypatch, func: str, calls_before_kill: int) -> None:
-    """save() with ``atomic.<func>`` "killing" the process at its given call."""
-    owner = atomic.os if func == "replace" else atomic
+    """save() with ``os.replace`` or ``fsync_dir`` "killing" the process at its given call."""
+    owner = atomic.os if func == "replace" else atomic_write
     real = getattr(owner, func)
     calls = []
 
