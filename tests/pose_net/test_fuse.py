@@ -34,7 +34,8 @@ def test_folded_internet_gives_the_same_outputs():
     folded = fold_batchnorm(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # original untouched
-    x = torch.rand(2, 3, 128, 128)
+    s = model.config.input_px
+    x = torch.rand(2, 3, s, s)
     with torch.no_grad():
         a, b = model(x), folded(x)
     scale = a.heatmaps.abs().max().item()
@@ -48,7 +49,8 @@ def test_folded_rootnet_gives_the_same_depth():
     net = RootNet(get_config("cpu-small"))
     _randomise_bn(net)
     net.eval()
-    x, k = torch.rand(2, 3, 128, 128), torch.tensor([700.0, 1200.0])
+    s = net.config.input_px
+    x, k = torch.rand(2, 3, s, s), torch.tensor([700.0, 1200.0])
     with torch.no_grad():
         torch.testing.assert_close(fold_batchnorm(net)(x, k), net(x, k), rtol=1e-4, atol=1e-2)
 

@@ -22,8 +22,8 @@ def small_model() -> InterNet:
 
 def test_output_shapes_and_ranges(small_model):
     with torch.no_grad():
-        out = small_model(torch.rand(3, 3, 128, 128))
-    assert out.heatmaps.shape == (3, 42, 32, 32, 32)
+        out = small_model(torch.rand(3, 3, 96, 96))
+    assert out.heatmaps.shape == (3, 42, 24, 24, 24)
     assert out.rel_root_logits.shape == (3, 64)
     assert out.rel_root_bin.shape == out.rel_root_depth.shape == (3,)
     assert out.handedness.shape == (3, 2)
@@ -33,7 +33,7 @@ def test_output_shapes_and_ranges(small_model):
 
 
 def test_input_size_is_checked(small_model):
-    with pytest.raises(ValueError, match=r"\(B, 3, 128, 128\)"):
+    with pytest.raises(ValueError, match=r"\(B, 3, 96, 96\)"):
         small_model(torch.rand(1, 3, 256, 256))
 
 
@@ -77,7 +77,7 @@ def test_checkpoint_round_trip_carries_config(tmp_path, small_model):
     assert ck.kind == "internet" and ck.config == SMALL and ck.epoch == 3
     assert ck.extra == {"step": 12}
     back = load_model(path)
-    x = torch.rand(2, 3, 128, 128)
+    x = torch.rand(2, 3, 96, 96)
     with torch.no_grad():
         a, b = small_model(x), back(x)
     torch.testing.assert_close(a.heatmaps, b.heatmaps)

@@ -36,7 +36,7 @@ def test_k_value_rejects_empty_box():
 
 def test_depth_is_gamma_times_k_and_starts_near_k():
     net = RootNet(get_rootnet_config("cpu-small")).eval()
-    img = torch.rand(3, 3, 128, 128)
+    img = torch.rand(3, 3, 96, 96)
     k = torch.tensor([600.0, 900.0, 2000.0])
     with torch.no_grad():
         depth = net(img, k)
@@ -53,7 +53,7 @@ def test_rootnet_checkpoint_round_trip(tmp_path):
     path = save_checkpoint(tmp_path / "root.pt", net, epoch=4)
     back = load_model(path)
     assert isinstance(back, RootNet) and back.config == net.config
-    img, k = torch.rand(1, 3, 128, 128), torch.tensor([800.0])
+    img, k = torch.rand(1, 3, 96, 96), torch.tensor([800.0])
     with torch.no_grad():
         torch.testing.assert_close(back(img, k), net(img, k))
 
