@@ -10,22 +10,17 @@ import argparse
 import getpass
 import re
 
+from annotator.cli._argtypes import int_at_least
+
+#: Instants are numbered from 1 on the command line.
+_instant = int_at_least(1, "an instant number")
+
 
 def _size(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)[xX](\d+)", text.strip())
     if not m or int(m.group(1)) < 320 or int(m.group(2)) < 240:
         raise argparse.ArgumentTypeError(f"expected WxH of at least 320x240, got {text!r}")
     return int(m.group(1)), int(m.group(2))
-
-
-def _instant(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an instant number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"instants count from 1, got {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli._argtypes import positive_int
+
 
 def _views(text: str) -> list[int]:
     try:
@@ -29,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the report as JSON to this file")
     p.add_argument("--views", type=_views, default=None,
                    help="comma-separated view counts (default 2,4,8,... and all cameras)")
-    p.add_argument("--repeats", type=int, default=100, help="random view subsets per count")
+    p.add_argument("--repeats", type=positive_int, default=100,
+                   help="random view subsets per count")
     p.add_argument("--seed", type=int, default=0, help="seed of the view draws")
     return p
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli._argtypes import int_at_least
+
+_views = int_at_least(2, "a view count")
+
 
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
-def _views(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
     return value
 
 
