@@ -38,6 +38,8 @@ from annotator.interchange.interhand_records import (
     JsonStyle,
 )
 from annotator.interchange.interhand_validate import (
+    annotation_style,
+    frame_style,
     parse_annotation,
     parse_capture_cameras,
     parse_frame,
@@ -80,12 +82,7 @@ def _parse_data(obj: Any, where: str) -> tuple[list, list, dict, dict]:
     for k, an in enumerate(anns_raw):
         record, nested, as_bool = parse_annotation(an, k, where)
         if k == 0:
-            style.update(
-                annotation_keys=tuple(an),
-                image_valid_nested=nested,
-                image_valid_bool=as_bool,
-                image_flag_bool=isinstance(an["hand_type_valid"], bool),
-            )
+            style.update(annotation_style(an, nested, as_bool))
         anns.append(record)
     extra = {k: v for k, v in obj.items() if k not in ("images", "annotations")}
     return images, anns, extra, style
@@ -119,12 +116,7 @@ def _parse_frames(obj: Any, where: str) -> tuple[dict[str, dict[str, InterHandFr
                 entry, f"{where}: capture {capture!r} frame {frame!r}"
             )
             if not style:
-                style.update(
-                    frame_keys=tuple(entry),
-                    frame_valid_nested=nested,
-                    frame_valid_bool=as_bool,
-                    frame_flag_bool=isinstance(entry["hand_type_valid"], bool),
-                )
+                style.update(frame_style(entry, nested, as_bool))
             parsed[str(frame)] = record
         out[str(capture)] = parsed
     return out, style

@@ -342,37 +342,6 @@ def _cameras(store, meta: dict, cap_out: dict, cam_out: dict) -> dict:
     return out
 
 
-def _cameras(store, meta: dict, cap_out: dict, cam_out: dict) -> dict:
-    campos_meta = meta.get("campos", {})
-    lossy = sorted(
-        {
-            c.name
-            for rig in store.rigs.values()
-            for c in rig
-            if c.K[0, 1] != 0 or np.any(c.dist != 0)
-        }
-    )
-    if lossy:
-        logger.warning(
-            "%d camera(s) (%s%s) have lens distortion or skew, which the "
-            "InterHand2.6M camera format cannot hold: the exported camera json "
-            "ignores them (boxes are computed with the full model)",
-            len(lossy),
-            ", ".join(lossy[:3]),
-            ", …" if len(lossy) > 3 else "",
-        )
-    out = {}
-    for cap in _ordered_captures(store.captures, meta.get("capture_order", [])):
-        cams = {}
-        for cam in store.rig(cap):
-            stored = campos_meta.get(cap, {}).get(cam.name)
-            # The exact released campos, unless the camera was recalibrated since the import.
-            use = stored is not None and np.allclose(-cam.R @ np.asarray(stored), cam.t, atol=1e-6)
-            cams[cam_out[cam.name]] = interhand_camera(cam, np.asarray(stored) if use else None)
-        out[cap_out[cap]] = cams
-    return out
-
-
 def _write_id_map(layout, store, table, cap_out, cam_out, frame_out) -> None:
     renamed = {
         "capture": {o: n for n, o in cap_out.items() if o != n},

@@ -38,8 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.interchange.interhand_layout import rig_from_interhand
-from annotator.interchange.interhand_plan import ImportPlan, plan_import
+from annotator.interchange.interhand_plan import ImportPlan, plan_import, rigs_with_sizes
 from annotator.interchange.interhand_stream import StreamedSplit, read_interhand_stream
 from annotator.skeleton import NUM_JOINTS
 from annotator.store.paths import EncodedPaths
@@ -95,22 +94,9 @@ def _rigs(split: StreamedSplit, camera_json: Path) -> dict[str, CameraRig]:
     best = np.flatnonzero(counts == counts.max())
     pick = values[best[np.argmin(first_at[best])]]  # ties: the size seen first
     fallback = (int(pick >> 32), int(pick & 0xFFFFFFFF))
-    rigs = {}
-    for capture, cams in split.cameras.items():
-        unsized = [n for n in cams if (capture, n) not in sizes]
-        if unsized:
-            logger.info(
-                "capture %s: %d camera(s) without images get size %dx%d",
-                capture,
-                len(unsized),
-                *fallback,
-            )
-        rigs[capture] = rig_from_interhand(
-            cams,
-            {n: sizes.get((capture, n), fallback) for n in cams},
-            where=f"camera json {camera_json}: capture {capture}",
-        )
-    return rigs
+    return rigs_with_sizes(
+        split.cameras, sizes, fallback, lambda c: f"camera json {camera_json}: capture {c}"
+    )
 
 
 def _open_store(path: Path, split: StreamedSplit, rigs: dict, image_root: Path):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from annotator.interchange.interhand_layout import rig_from_interhand
-from annotator.interchange.interhand_records import InterHandSet
+from annotator.interchange.interhand_records import InterHandCamera, InterHandSet
 from triangulation.camera import CameraRig
 
 __all__ = ["ImportPlan", "plan_import"]
@@ -39,17 +40,20 @@ class ImportPlan:
     skipped_frames: int
 
 
-def plan_import(ih: InterHandSet) -> ImportPlan:
-    """Instants, rigs and the image → instant mapping of a validated set (pure)."""
-    sizes = Counter((im.width, im.height) for im in ih.images)
-    fallback = sizes.most_common(1)[0][0]
-    sizes_of: dict[str, dict[str, tuple[int, int]]] = {}  # one pass, not one per capture
-    for im in ih.images:
-        sizes_of.setdefault(im.capture, {})[im.camera] = (im.width, im.height)
+def rigs_with_sizes(
+    cameras: Mapping[str, Mapping[str, InterHandCamera]],
+    sizes: Mapping[tuple[str, str], tuple[int, int]],
+    fallback: tuple[int, int],
+    where: Callable[[str], str],
+) -> dict[str, CameraRig]:
+    """capture -> rig, each camera sized by ``sizes[(capture, camera)]`` (width, height px).
+
+    Cameras without images get ``fallback`` (the most common size; logged). ``where(capture)``
+    names the capture's source in errors.
+    """
     rigs = {}
-    for capture, cams in ih.cameras.items():
-        cam_size = sizes_of.get(capture, {})
-        unsized = [n for n in cams if n not in cam_size]
+    for capture, cams in cameras.items():
+        unsized = [n for n in cams if (capture, n) not in sizes]
         if unsized:
             logger.info(
                 "capture %s: %d camera(s) without images get size %dx%d",
@@ -59,9 +63,18 @@ def plan_import(ih: InterHandSet) -> ImportPlan:
             )
         rigs[capture] = rig_from_interhand(
             cams,
-            {n: cam_size.get(n, fallback) for n in cams},
-            where=f"camera json capture {capture}",
+            {n: sizes.get((capture, n), fallback) for n in cams},
+            where=where(capture),
         )
+    return rigs
+
+
+def plan_import(ih: InterHandSet) -> ImportPlan:
+    """Instants, rigs and the image → instant mapping of a validated set (pure)."""
+    sizes = Counter((im.width, im.height) for im in ih.images)
+    fallback = sizes.most_common(1)[0][0]
+    sizes_of = {(im.capture, im.camera): (im.width, im.height) for im in ih.images}
+    rigs = rigs_with_sizes(ih.cameras, sizes_of, fallback, lambda c: f"camera json capture {c}")
     row_of: dict[tuple[str, int], int] = {}
     capture_l: list[str] = []
     seq_l: list[str] = []

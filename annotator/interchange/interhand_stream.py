@@ -30,7 +30,11 @@ from annotator.interchange._jsonstream import stream_object_items
 from annotator.interchange.interhand_checks import check_images, pair_annotations
 from annotator.interchange.interhand_records import CAMERA_KEYS, HAND_TYPES, InterHandCamera
 from annotator.interchange.interhand_stream_data import AnnotationPass, ImagePass
-from annotator.interchange.interhand_validate import parse_capture_cameras, parse_frame
+from annotator.interchange.interhand_validate import (
+    frame_style,
+    parse_capture_cameras,
+    parse_frame,
+)
 from annotator.skeleton import NUM_JOINTS
 from annotator.store.paths import EncodedPaths
 
@@ -194,12 +198,7 @@ def _read_frames(path: Path) -> FrameColumns:
                 entry, f"{where}: capture {capture!r} frame {frame!r}"
             )
             if not style:
-                style.update(
-                    frame_keys=tuple(entry),
-                    frame_valid_nested=nested,
-                    frame_valid_bool=as_bool,
-                    frame_flag_bool=isinstance(entry["hand_type_valid"], bool),
-                )
+                style.update(frame_style(entry, nested, as_bool))
             if rec.extra:
                 extra[len(keys)] = rec.extra
             cap_col.append(c)

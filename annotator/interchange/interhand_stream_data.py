@@ -21,7 +21,11 @@ import numpy as np
 from annotator.interchange._jsonio import InterchangeFormatError
 from annotator.interchange._jsonstream import stream_items
 from annotator.interchange.interhand_records import ANN_KEYS, HAND_TYPES, IMAGE_KEYS
-from annotator.interchange.interhand_validate import parse_annotation, parse_image
+from annotator.interchange.interhand_validate import (
+    annotation_style,
+    parse_annotation,
+    parse_image,
+)
 from annotator.skeleton import NUM_JOINTS
 from annotator.store.paths import PathEncoder
 
@@ -297,12 +301,7 @@ class AnnotationPass:
                 t, tv = rec.hand_type, int(rec.hand_type_valid)
                 flags = rec.joint_valid.astype(np.uint8).tobytes()
                 if k == 0:
-                    style.update(
-                        annotation_keys=tuple(an),
-                        image_valid_nested=nested,
-                        image_valid_bool=as_bool,
-                        image_flag_bool=isinstance(an["hand_type_valid"], bool),
-                    )
+                    style.update(annotation_style(an, nested, as_bool))
             if len(an) != _N_ANN_KEYS:
                 ex = {key: v for key, v in an.items() if key not in ANN_KEYS}
                 if ex:

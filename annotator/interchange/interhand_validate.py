@@ -40,6 +40,8 @@ __all__ = [
     "parse_frame",
     "check_hand_type",
     "joint_valid_mask",
+    "annotation_style",
+    "frame_style",
 ]
 
 
@@ -194,3 +196,25 @@ def parse_frame(entry: Any, where: str) -> tuple[InterHandFrame, bool, bool]:
         extra=extra_keys(entry, FRAME_KEYS),
     )
     return record, nested, as_bool
+
+
+def annotation_style(an: dict[str, Any], nested: bool, as_bool: bool) -> dict[str, Any]:
+    """The :class:`JsonStyle` fields an annotation entry sets (the first one parsed);
+    ``nested``, ``as_bool``: :func:`parse_annotation`'s spelling of its ``joint_valid``."""
+    return dict(
+        annotation_keys=tuple(an),
+        image_valid_nested=nested,
+        image_valid_bool=as_bool,
+        image_flag_bool=isinstance(an["hand_type_valid"], bool),
+    )
+
+
+def frame_style(entry: dict[str, Any], nested: bool, as_bool: bool) -> dict[str, Any]:
+    """The :class:`JsonStyle` fields a joint_3d frame entry sets (the first one parsed);
+    ``nested``, ``as_bool``: :func:`parse_frame`'s spelling of its ``joint_valid``."""
+    return dict(
+        frame_keys=tuple(entry),
+        frame_valid_nested=nested,
+        frame_valid_bool=as_bool,
+        frame_flag_bool=isinstance(entry["hand_type_valid"], bool),
+    )
