@@ -72,6 +72,17 @@ SHARD_FORMAT = "annotator-machine-shard"
 SHARD_VERSION = 1
 _SHARD_RE = re.compile(r"^shard-(\d+)\.h5$")
 _STR = h5py.string_dtype()
+#: The per-instant arrays of :class:`ShardRecords`, in field order: one h5 dataset each.
+_ARRAYS = (
+    "instants",
+    "uv_px",
+    "confidence",
+    "joints_world_mm",
+    "inliers",
+    "reproj_error_px",
+    "quality",
+    "hand_present",
+)
 
 #: Quality bits of a machine joint (``quality`` column). 0 means it passed every check.
 QUALITY_FEW_INLIERS = 1
@@ -166,17 +177,7 @@ class ShardRecords:
 def _concat(parts: Sequence[ShardRecords], C: int, J: int) -> ShardRecords:
     if not parts:
         return ShardRecords.empty(C, J)
-    names = (
-        "instants",
-        "uv_px",
-        "confidence",
-        "joints_world_mm",
-        "inliers",
-        "reproj_error_px",
-        "quality",
-        "hand_present",
-    )
-    arrays = {n: np.concatenate([getattr(p, n) for p in parts]) for n in names}
+    arrays = {n: np.concatenate([getattr(p, n) for p in parts]) for n in _ARRAYS}
     bad = tuple(b for p in parts for b in p.bad_images)
     return ShardRecords(**arrays, bad_images=bad, meta=dict(parts[-1].meta))
 
@@ -241,19 +242,7 @@ def read_shard(path: Path, camera_names: Sequence[str] | None = None) -> ShardRe
     try:
         with _open(path) as f:
             _check_cameras(path, f, camera_names)
-            arrays = {
-                n: f[n][:]
-                for n in (
-                    "instants",
-                    "uv_px",
-                    "confidence",
-                    "joints_world_mm",
-                    "inliers",
-                    "reproj_error_px",
-                    "quality",
-                    "hand_present",
-                )
-            }
+            arrays = {n: f[n][:] for n in _ARRAYS}
             g = f["bad_images"]
             reasons = [r.decode() if isinstance(r, bytes) else str(r) for r in g["reason"][:]]
             bad = tuple(
@@ -281,16 +270,7 @@ def _write_file(path: Path, records: ShardRecords, attrs: dict[str, Any]) -> Non
             for key, value in attrs.items():
                 f.attrs[key] = value
             N = len(records)
-            for name in (
-                "instants",
-                "uv_px",
-                "confidence",
-                "joints_world_mm",
-                "inliers",
-                "reproj_error_px",
-                "quality",
-                "hand_present",
-            ):
+            for name in _ARRAYS:
                 arr = getattr(records, name)
                 big = arr.ndim >= 3 and N > 0
                 f.create_dataset(
