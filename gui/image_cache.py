@@ -116,17 +116,21 @@ class ImageCache:
                 _, old = self._items.popitem(last=False)
                 self._bytes -= old.nbytes
 
+    def _cached_or_decoded(self, key: str, path: Path | str | None) -> LoadedImage:
+        """The cached image under ``key``, else ``path`` decoded (and cached if it exists)."""
+        with self._lock:
+            img = self._items.get(key)
+        if img is None:
+            img = decode_image(path)
+            # Missing files are not cached: the user may copy them in and look again.
+            if img.bgr is not None:
+                self._store(key, img)
+        return img
+
     def _decode_and_store(self, path: Path | str | None) -> LoadedImage:
         key = self._key(path)
         try:
-            with self._lock:
-                img = self._items.get(key)
-            if img is None:
-                img = decode_image(path)
-                # Missing files are not cached: the user may copy them in and look again.
-                if img.bgr is not None:
-                    self._store(key, img)
-            return img
+            return self._cached_or_decoded(key, path)
         finally:
             with self._lock:
                 self._pending.pop(key, None)
@@ -191,12 +195,7 @@ class ImageCache:
     def _prepare(self, path, size) -> None:
         key = self._key(path)
         try:
-            with self._lock:
-                img = self._items.get(key)
-            if img is None:
-                img = decode_image(path)
-                if img.bgr is not None:
-                    self._store(key, img)
+            img = self._cached_or_decoded(key, path)
             if img.bgr is not None:
                 self.put_shrunk(path, size, shrink_for_display(img.bgr, size))
         finally:
