@@ -150,11 +150,16 @@ def _normalised(uv_px: np.ndarray, samples: Sequence[HandSample]) -> np.ndarray:
     for idx in groups.values():
         cam = samples[idx[0]].camera
         uv = uv_px[idx]
-        if not np.any(cam.dist):  # pinhole: K^-1 [u, v, 1], the public pixel2cam
-            Kinv = np.linalg.inv(cam.K)
-            out[idx] = uv @ Kinv[:2, :2].T + Kinv[:2, 2]
+        Kinv = np.linalg.inv(cam.K)
+        pinhole = uv @ Kinv[:2, :2].T + Kinv[:2, 2]  # K^-1 [u, v, 1], the public pixel2cam
+        if not np.any(cam.dist):
+            out[idx] = pinhole
         else:
-            out[idx] = undistort_points(uv[..., None, :], CameraRig([cam]))[..., 0, :]
+            xy = undistort_points(uv[..., None, :], CameraRig([cam]))[..., 0, :]
+            # A prediction beyond the lens model's fold (strongly distorted corners) has no
+            # undistorted ray: fall back to the pinhole ray rather than a NaN that would
+            # drop a valid joint's error from the metrics.
+            out[idx] = np.where(np.isfinite(xy), xy, pinhole)
     return out
 
 

@@ -5,7 +5,7 @@ Steps:
 1. The box is padded to a square ×1.25 about its centre and warped to the network's input
    (``pose_net.data.crops``, the crop training uses); pixels RGB / 255.
 2. InterNet gives per-joint heatmaps, the right-relative left root depth and handedness.
-   Heatmaps are decoded at sub-voxel precision (``decode_heatmaps(subvoxel=True)``; the
+   Heatmaps are decoded as the config declares, at sub-voxel precision (``decode_output``; the
    evaluation uses the public integer argmax) and mapped back to image px through the inverse
    crop affine; each joint's depth is relative to its own hand's wrist.
 3. Absolute root depth (camera z of each wrist), by the first that applies:
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from annotator.skeleton import HANDS, hand_slice
-from pose_net.heatmaps import decode_heatmaps, voxels_to_joints
+from pose_net.heatmaps import decode_output, voxels_to_joints
 from pose_net.rootnet import k_value
 from triangulation import Camera, CameraRig, undistort_points
 
@@ -150,7 +150,7 @@ def predict_hands(model, image_rgb: np.ndarray, bbox_xywh, camera: Camera | None
     crop = crop_image(image_rgb, affine, s).astype(np.float32) / 255.0
     inp = torch.from_numpy(crop.transpose(2, 0, 1).copy())[None].to(dev)
     out = model.to(dev).eval()(inp)
-    vox = decode_heatmaps(out.heatmaps.float(), subvoxel=True).voxels
+    vox = decode_output(out.heatmaps.float(), cfg, subvoxel=True).voxels
     uvd = voxels_to_joints(vox, cfg)[0].cpu().numpy().astype(np.float64)
     inv = invert_affine(affine)
     uv_img = uvd[:, :2] @ inv[:, :2].T + inv[:, 2]

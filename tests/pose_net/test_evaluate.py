@@ -119,3 +119,22 @@ def test_decoding_follows_the_config():
     # Two equal peaks: soft-argmax lands half-way, argmax on one of them.
     hm[0, 0, 3, 2, 3] = 50.0
     assert _decode(hm, soft, decode_heatmaps)[0, 0, 0].item() == pytest.approx(2.0)
+
+
+def test_prediction_beyond_the_lens_fold_keeps_a_finite_ray():
+    # Regression: a valid joint predicted in a strongly distorted image corner (beyond the
+    # lens model's fold, where undistortion has no answer) came back NaN and silently left
+    # the MPJPE ("n/a"); it now falls back to the pinhole ray.
+    from types import SimpleNamespace
+
+    from pose_net.evaluate import backproject
+    from triangulation import Camera
+
+    K = np.array([[300.0, 0, 256], [0, 300, 167], [0, 0, 1]])
+    cam = Camera("c", 512, 334, K, dist=np.array([-0.6, 0.0, 0.0, 0.0, 0.0]))
+    uv = np.array([[[256.0, 167.0], [511.0, 0.0]]])  # centre, far corner (beyond the fold)
+    xyz = backproject(uv, np.full((1, 2), 500.0), [SimpleNamespace(camera=cam)])
+    assert np.isfinite(xyz).all()
+    np.testing.assert_allclose(xyz[0, 0], [0.0, 0.0, 500.0], atol=1e-9)
+    pinhole = (uv[0, 1] - K[:2, 2]) / 300.0 * 500.0
+    np.testing.assert_allclose(xyz[0, 1, :2], pinhole)
