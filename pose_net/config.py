@@ -46,6 +46,14 @@ TRUNK_CHANNELS: dict[str, int] = {
 }
 
 
+def _check_trunk_and_input(trunk: str, input_px: int) -> None:
+    """The checks both networks' configs share: a known trunk, an input it divides (stride 32)."""
+    if trunk not in TRUNK_CHANNELS:
+        raise ValueError(f"unknown trunk {trunk!r}; expected one of {sorted(TRUNK_CHANNELS)}")
+    if input_px % 32 != 0 or input_px <= 0:
+        raise ValueError(f"input_px must be a positive multiple of 32, got {input_px}")
+
+
 @dataclass(frozen=True)
 class InterNetConfig:
     """Everything that defines an InterNet model, its targets and its default training."""
@@ -94,12 +102,7 @@ class InterNetConfig:
     lr_decay_factor: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.trunk not in TRUNK_CHANNELS:
-            raise ValueError(
-                f"unknown trunk {self.trunk!r}; expected one of {sorted(TRUNK_CHANNELS)}"
-            )
-        if self.input_px % 32 != 0 or self.input_px <= 0:
-            raise ValueError(f"input_px must be a positive multiple of 32, got {self.input_px}")
+        _check_trunk_and_input(self.trunk, self.input_px)
         if self.heatmap_px != self.input_px // 4:
             raise ValueError(
                 f"heatmap_px must be input_px / 4 = {self.input_px // 4} (trunk stride 32, three "
@@ -155,12 +158,7 @@ class RootNetConfig:
     lr_decay_factor: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.trunk not in TRUNK_CHANNELS:
-            raise ValueError(
-                f"unknown trunk {self.trunk!r}; expected one of {sorted(TRUNK_CHANNELS)}"
-            )
-        if self.input_px % 32 != 0 or self.input_px <= 0:
-            raise ValueError(f"input_px must be a positive multiple of 32, got {self.input_px}")
+        _check_trunk_and_input(self.trunk, self.input_px)
         if len(self.bbox_real_mm) != 2 or min(self.bbox_real_mm) <= 0:
             raise ValueError(f"bbox_real_mm must be two positive sizes, got {self.bbox_real_mm}")
         object.__setattr__(self, "bbox_real_mm", tuple(float(v) for v in self.bbox_real_mm))
