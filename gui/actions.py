@@ -48,7 +48,7 @@ class ActionsMixin:
 
     def refuse_if_read_only(self) -> bool:
         if self.read_only:
-            self.statusBar().showMessage(
+            self.notify(
                 "read-only: the project is open for writing elsewhere; nothing is changed", 5000)
             return True
         return False
@@ -83,7 +83,7 @@ class ActionsMixin:
     def act_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
         self.sync_toggles()
-        self.statusBar().showMessage(
+        self.notify(
             f"auto-advance {'on' if self.auto_advance else 'off'}", 3000)
 
     # --- placing ----------------------------------------------------------------------------
@@ -115,11 +115,11 @@ class ActionsMixin:
 
     def act_undo(self) -> None:
         if not self._edit(self.session.undo):
-            self.statusBar().showMessage("nothing to undo", 2000)
+            self.notify("nothing to undo", 2000)
 
     def act_redo(self) -> None:
         if not self._edit(self.session.redo):
-            self.statusBar().showMessage("nothing to redo", 2000)
+            self.notify("nothing to redo", 2000)
 
     # --- instants ---------------------------------------------------------------------------
     def act_next_instant(self) -> None:
@@ -130,7 +130,7 @@ class ActionsMixin:
 
     def act_next_unlabelled(self) -> None:
         if self.intent(self.session.next_unlabelled) is None:
-            self.statusBar().showMessage("every instant has human labels", 4000)
+            self.notify("every instant has human labels", 4000)
 
     def act_goto_instant(self, value: int | None = None) -> None:
         n = self.store.num_instants
@@ -144,7 +144,7 @@ class ActionsMixin:
     def act_next_review(self) -> None:
         queue = [int(i) for i in self.session.review_queue()]
         if not queue:
-            self.statusBar().showMessage("the review queue is empty", 3000)
+            self.notify("the review queue is empty", 3000)
             return
         later = [i for i in queue if i > self.session.instant]
         self.intent(self.session.goto, later[0] if later else queue[0])
@@ -231,7 +231,7 @@ class ActionsMixin:
         if self.refuse_if_read_only():
             return
         self.intent(self.session.save)
-        self.statusBar().showMessage("saved", 2000)
+        self.notify("saved", 2000)
 
     def act_quit(self) -> None:
         self.close()
@@ -247,7 +247,7 @@ class ActionsMixin:
             try:
                 self.session.save()
             except OSError as exc:
-                self.statusBar().showMessage(f"save failed: {exc}", 10000)
+                self.notify(f"save failed: {exc}", 10000)
                 ev.ignore()
                 return
         QApplication.instance().removeEventFilter(self)

@@ -135,7 +135,15 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.status_progress = QLabel(self)
         self.status_instant = QLabel(self)
         self.status_saved = QLabel(self)
-        self.statusBar().addWidget(self.status_instant, 1)
+        # Messages get their own label beside the instant's: QStatusBar.showMessage paints
+        # over the normal widgets (Qt 5), which garbled both texts.
+        self.status_message = QLabel(self)
+        self.status_message.setStyleSheet("color: #e5c07b")
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self.status_message.clear)
+        self.statusBar().addWidget(self.status_instant)
+        self.statusBar().addWidget(self.status_message, 1)
         self.statusBar().addPermanentWidget(self.status_progress)
         self.statusBar().addPermanentWidget(self.status_saved)
         self.install_shortcuts()
@@ -148,6 +156,11 @@ class MainWindow(ActionsMixin, QMainWindow):
             self.autosave_timer.start()
         self._stale = {"instant"}
         self.flush(repaint=False)
+
+    def notify(self, text: str, ms: int = 4000) -> None:
+        """Show ``text`` in the status bar for ``ms`` milliseconds (beside the instant)."""
+        self.status_message.setText(text)
+        self._message_timer.start(max(1, int(ms)))
 
     # --- events from the session -------------------------------------------------------------
     def _on_event(self, ev) -> None:
@@ -171,7 +184,7 @@ class MainWindow(ActionsMixin, QMainWindow):
             return fn(*args, **kwargs)
         except (ValueError, RuntimeError, IndexError, OSError) as exc:
             log.info("refused: %s", exc)
-            self.statusBar().showMessage(str(exc), 6000)
+            self.notify(str(exc), 6000)
             self._stale.update(("labels", "views"))
             return None
         finally:
@@ -423,4 +436,4 @@ class MainWindow(ActionsMixin, QMainWindow):
             if self.session.maybe_autosave():
                 self._update_title()
         except OSError as exc:
-            self.statusBar().showMessage(f"autosave failed: {exc}", 10000)
+            self.notify(f"autosave failed: {exc}", 10000)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
 from PyQt5.QtGui import QMouseEvent
+from PyQt5.QtTest import QTest
 from PyQt5.QtWidgets import QApplication
 
 from annotator import skeleton
@@ -169,7 +170,7 @@ def test_locked_project_opens_read_only_after_the_dialog(open_window, project, q
         p, uv = _visible_panels(win, _first_visible_joint(win))[0]
         _click_at(qtbot, p, uv)
         assert not np.isfinite(win.session.clicks(p.camera)).any()
-        assert "read-only" in win.statusBar().currentMessage()
+        assert "read-only" in win.status_message.text()
         # browsing still works: panel camera choices stay in the window
         other = next(c for c in win.session.cameras if c not in win.session.views)
         win.panels[0].picker.activated.emit(win.panels[0].picker.findText(other))
@@ -268,3 +269,16 @@ def test_tab_and_letters_step_joints(open_window, project, qtbot):
     qtbot.keyClick(win, Qt.Key_H)
     assert win.session.joint == int(skeleton.FLIP_INDEX[j0])
     assert skeleton.JOINT_NAMES[win.session.joint] in win.current_label.text()
+
+
+def test_status_message_sits_beside_the_instant_text(open_window, project):
+    win = open_window(project)
+    win.notify("nothing to undo", 5000)
+    QApplication.processEvents()
+    instant, message = win.status_instant, win.status_message
+    assert instant.isVisible() and message.isVisible()
+    assert instant.text().startswith("instant ") and message.text() == "nothing to undo"
+    assert not instant.geometry().intersects(message.geometry())
+    win.notify("short", 1)
+    QTest.qWait(30)
+    assert message.text() == ""
