@@ -15,7 +15,11 @@ true one, over the joints of the hands that are present (ground truth ``hand_pre
   stored per-view detections are restricted to v views drawn at random (among the views
   with an image), re-triangulated with ``triangulate_ransac`` (stored confidences, the run's
   threshold), and the mean error over all joints is taken; mean and standard deviation over
-  ``repeats`` random draws.
+  ``repeats`` random draws. A joint whose v detections hold no RANSAC consensus (any two
+  views within the threshold) is triangulated from all v by the confidence-weighted DLT,
+  so every point of the curve is over the same joints (those seen in >= 2 of the v views);
+  without that, few views would be scored on the easy joints only. ``single_mean_mm`` and
+  ``interacting_mean_mm`` split each point by one / two hands present.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 
 from annotator import skeleton
 from annotator.machine_merge import read_detections
-from triangulation import triangulate_ransac
+from triangulation import triangulate, triangulate_ransac
 
 __all__ = ["ErrorStats", "ViewsPoint", "evaluate_project", "error_stats", "views_curve",
            "mean_pose_baseline", "NoGroundTruthError"]
@@ -59,6 +63,9 @@ class ViewsPoint:
     std_mm: float  # standard deviation over repeats
     median_mm: float  # median joint error over all repeats
     triangulated: float  # share of evaluated joints that triangulated
+    single_mean_mm: float = float("nan")  # mean joint error, instants with one hand present
+    interacting_mean_mm: float = float("nan")  # ... with both hands present
+    ransac_share: float = float("nan")  # share of triangulated joints with a RANSAC consensus
 
 
 def error_stats(errors_mm: np.ndarray) -> ErrorStats:
@@ -149,6 +156,9 @@ def views_curve(
     """
     rng = np.random.default_rng(seed)
     captures = np.asarray(store.instants().capture)[instants]
+    hand = _hand_index()
+    seen = np.isfinite(true_joints).all(-1)  # (F, J)
+    both_all = np.stack([seen[:, hand == h].any(-1) for h in (0, 1)], -1).all(-1)  # (F,)
     out: list[ViewsPoint] = []
     steps = len(views) * len(np.unique(captures))
     step = 0
@@ -156,7 +166,8 @@ def views_curve(
         sums = np.zeros(repeats)
         counts = np.zeros(repeats)
         errors_all: list[np.ndarray] = []
-        evaluated = triangulated = 0
+        split_sum, split_n = np.zeros(2), np.zeros(2)  # single, interacting
+        evaluated = triangulated = consensus = 0
         for cap in np.unique(captures):
             rows = np.nonzero(captures == cap)[0]
             cols = np.nonzero(store.camera_mask(str(cap)))[0]
@@ -177,13 +188,23 @@ def views_curve(
                 chosen = (rank < v) & np.isfinite(keys)  # (r, f, c)
                 sub = np.where(chosen[:, :, :, None, None], uv[None], np.nan)  # (r,f,c,J,2)
                 w = np.where(chosen[:, :, :, None], conf[None], 0.0)
-                tri = triangulate_ransac(
-                    np.moveaxis(sub, 2, 3), rig, confidence=np.moveaxis(w, 2, 3),
-                    threshold_px=threshold_px,
-                )
-                err = np.linalg.norm(tri.points_world_mm - truth[None], axis=-1)  # (r, f, J)
+                sub, w = np.moveaxis(sub, 2, 3), np.moveaxis(w, 2, 3)  # (r, f, J, c, ...)
+                tri = triangulate_ransac(sub, rig, confidence=w, threshold_px=threshold_px)
+                pts = tri.points_world_mm
+                no_consensus = ~np.isfinite(pts).all(-1)
+                if no_consensus.any():
+                    dlt = triangulate(sub[no_consensus], rig, weights=w[no_consensus],
+                                      reproj_error=False)
+                    pts = pts.copy()
+                    pts[no_consensus] = dlt.points_world_mm
+                err = np.linalg.norm(pts - truth[None], axis=-1)  # (r, f, J)
                 err = np.where(want[None], err, np.nan)
                 ok = np.isfinite(err)
+                consensus += int((ok & ~no_consensus).sum())
+                both = both_all[rows]
+                for k, sel in enumerate((~both, both)):
+                    split_sum[k] += np.where(ok, err, 0)[:, sel].sum()
+                    split_n[k] += ok[:, sel].sum()
                 sums[r0:r1] += np.where(ok, err, 0).sum(axis=(1, 2))
                 counts[r0:r1] += ok.sum(axis=(1, 2))
                 evaluated += int(want.sum()) * (r1 - r0)
@@ -200,6 +221,9 @@ def views_curve(
             std_mm=float(np.nanstd(per_repeat)) if np.isfinite(per_repeat).any() else np.nan,
             median_mm=float(np.median(allerr)) if allerr.size else float("nan"),
             triangulated=triangulated / evaluated if evaluated else float("nan"),
+            single_mean_mm=float(split_sum[0] / split_n[0]) if split_n[0] else float("nan"),
+            interacting_mean_mm=float(split_sum[1] / split_n[1]) if split_n[1] else float("nan"),
+            ransac_share=consensus / triangulated if triangulated else float("nan"),
         ))
     return out
 

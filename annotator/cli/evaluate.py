@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"human    median {h['median_mm']:.2f} mm  ({h['joints']} joints)")
     print(f"baseline median {b['median_mm']:.2f} mm  (mean pose at the true root)")
     for p in report["views_curve"]:
-        print(f"views {p['views']:4d}: {p['mean_mm']:.2f} +- {p['std_mm']:.2f} mm")
+        print(f"views {p['views']:4d}: {p['mean_mm']:.2f} +- {p['std_mm']:.2f} mm  "
+              f"(single {p['single_mean_mm']:.2f}, interacting {p['interacting_mean_mm']:.2f}; "
+              f"median {p['median_mm']:.2f}; RANSAC consensus {p['ransac_share']:.0%})")
     return 0
 
 

@@ -184,3 +184,27 @@ def test_instants_without_found_hands_lower_the_coverage(evaluated, tmp_path):
     assert report["machine"]["instants"] == len(MACHINE)
     assert report["machine"]["coverage"] == pytest.approx(ok[1:].sum() / ok.sum())
     assert report["machine"]["median_mm"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_views_curve_scores_joints_without_consensus_by_weighted_dlt(evaluated):
+    """Noise far above the RANSAC threshold: 2-view draws rarely agree, yet every joint with
+    two detections is scored (by the weighted DLT), so the curve compares like with like."""
+    from annotator.evaluation import views_curve
+
+    path, _, _, _ = evaluated
+    with ProjectStore.open(path) as store:
+        rec = records_from_truth(store, MACHINE, px_noise=25.0)
+        truth, present = _truth(store, MACHINE)
+        curve = views_curve(store, np.array(MACHINE), rec.uv_px.astype(np.float64),
+                            rec.confidence.astype(np.float64), truth, [2, 10], repeats=4,
+                            threshold_px=2.0)
+    seen = np.isfinite(rec.uv_px).all(-1) & (rec.confidence > 0)  # (F, C, J)
+    want = np.isfinite(truth).all(-1)
+    assert (seen.sum(1)[want] >= 2).all()  # every evaluated joint has >= 2 detections
+    two, ten = curve
+    assert two.triangulated == pytest.approx(1.0) and ten.triangulated == pytest.approx(1.0)
+    assert two.ransac_share < 0.5 < ten.ransac_share
+    assert two.mean_mm > ten.mean_mm
+    both = present.all(1)
+    assert np.isfinite(two.single_mean_mm) == bool((~both).any())
+    assert np.isfinite(two.interacting_mean_mm) == bool(both.any())
