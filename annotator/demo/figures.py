@@ -50,6 +50,13 @@ def plot_views_curve(
         for vi, mi in zip(v, m, strict=True):
             ax.annotate(f"{mi:.1f}", (vi, mi), textcoords="offset points", xytext=(4, 6),
                         fontsize=8, color="#1f77b4")
+    for key, name, colour in (("single_mean_mm", "one hand", "#9467bd"),
+                              ("interacting_mean_mm", "two hands", "#ff7f0e")):
+        part = sorted((float(c["views"]), float(c[key])) for c in curve
+                      if c.get(key) is not None and math.isfinite(float(c[key])))
+        if part:
+            ax.plot(*zip(*part, strict=True), marker=".", lw=1, ls="--", color=colour,
+                    label=f"machine labels, {name} present")
     ax.axhline(PAPER_MACHINE_MM, color="#d62728", ls="--", lw=1.2)
     ax.plot([PAPER_MACHINE_VIEWS], [PAPER_MACHINE_MM], marker="*", ms=12, color="#d62728",
             ls="none", label=f"paper: {PAPER_MACHINE_MM} mm at {PAPER_MACHINE_VIEWS} views")

@@ -184,8 +184,12 @@ def _views_table(curve: Sequence[Mapping]) -> str:
     head = "".join(f"<th>{_e(c['views'])}</th>" for c in curve)
     vals = "".join(f"<td class='num'>{_mm(c.get('mean_mm'))} ± {_mm(c.get('std_mm'))}</td>"
                    for c in curve)
-    return (f"<table><tr><th>views</th>{head}</tr><tr><th>machine error, mm</th>{vals}</tr>"
-            "</table>")
+    rows = f"<tr><th>machine error, mm</th>{vals}</tr>"
+    for key, name in (("single_mean_mm", "one hand"), ("interacting_mean_mm", "two hands")):
+        if any(c.get(key) is not None for c in curve):
+            cells = "".join(f"<td class='num'>{_mm(c.get(key))}</td>" for c in curve)
+            rows += f"<tr><th>{name}, mm</th>{cells}</tr>"
+    return f"<table><tr><th>views</th>{head}</tr>{rows}</table>"
 
 
 def _split_table(s: Mapping) -> str:
