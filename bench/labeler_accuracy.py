@@ -89,7 +89,21 @@ def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
         best = conf.max(axis=1, keepdims=True)
         conf = np.where((conf >= min_conf) & (conf >= rel * best), conf, 0.0)
         used = visible & (conf > 0) & np.isfinite(uv).all(-1)
-        e2d = np.linalg.norm(uv - uv_true, axis=-1)[used]
+        e_all = np.linalg.norm(uv - uv_true, axis=-1)  # (F, C, J)
+        e2d = e_all[used]
+        # interacting hands: is a detection nearer the other hand's same joint than its own?
+        from annotator.skeleton import FLIP_INDEX
+
+        e_other = np.linalg.norm(uv - uv_true[:, :, FLIP_INDEX], axis=-1)
+        both = present.all(1)[:, None, None] & used
+        one = ~present.all(1)[:, None, None] & used
+        hands_split = {
+            "single_median_px": _stat(np.median, e_all[one]),
+            "interacting_median_px": _stat(np.median, e_all[both]),
+            "interacting_nearer_other_hand": _stat(np.mean, e_other[both] < e_all[both]),
+            "interacting_median_px_either_hand": _stat(
+                np.median, np.minimum(e_all, e_other)[both]),
+        }
         detected_share = used.sum() / max(1, visible.sum())
         hands_missed = int((present & (rec.hand_present[rows] != 1)).sum())
         hands_total = int(present.sum())
@@ -120,6 +134,7 @@ def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
                     lambda x: np.mean(x > det.meta.get("threshold_px", 6.0)), e2d),
                 "visible_joint_views_detected": float(detected_share),
             },
+            "detector_2d_by_hands": hands_split,
             "hand_finding": {"hands_present": hands_total, "hands_missed": hands_missed},
             "inliers_per_joint": {"median": _stat(np.median, inl[ok]),
                                   "visible_views_median": _stat(np.median, visible.sum(1)[ok])},
@@ -215,15 +230,21 @@ def table(ev: dict, diag: dict, timings: dict, args) -> str:
         f"machine coverage {m['coverage']:.1%} of present joints; "
         f"{m['flagged_joints']} flagged joints",
         "",
-        "| views | mean mm | std mm | median mm |",
-        "|---|---|---|---|",
-        *[f"| {p['views']} | {p['mean_mm']:.2f} | {p['std_mm']:.2f} | {p['median_mm']:.2f} |"
+        "| views | mean mm | std mm | median mm | one hand, mean mm | two hands, mean mm |",
+        "|---|---|---|---|---|---|",
+        *[f"| {p['views']} | {p['mean_mm']:.2f} | {p['std_mm']:.2f} | {p['median_mm']:.2f} | "
+          f"{p.get('single_mean_mm', float('nan')):.2f} | "
+          f"{p.get('interacting_mean_mm', float('nan')):.2f} |"
           for p in ev["views_curve"]],
         "",
         f"detector 2D error (fine pass, visible joints): median {d2['median']:.2f} px, "
         f"mean {d2['mean']:.2f}, p90 {d2['p90']:.2f}; {d2['share_over_threshold']:.1%} over "
         f"the {diag['threshold_px']} px RANSAC threshold; "
         f"{d2['visible_joint_views_detected']:.1%} of visible joint-views detected",
+        "detector 2D error by instant: one hand {single_median_px:.1f} px median, two hands "
+        "{interacting_median_px:.1f} px ({interacting_median_px_either_hand:.1f} px against "
+        "the nearer hand; {interacting_nearer_other_hand:.0%} of two-hand detections lie nearer "
+        "the other hand's same joint)".format(**diag["detector_2d_by_hands"]),
         f"hand finding: {hf['hands_missed']} of {hf['hands_present']} present hands missed",
         "RANSAC threshold sweep (all views): " + ", ".join(
             f"{t} px: {r['median_mm']:.2f} mm median / {r['mean_mm']:.2f} mean"
