@@ -55,6 +55,7 @@ from machine_labeler.hand_finding import (
     letterbox_crop,
     locate_hands,
 )
+from machine_labeler.hand_pairing import chirality_agreement, hands_in_order, pair_views
 from machine_labeler.predict import predict_crops
 from triangulation import triangulate_ransac
 
@@ -64,12 +65,14 @@ __all__ = [
     "InstantImages",
     "label_instants",
     "reference_bone_lengths",
+    "human_hands",
     "read_view",
 ]
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 _BONE_CHILD = np.nonzero(skeleton.PARENTS >= 0)[0]
+_FLIP = np.asarray(skeleton.FLIP_INDEX)
 _BONE_PARENT = skeleton.PARENTS[_BONE_CHILD]
 
 
@@ -85,6 +88,11 @@ class LabelingSettings:
     max_error_px: float = 3.0  # larger mean inlier reprojection error: flagged
     bone_ratio: tuple[float, float] = (0.6, 1.6)  # plausible bone length / reference
     fine_passes: int = 1  # 2: crop again around the first fine result (training's box)
+    # pair the two hands' channels across views before lifting, and put the lifted hands in
+    # their slots by chirality where the human labels confirm the rule (hand_pairing.py)
+    pair_hands: bool = True
+    pair_clip_factor: float = 4.0  # pairing clips reprojection errors at this x threshold_px
+    chirality_min_agreement: float = 0.9  # on the human labels, to use chirality at all
     flush_every: int = 16  # instants between shard flushes
     hands: HandFindingSettings = field(default_factory=HandFindingSettings)
 
@@ -97,6 +105,7 @@ class LabelingSettings:
             "max_error_px": self.max_error_px,
             "bone_ratio": list(self.bone_ratio),
             "fine_passes": self.fine_passes,
+            "pair_hands": self.pair_hands,
             "coarse_threshold_px": self.hands.coarse_threshold_px,
             "coarse_threshold_heatmap_px": self.hands.coarse_threshold_heatmap_px,
         }
@@ -219,6 +228,19 @@ def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None
     return med if np.isfinite(med).any() else None
 
 
+def human_hands(store, max_instants: int = 2000) -> list[tuple[str, np.ndarray]]:
+    """(hand name, (21, 3) joints) of every fully human-labelled hand (up to
+    ``max_instants`` instants), e.g. to check the chirality rule on this capture."""
+    out = []
+    for i in store.labelled_instants("human")[:max_instants].tolist():
+        lab = store.labels(int(i))
+        for name in skeleton.HANDS:
+            sel = skeleton.hand_joints(name)
+            if (lab.joint_source[sel] == "human").all():
+                out.append((name, lab.joints_world_mm[sel]))
+    return out
+
+
 class _Detector:
     """The model as a ``crops -> (uv_crop (N, J, 2), confidence (N, J))`` callable, timed."""
 
@@ -272,6 +294,12 @@ class _Labeller:
             model, self.codec, device, settings.amp and device.type == "cuda", settings.batch_size
         )
         self.bones = reference_bone_lengths(store)
+        self.use_chirality = False
+        if settings.pair_hands:
+            agree, n = chirality_agreement(human_hands(store))
+            self.use_chirality = n >= 4 and agree >= settings.chirality_min_agreement
+            logger.info("chirality rule on %d human-labelled hands: %.0f%% agree%s", n,
+                        100 * agree if n else 0, "" if self.use_chirality else " (not used)")
         self.rigs = {cap: store.rig(cap) for cap in store.captures}
         self.cols = {cap: np.nonzero(store.camera_mask(cap))[0] for cap in store.captures}
         self.coarse_thr = {
@@ -353,6 +381,11 @@ class _Labeller:
             fu[v], fc[v] = uv[k : k + len(v)], conf[k : k + len(v)]
             k += len(v)
             w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
+            if s.pair_hands:
+                swap = pair_views(fu, w, self.rigs[p.capture], s.pair_clip_factor * s.threshold_px)
+                fu = np.where(swap[:, None, None], fu[:, _FLIP], fu)
+                fc = np.where(swap[:, None], fc[:, _FLIP], fc)
+                w = np.where(swap[:, None], w[:, _FLIP], w)
             use = w > 0
             tri = triangulate_ransac(
                 np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
@@ -367,6 +400,10 @@ class _Labeller:
             mean_err = np.where(n_in > 0, err_sum / np.maximum(n_in, 1), np.nan)
             present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
             joints = tri.points_world_mm.copy()
+            if self.use_chirality and not hands_in_order(joints, present):
+                # the lifted hands sit in each other's slots: swap everything per joint
+                joints, n_views, mean_err = joints[_FLIP], n_views[_FLIP], mean_err[_FLIP]
+                fu, fc = fu[:, _FLIP], fc[:, _FLIP]
             quality = self._quality(joints, n_views, mean_err, present)
             hand_of = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT])
             absent = ~present[hand_of]

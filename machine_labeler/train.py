@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from annotator.skeleton import FLIP_INDEX, HANDS, hand_slice
 from machine_labeler.checkpoint import (
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -102,20 +103,69 @@ def lr_at(step: int, total_steps: int, config: LabelerConfig) -> float:
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Joint-weighted mean squared error; pred/target (B, J, h, w), weight (B, J)."""
+    return _heatmap_terms(pred, target, weight).mean()
+
+
+def _heatmap_terms(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(B,) per-crop terms of :func:`heatmap_loss` (their mean is the loss)."""
     err = (pred.float() - target) ** 2
-    return (err.mean(dim=(2, 3)) * weight).mean()
+    return (err.mean(dim=(2, 3)) * weight).mean(dim=1)
+
+
+def _location_use(target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(B, J) joints the location term scores: weighted and with their peak in the crop."""
+    return (weight > 0) & (target.amax(dim=(2, 3)) > 0.5)
+
+
+def _location_terms(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """(B,) per-crop sums of the KL terms of :func:`location_loss`."""
+    mass = target.sum(dim=(2, 3), keepdim=True)
+    t = (target / mass.clamp_min(1e-12)).flatten(2)
+    logp = torch.log_softmax(logits.float().flatten(2), dim=-1)
+    kl = (t * (torch.log(t.clamp_min(1e-12)) - logp)).sum(-1)
+    return (kl * _location_use(target, weight)).sum(dim=1)
 
 
 def location_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Spatial softmax cross-entropy minus the target's entropy (a KL divergence, 0 when the
     logits reproduce the normalised Gaussian) over the weighted joints inside the crop."""
-    mass = target.sum(dim=(2, 3), keepdim=True)
-    dist_t = target / mass.clamp_min(1e-12)
-    use = (weight > 0) & (target.amax(dim=(2, 3)) > 0.5)
-    logp = torch.log_softmax(logits.float().flatten(2), dim=-1)
-    t = dist_t.flatten(2)
-    kl = (t * (torch.log(t.clamp_min(1e-12)) - logp)).sum(-1)
-    return (kl * use).sum() / use.sum().clamp_min(1)
+    use = _location_use(target, weight)
+    return _location_terms(logits, target, weight).sum() / use.sum().clamp_min(1)
+
+
+def detector_loss(
+    pred: torch.Tensor,
+    logits: torch.Tensor | None,
+    target: torch.Tensor,
+    weight: torch.Tensor,
+    config: LabelerConfig,
+) -> torch.Tensor:
+    """The training loss: heatmap MSE (+ ``ce_weight`` x location KL for the dual head).
+
+    With ``config.two_hand_channels == "either"``, a crop in which both hands have joints is
+    scored against its targets as they are and with the two hands' channels swapped, and
+    the smaller of the two counts (a permutation-invariant loss over the two hands).
+    """
+    n_use = _location_use(target, weight).sum().clamp_min(1)
+
+    def per_crop(t: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        terms = _heatmap_terms(pred, t, w) * (1.0 / pred.shape[0])
+        if logits is not None:
+            terms = terms + config.ce_weight * _location_terms(logits, t, w) / n_use
+        return terms
+
+    own = per_crop(target, weight)
+    if config.two_hand_channels != "either":
+        return own.sum()
+    use = _location_use(target, weight)
+    both = torch.stack([use[:, hand_slice(h)].any(dim=1) for h in HANDS], 1).all(dim=1)
+    if not bool(both.any()):
+        return own.sum()
+    flip = torch.from_numpy(np.array(FLIP_INDEX, dtype=np.int64)).to(target.device)
+    swapped = per_crop(target[:, flip], weight[:, flip])
+    return torch.where(both, torch.minimum(own, swapped), own).sum()
 
 
 def _dist_setup(device: torch.device) -> tuple[int, int, int, bool]:
@@ -299,9 +349,7 @@ def _train(
             weight = batch["weight"].to(dev, non_blocking=True)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 pred, logits = net(images, with_logits=True)
-            loss = heatmap_loss(pred, target, weight)
-            if logits is not None:
-                loss = loss + config.ce_weight * location_loss(logits, target, weight)
+            loss = detector_loss(pred, logits, target, weight, config)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
             optimizer.zero_grad(set_to_none=True)

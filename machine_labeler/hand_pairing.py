@@ -1,0 +1,146 @@
+"""Which detected hand is which, across views and in 3D.
+
+On views with both hands the detector may put the right hand's channels on the left hand:
+telling two capsule-like hands apart in one picture is hard, and the ``either`` training
+mode (``LabelerConfig.two_hand_channels``) leaves the order of the two hands in such crops
+to the network on purpose. Before lifting, the views are therefore *paired*:
+
+1. :func:`pair_views`: a reference view (the most confident one with both hands) is paired
+   with every other view v twice, v's channels as they are and with the hands swapped; each
+   pairing is triangulated from the two views (weighted DLT) and reprojected into all views,
+   where each joint is scored against the nearer of that view's two hand candidates (views
+   are not paired yet), the error clipped so that a wrong detection costs a bounded amount.
+   The pairing with the smaller total wins: v is swapped or not.
+2. after RANSAC lifting, :func:`chirality` tells right from left in 3D: with
+   ``n = (index MCP - wrist) x (pinky MCP - wrist)`` in right-hand joint order, a right
+   hand's thumb tip and finger tips lie on the +n side, a left hand's on the -n side (the
+   palm side is where fingers flex and the thumb opposes). The rule is checked on the
+   project's own human labels (:func:`chirality_agreement`) before it is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from annotator import skeleton
+from triangulation import CameraRig, project, triangulate
+
+__all__ = ["chirality", "chirality_agreement", "hands_in_order", "pair_views"]
+
+_H = skeleton.JOINTS_PER_HAND
+_FLIP = np.asarray(skeleton.FLIP_INDEX)
+_PARENT = skeleton.PARENTS[:_H]
+_WRIST = int(np.nonzero(_PARENT < 0)[0][0])
+_THUMB_TIP = 0
+_MCP_INDEX_SIDE = (7, 11)  # index MCP, else middle MCP
+_MCP_PINKY_SIDE = (19, 15)  # pinky MCP, else ring MCP
+_FINGERS = ((4, 7), (8, 11), (12, 15), (16, 19))  # (tip, MCP) of index .. pinky
+
+
+def pair_views(
+    uv_px: np.ndarray,
+    weights: np.ndarray,
+    rig: CameraRig,
+    clip_px: float,
+    min_joints: int = 4,
+) -> np.ndarray:
+    """(C,) bool: the views whose two hands' channels should be swapped to agree with the
+    reference view (module docstring, step 1).
+
+    Args:
+        uv_px: (C, J, 2) detections on the rig's camera axis (NaN: none).
+        weights: (C, J) confidences, 0 where unusable.
+        clip_px: reprojection errors are clipped here (a few RANSAC thresholds).
+        min_joints: joints per hand a view needs to count as showing that hand.
+    """
+    C = len(rig)
+    w = np.where(np.isfinite(uv_px).all(-1), weights, 0.0)
+    swap = np.zeros(C, bool)
+    n_per_hand = np.stack([(w[:, skeleton.hand_joints(h)] > 0).sum(1) for h in skeleton.HANDS])
+    both = (n_per_hand >= min_joints).all(0)
+    if both.sum() < 2:
+        return swap
+    r = int(np.argmax(np.where(both, w.sum(1), -1.0)))
+    others = np.nonzero((w > 0).any(1) & (np.arange(C) != r))[0]
+    if others.size == 0:
+        return swap
+    # (2 pairings, V, J, C, 2): only views r and v hold observations
+    obs = np.full((2, others.size, skeleton.NUM_JOINTS, C, 2), np.nan)
+    wts = np.zeros((2, others.size, skeleton.NUM_JOINTS, C))
+    obs[:, :, :, r] = uv_px[r]
+    wts[:, :, :, r] = w[r]
+    for k, flip in enumerate((None, _FLIP)):
+        uv_v = uv_px[others] if flip is None else uv_px[others][:, flip]
+        w_v = w[others] if flip is None else w[others][:, flip]
+        obs[k, np.arange(others.size), :, others] = uv_v
+        wts[k, np.arange(others.size), :, others] = w_v
+    pts = triangulate(obs, rig, weights=wts, reproj_error=False).points_world_mm  # (2,V,J,3)
+    proj = project(pts, rig)  # (2, V, J, C, 2)
+    cand = np.moveaxis(uv_px, 0, 1)  # (J, C, 2): each view's candidate for joint j
+    d_own = np.linalg.norm(proj - cand, axis=-1)
+    d_other = np.linalg.norm(proj - cand[_FLIP], axis=-1)
+    d = np.fmin(d_own, d_other)  # the nearer of the view's two candidates
+    seen = np.moveaxis(np.fmax(w, w[:, _FLIP]) > 0, 0, 1)  # (J, C)
+    cost = np.where(seen & np.isfinite(d), np.minimum(d, clip_px), clip_px)
+    cost = np.where(np.isfinite(pts).all(-1)[..., None], cost, clip_px)
+    total = cost.sum(axis=(2, 3))  # (2, V)
+    swap[others] = total[1] < total[0]
+    return swap
+
+
+def _first_finite(hand: np.ndarray, joints: tuple[int, ...]) -> np.ndarray | None:
+    for j in joints:
+        if np.isfinite(hand[j]).all():
+            return hand[j]
+    return None
+
+
+def chirality(hand_mm: np.ndarray) -> float:
+    """Signed chirality of one hand's 21 joints in right-hand order: > 0 for a right hand.
+
+    The mean over the thumb tip (from the wrist) and the four finger tips (from their MCP)
+    of the unit offset along the palm normal ``(index MCP - wrist) x (pinky MCP - wrist)``
+    (middle / ring MCP stand in for missing index / pinky MCPs). NaN when the palm normal
+    cannot be formed.
+    """
+    w = hand_mm[_WRIST]
+    a = _first_finite(hand_mm, _MCP_INDEX_SIDE)
+    b = _first_finite(hand_mm, _MCP_PINKY_SIDE)
+    if a is None or b is None or not np.isfinite(w).all():
+        return float("nan")
+    n = np.cross(a - w, b - w)
+    norm = float(np.linalg.norm(n))
+    if norm < 1e-6:
+        return float("nan")
+    n = n / norm
+    terms = []
+    for tip, base in ((_THUMB_TIP, _WRIST), *_FINGERS):
+        d = hand_mm[tip] - hand_mm[base]
+        length = float(np.linalg.norm(d))
+        if np.isfinite(length) and length > 1e-6:
+            terms.append(float(d @ n) / length)
+    return float(np.mean(terms)) if terms else float("nan")
+
+
+def chirality_agreement(hands: list[tuple[str, np.ndarray]]) -> tuple[float, int]:
+    """(share of hands whose chirality sign matches their label, hands scored) over
+    ``(hand name, (21, 3) joints)`` pairs, e.g. the project's human labels."""
+    ok = n = 0
+    for name, joints in hands:
+        c = chirality(joints)
+        if np.isfinite(c) and c != 0:
+            n += 1
+            ok += int((c > 0) == (name == skeleton.HANDS[0]))
+    return (ok / n if n else float("nan")), n
+
+
+def hands_in_order(joints_world_mm: np.ndarray, present: np.ndarray) -> bool:
+    """False when the two lifted hands (J, 3) sit in each other's slots by chirality: both
+    present, and the left slot's hand is the more right-handed one (step 2)."""
+    if not present.all():
+        return True
+    right = chirality(joints_world_mm[skeleton.hand_joints(skeleton.HANDS[0])])
+    left = chirality(joints_world_mm[skeleton.hand_joints(skeleton.HANDS[1])])
+    if not (np.isfinite(right) and np.isfinite(left)):
+        return True
+    return right >= left

@@ -1,0 +1,121 @@
+"""Pairing the two hands across views, chirality, and the two-hand permutation loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from annotator import skeleton
+from annotator.store import ProjectStore
+from machine_labeler.config import get_config
+from machine_labeler.hand_pairing import (
+    chirality,
+    chirality_agreement,
+    hands_in_order,
+    pair_views,
+)
+from machine_labeler.train import detector_loss
+from tests.machine_labeler.labeling_support import make_synth
+
+FLIP = np.asarray(skeleton.FLIP_INDEX)
+RIGHT = skeleton.hand_joints(skeleton.HANDS[0])
+LEFT = skeleton.hand_joints(skeleton.HANDS[1])
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory):
+    """Ground truth of every instant of a 16-camera capture, and its rig."""
+    path = make_synth(tmp_path_factory.mktemp("pairing") / "p", cameras=16, instants=12,
+                      subjects=1)
+    with ProjectStore.open(path) as store:
+        gts = [store.ground_truth(i) for i in range(store.num_instants)]
+        rig = store.rig(store.captures[0])
+    return gts, rig
+
+
+def test_chirality_tells_right_from_left_and_flips_with_a_mirror(truth):
+    gts, _ = truth
+    hands = []
+    for g in gts:
+        for h, name in enumerate(skeleton.HANDS):
+            if g.hand_present[h]:
+                hands.append((name, g.joints_world_mm[skeleton.hand_joints(name)]))
+    agree, n = chirality_agreement(hands)
+    assert n == len(hands) > 5 and agree == 1.0
+    name, joints = hands[0]
+    mirrored = joints * np.array([-1.0, 1.0, 1.0])
+    assert np.sign(chirality(mirrored)) == -np.sign(chirality(joints))
+    assert np.isnan(chirality(np.full((21, 3), np.nan)))
+
+
+def test_hands_in_order_spots_hands_in_each_others_slots(truth):
+    gts, _ = truth
+    g = next(g for g in gts if g.hand_present.all())
+    joints = g.joints_world_mm
+    assert hands_in_order(joints, np.array([True, True]))
+    assert not hands_in_order(joints[FLIP], np.array([True, True]))
+    assert hands_in_order(joints[FLIP], np.array([True, False]))  # one hand: nothing to compare
+
+
+def test_pair_views_undoes_random_hand_swaps(truth):
+    gts, rig = truth
+    rng = np.random.default_rng(3)
+    tested = 0
+    for g in gts:
+        if not g.hand_present.all():
+            continue
+        uv = g.uv_px.astype(np.float64) + rng.normal(0, 1.5, g.uv_px.shape)
+        conf = np.where(np.isfinite(uv).all(-1), 0.9, 0.0)
+        swapped = rng.random(len(rig)) < 0.5
+        uv_in = np.where(swapped[:, None, None], uv[:, FLIP], uv)
+        conf_in = np.where(swapped[:, None], conf[:, FLIP], conf)
+        got = pair_views(uv_in, conf_in, rig, clip_px=16.0)
+        # after pairing every view agrees with the reference view, whichever way that was
+        has = (conf > 0).any(1)
+        net = (got ^ swapped)[has]
+        assert net.all() or not net.any()
+        tested += 1
+    assert tested >= 2
+
+
+def test_pair_views_leaves_single_hand_views_alone():
+    from tests._support.rigs import dome_rig
+
+    rig = dome_rig(6)
+    uv = np.full((6, skeleton.NUM_JOINTS, 2), np.nan)
+    uv[:, RIGHT] = 100.0
+    conf = np.where(np.isfinite(uv).all(-1), 1.0, 0.0)
+    assert not pair_views(uv, conf, rig, clip_px=10.0).any()
+
+
+def _crops(both_hands: bool, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    B, J, h = 3, skeleton.NUM_JOINTS, 12
+    target = torch.zeros(B, J, h, h)
+    idx = torch.randint(0, h, (B, J, 2), generator=g)
+    for b in range(B):
+        for j in range(J):
+            target[b, j, idx[b, j, 0], idx[b, j, 1]] = 1.0
+    weight = torch.ones(B, J)
+    if not both_hands:
+        weight[:, LEFT] = 0.0
+        target[:, LEFT] = 0.0
+    return target, weight
+
+
+def test_either_loss_accepts_the_hands_in_either_channel_set_only_for_two_hand_crops():
+    either = get_config("cpu-small").replace(two_hand_channels="either")
+    channels = get_config("cpu-small").replace(two_hand_channels="channels")
+    flip = torch.from_numpy(FLIP.copy())
+    for both in (True, False):
+        target, weight = _crops(both)
+        logits = torch.where(target > 0, 8.0, -8.0)
+        exact = detector_loss(target, logits, target, weight, either)
+        swapped = detector_loss(target[:, flip], logits[:, flip], target, weight, either)
+        if both:
+            assert float(swapped) == pytest.approx(float(exact), abs=1e-6)
+        else:
+            assert float(swapped) > float(exact) + 1e-3
+        strict = detector_loss(target[:, flip], logits[:, flip], target, weight, channels)
+        assert float(strict) > float(exact) + 1e-3
