@@ -6,7 +6,10 @@ true one, over the joints of the hands that are present (ground truth ``hand_pre
 - ``machine``: the machine joints (source "machine") of the machine-labelled instants; also
   split into ``single`` (one hand present) and ``interacting`` (both); ``coverage`` is the
   share of those instants' true joints that got a machine label, ``unflagged`` the error of
-  the joints that passed every quality check;
+  the joints that passed every quality check; ``hands`` counts the labelling run's hand
+  slots against the truth: ``found`` (present and labelled), ``missed``, and ``extra`` (a
+  hand labelled that is not there, or a hand put in the other hand's slot: one missed plus
+  one extra);
 - ``human``: the human joints of the human-labelled instants;
 - ``baseline``: the mean root-relative pose of each hand over the human-labelled instants,
   placed at the TRUE root of every evaluated hand (same joints as ``machine``). A detector
@@ -302,7 +305,14 @@ def evaluate_project(
     rec = det.records
     rows = np.nonzero(np.isin(rec.instants, machine_i))[0]
     inst = rec.instants[rows]
-    truth, _ = _truth(store, inst)
+    truth, t_present = _truth(store, inst)
+    m_hands = rec.hand_present[rows] == 1
+    report["machine"]["hands"] = {
+        "present": int(t_present.sum()),
+        "found": int((t_present & m_hands).sum()),
+        "missed": int((t_present & ~m_hands).sum()),
+        "extra": int((~t_present & m_hands).sum()),
+    }
     C = len(store.camera_names)
     views = list(views) if views else default_views(C)
     bad = [v for v in views if not 2 <= int(v) <= C]

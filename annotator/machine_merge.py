@@ -171,9 +171,14 @@ def _apply_instant(store, i: int, rec: ShardRecords, k: int, counts: dict[str, i
         counts["joints_flagged"] += int(finite[j])
     if (rec.hand_present[k] == 0).all():
         store.set_flag(i, None, MACHINE_FLAG_PREFIX + "no hands found")
-    for h in range(len(skeleton.HANDS)):
+    for h, hand in enumerate(skeleton.HANDS):
         verdict = int(rec.hand_present[k, h])
-        if lab.hand_present[h] == -1 and verdict in (0, 1):
+        stored = int(lab.hand_present[h])
+        # a "present" that nobody backs with a kept (human / imported) joint is an earlier
+        # machine run's verdict: a newer run that finds the hand absent replaces it. An
+        # "absent" is never overturned (a person may have marked it in the app).
+        stale = stored == 1 and verdict == 0 and not kept[skeleton.hand_slice(hand)].any()
+        if (stored == -1 and verdict in (0, 1)) or stale:
             store.set_hand_present(i, h, bool(verdict))
             counts["hands_set"] += 1
 

@@ -25,7 +25,7 @@ import numpy as np
 from annotator import skeleton
 from triangulation import CameraRig, project, triangulate
 
-__all__ = ["chirality", "chirality_agreement", "hands_in_order", "pair_views"]
+__all__ = ["chirality", "chirality_agreement", "duplicate_hand", "hands_in_order", "pair_views"]
 
 _H = skeleton.JOINTS_PER_HAND
 _FLIP = np.asarray(skeleton.FLIP_INDEX)
@@ -135,12 +135,41 @@ def chirality_agreement(hands: list[tuple[str, np.ndarray]]) -> tuple[float, int
 
 
 def hands_in_order(joints_world_mm: np.ndarray, present: np.ndarray) -> bool:
-    """False when the two lifted hands (J, 3) sit in each other's slots by chirality: both
-    present, and the left slot's hand is the more right-handed one (step 2)."""
-    if not present.all():
-        return True
+    """False when the lifted hands (J, 3) sit in the wrong slots by chirality (step 2): with
+    both present, the left slot's hand is the more right-handed one; with one present, its
+    chirality has the other hand's sign."""
     right = chirality(joints_world_mm[skeleton.hand_joints(skeleton.HANDS[0])])
     left = chirality(joints_world_mm[skeleton.hand_joints(skeleton.HANDS[1])])
-    if not (np.isfinite(right) and np.isfinite(left)):
-        return True
-    return right >= left
+    if present.all():
+        if not (np.isfinite(right) and np.isfinite(left)):
+            return True
+        return right >= left
+    if present[0]:
+        return not right < 0
+    if present[1]:
+        return not left > 0
+    return True
+
+
+def duplicate_hand(
+    joints_world_mm: np.ndarray, n_views: np.ndarray, present: np.ndarray,
+    max_distance_mm: float = 30.0,
+) -> int:
+    """The hand (0 right, 1 left) to drop as a copy of the other, or -1.
+
+    A detector that fires both hands' channels on the one hand in view gives a second "hand"
+    on top of the first. Two present hands are taken for one when their corresponding joints
+    lie within ``max_distance_mm`` of each other (median over joints) and their chiralities
+    do not say right and left; the copy with fewer inlier views goes. Real hands held
+    palm to palm are about 33 mm apart and have opposite chiralities.
+    """
+    if not present.all():
+        return -1
+    r, l_ = skeleton.hand_joints(skeleton.HANDS[0]), skeleton.hand_joints(skeleton.HANDS[1])
+    d = np.linalg.norm(joints_world_mm[r] - joints_world_mm[l_], axis=1)
+    if not np.isfinite(d).any() or np.nanmedian(d) >= max_distance_mm:
+        return -1
+    cr, cl = chirality(joints_world_mm[r]), chirality(joints_world_mm[l_])
+    if np.isfinite(cr) and np.isfinite(cl) and cr > 0 > cl:
+        return -1
+    return int(n_views[r].sum() >= n_views[l_].sum())

@@ -55,7 +55,12 @@ from machine_labeler.hand_finding import (
     letterbox_crop,
     locate_hands,
 )
-from machine_labeler.hand_pairing import chirality_agreement, hands_in_order, pair_views
+from machine_labeler.hand_pairing import (
+    chirality_agreement,
+    duplicate_hand,
+    hands_in_order,
+    pair_views,
+)
 from machine_labeler.predict import predict_crops
 from triangulation import triangulate_ransac
 
@@ -400,10 +405,15 @@ class _Labeller:
             mean_err = np.where(n_in > 0, err_sum / np.maximum(n_in, 1), np.nan)
             present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
             joints = tri.points_world_mm.copy()
+            if s.pair_hands:
+                drop = duplicate_hand(joints, n_views, present)
+                if drop >= 0:
+                    present[drop] = False
             if self.use_chirality and not hands_in_order(joints, present):
                 # the lifted hands sit in each other's slots: swap everything per joint
                 joints, n_views, mean_err = joints[_FLIP], n_views[_FLIP], mean_err[_FLIP]
                 fu, fc = fu[:, _FLIP], fc[:, _FLIP]
+                present = present[::-1].copy()
             quality = self._quality(joints, n_views, mean_err, present)
             hand_of = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT])
             absent = ~present[hand_of]

@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
           f"({m['joints']} joints, {m['instants']} instants, coverage {m['coverage']:.1%}; "
           f"single {m['single']['median_mm']:.2f}, interacting "
           f"{m['interacting']['median_mm']:.2f})")
+    if "hands" in m:
+        hd = m["hands"]
+        print(f"hands    {hd['found']} of {hd['present']} present hands labelled, "
+              f"{hd['missed']} missed, {hd['extra']} extra")
     print(f"human    median {h['median_mm']:.2f} mm  ({h['joints']} joints)")
     print(f"baseline median {b['median_mm']:.2f} mm  (mean pose at the true root)")
     for p in report["views_curve"]:

@@ -141,3 +141,42 @@ def test_default_expected_is_unlabelled_and_cli_json(project, capsys):
 def test_no_shards(project, capsys):
     assert main(["merge", str(project)]) == 2
     assert "no shard" in capsys.readouterr().err
+
+
+def test_a_newer_run_withdraws_an_earlier_runs_ghost_hand_but_not_a_persons_verdict(project):
+    """Run 1 labels a hand that is not there; run 2 finds it absent: the hand goes. A hand a
+    person marked absent stays absent whatever a run says."""
+    with ProjectStore.open(project) as store:
+        gts = [store.ground_truth(i) for i in range(6)]
+    singles = [i for i, g in enumerate(gts) if g.hand_present.sum() == 1]
+    assert len(singles) >= 2, "the capture needs two single-hand instants"
+    ghost, marked = singles[:2]
+    with ProjectStore.open(project, "w") as store:
+        store.set_hand_present(marked, int(np.argmin(gts[marked].hand_present)), False)
+        write_manifest(store.machine_dir, np.arange(6), {})
+        rec = records_from_truth(store, list(range(6)))
+        for i in (ghost, marked):
+            absent = int(np.argmin(gts[i].hand_present))
+            sel = skeleton.hand_slice(skeleton.HANDS[absent])
+            rec.hand_present[i, absent] = 1  # run 1: a ghost copy of the other hand
+            rec.joints_world_mm[i, sel] = gts[i].joints_world_mm[skeleton.FLIP_INDEX][sel]
+        w = ShardWriter(store.machine_dir, 0, 1, store.camera_names, J)
+        w.add(rec)
+        w.close()
+        merge_machine_labels(store)
+    with ProjectStore.open(project) as store:
+        assert store.labels(ghost).hand_present.tolist() == [1, 1]
+        assert store.labels(marked).hand_present.tolist() == gts[marked].hand_present.astype(
+            int).tolist()
+    for p in (project / "machine").glob("shard-*.h5"):
+        p.unlink()
+    with ProjectStore.open(project, "w") as store:
+        _write(store, [(list(range(6)), {})])  # run 2: right
+        merge_machine_labels(store)
+    with ProjectStore.open(project) as store:
+        for i in (ghost, marked):
+            lab = store.labels(i)
+            assert lab.hand_present.tolist() == gts[i].hand_present.astype(int).tolist()
+            absent = int(np.argmin(gts[i].hand_present))
+            sel = skeleton.hand_slice(skeleton.HANDS[absent])
+            assert not np.isfinite(lab.joints_world_mm[sel]).any()
