@@ -55,7 +55,12 @@ def test_hands_in_order_spots_hands_in_each_others_slots(truth):
     joints = g.joints_world_mm
     assert hands_in_order(joints, np.array([True, True]))
     assert not hands_in_order(joints[FLIP], np.array([True, True]))
-    assert hands_in_order(joints[FLIP], np.array([True, False]))  # one hand: nothing to compare
+    # one hand: its own chirality must match the slot it sits in
+    assert hands_in_order(joints, np.array([True, False]))
+    assert hands_in_order(joints, np.array([False, True]))
+    assert not hands_in_order(joints[FLIP], np.array([True, False]))
+    assert not hands_in_order(joints[FLIP], np.array([False, True]))
+    assert hands_in_order(np.full_like(joints, np.nan), np.array([True, False]))
 
 
 def test_pair_views_undoes_random_hand_swaps(truth):
