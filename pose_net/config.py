@@ -95,6 +95,11 @@ class InterNetConfig:
     upsampler_channels: int = 256
     #: Hidden width of the handedness and relative-root FC heads.
     fc_hidden: int = 512
+    #: Skip connections (not in the paper): after each of the three ×2 upsampling stages, a
+    #: 1×1 convolution of the trunk stage of the same stride (layer3, layer2, layer1) is
+    #: added, as feature-pyramid decoders do. At a small input the trunk's stride-32 output
+    #: is only 3×3, and positions must otherwise be carried through channels alone.
+    skip_connections: bool = False
     batch_size: int = 64
     lr: float = 1e-4
     epochs: int = 20
@@ -196,6 +201,7 @@ CONFIGS: dict[str, InterNetConfig] = {
         # With Adam at 1e-3, the public N(0, 0.001) head weights (followed by BN) change by
         # their own size every step; PyTorch's default scale keeps the updates relative.
         head_init="pytorch",
+        skip_connections=True,
         upsampler_channels=64,
         fc_hidden=256,
         batch_size=16,

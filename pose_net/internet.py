@@ -90,6 +90,12 @@ class InterNet(nn.Module):
         self.heatmap_right = nn.Conv2d(up, hm_ch, 1)
         self.upsampler_left = make_upsampler(c, up)
         self.heatmap_left = nn.Conv2d(up, hm_ch, 1)
+        # Skip connections (config.skip_connections): 1×1 laterals of layer3, layer2, layer1
+        # added after upsampling stages 1, 2, 3; shared by both hands' upsamplers.
+        self.laterals = (
+            nn.ModuleList(nn.Conv2d(ch, up, 1) for ch in self.trunk.stage_channels[2::-1])
+            if cfg.skip_connections else None
+        )
         self.rel_root_head = _mlp(c, cfg.fc_hidden, cfg.rel_root_bins)
         self.handedness_head = _mlp(c, cfg.fc_hidden, 2)
         self._init_heads()
@@ -113,8 +119,15 @@ class InterNet(nn.Module):
                 nn.init.normal_(m.weight, std=0.01)
                 nn.init.zeros_(m.bias)
 
-    def _hand_heatmaps(self, feat: torch.Tensor, up: nn.Module, conv: nn.Module) -> torch.Tensor:
-        out = conv(up(feat))
+    def _hand_heatmaps(self, stages: list[torch.Tensor], up: nn.Sequential,
+                       conv: nn.Module) -> torch.Tensor:
+        if self.laterals is None:
+            x = up(stages[-1])
+        else:
+            x = stages[-1]
+            for k, lateral in enumerate(self.laterals):
+                x = up[3 * k: 3 * k + 3](x) + lateral(stages[2 - k])
+        out = conv(x)
         b, _, h, w = out.shape
         return out.reshape(b, self.joints_per_hand, self.config.depth_bins, h, w)
 
@@ -123,11 +136,12 @@ class InterNet(nn.Module):
         s = self.config.input_px
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[2:] != (s, s):
             raise ValueError(f"images must be (B, 3, {s}, {s}), got {tuple(images.shape)}")
-        feat = self.trunk(images)
+        stages = self.trunk.stages(images)
+        feat = stages[-1]
         heatmaps = torch.cat(
             (
-                self._hand_heatmaps(feat, self.upsampler_right, self.heatmap_right),
-                self._hand_heatmaps(feat, self.upsampler_left, self.heatmap_left),
+                self._hand_heatmaps(stages, self.upsampler_right, self.heatmap_right),
+                self._hand_heatmaps(stages, self.upsampler_left, self.heatmap_left),
             ),
             dim=1,
         )

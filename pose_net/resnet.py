@@ -115,8 +115,23 @@ class ResNetTrunk(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)[-1]
+
+    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs of layer1 … layer4 (strides 4, 8, 16, 32)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        out = []
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = layer(x)
+            out.append(x)
+        return out
+
+    @property
+    def stage_channels(self) -> tuple[int, int, int, int]:
+        """Channels of layer1 … layer4's outputs."""
+        return tuple(layer[-1].bn2.num_features if isinstance(layer[-1], BasicBlock)
+                     else layer[-1].bn3.num_features
+                     for layer in (self.layer1, self.layer2, self.layer3, self.layer4))
 
 
 def resnet_trunk(name: str) -> ResNetTrunk:
