@@ -95,3 +95,23 @@ def test_checkpoint_with_unknown_config_key_is_rejected(tmp_path, small_model):
     with pytest.raises(ValueError, match="dropout"):
         load_model(path)
 
+
+
+def test_skip_connections_feed_the_upsamplers_only_where_configured():
+    torch.manual_seed(0)
+    assert SMALL.skip_connections and not get_config("paper").skip_connections
+    plain = InterNet(dataclasses.replace(SMALL, skip_connections=False)).eval()
+    assert not any(k.startswith("laterals") for k in plain.state_dict())  # paper key set
+    skip = InterNet(SMALL).eval()
+    x = torch.rand(2, 3, 96, 96)
+    stages = skip.trunk.stages(x)
+    assert [tuple(s.shape[1:]) for s in stages] == [(64, 24, 24), (128, 12, 12),
+                                                     (256, 6, 6), (512, 3, 3)]
+    assert skip.trunk.stage_channels == (64, 128, 256, 512)
+    torch.testing.assert_close(stages[-1], skip.trunk(x))
+    with torch.no_grad():
+        before = skip(x).heatmaps.clone()
+        skip.laterals[2].weight.add_(0.5)  # the stride-4 lateral, from layer1
+        after = skip(x)
+    assert after.heatmaps.shape == before.shape == (2, 42, 24, 24, 24)
+    assert not torch.allclose(after.heatmaps, before)
