@@ -75,19 +75,20 @@ SIZES: dict[str, DemoSize] = {
         views_repeats=5, labeler_batch=8, internet_batch=4, pictures=2,
     ),
     # ``annotator demo --quick``: <= 10 minutes on 2 idle CPU cores; InterNet's H+M row only.
-    # Step counts from an idle-machine run: train-labeler ~8 steps/s at batch 16,
-    # train-internet ~4.5 steps/s at batch 8 (cpu-small), the other stages ~2 minutes.
-    # 36 human-labelled instants rather than 14 took the detector's held-out 2D error from
-    # 28 to 16.5 px per view at the same 2000 steps (bench/labeler_detector.py).
+    # Sized from the stage rates of an idle-machine run on 2026-12-03 (AMD EPYC, 2 cores):
+    # synth 28 images/s, train-labeler 4.6 steps/s at batch 16, train-internet 2 steps/s at
+    # batch 8 (cpu-small). A day earlier the same machine type ran both trainings 1.5-2x
+    # faster; the sizes keep the slower day inside the budget.
     "quick": DemoSize(
-        name="quick", cameras=32, instants=108, subjects=3, held_out=1, human_fraction=1 / 3,
-        human_views=2, noise_px=1.5, labeler_steps=2000, internet_steps=600, table4=("all",),
+        name="quick", cameras=24, instants=72, subjects=3, held_out=1, human_fraction=1 / 3,
+        human_views=2, noise_px=1.5, labeler_steps=1200, internet_steps=300, table4=("all",),
         views_repeats=20, labeler_batch=16, internet_batch=8,
     ),
     # ``annotator demo``: <= 60 minutes on 2 idle CPU cores; the paper's Table 4 (H, M, H+M).
+    # 80 cameras for the views curve (the paper's Fig. 4 goes to 90); 40 human instants.
     "full": DemoSize(
-        name="full", cameras=80, instants=240, subjects=4, held_out=1, human_fraction=0.25,
-        human_views=2, noise_px=1.5, labeler_steps=8000, internet_steps=1600,
+        name="full", cameras=80, instants=160, subjects=4, held_out=1, human_fraction=0.25,
+        human_views=2, noise_px=1.5, labeler_steps=4500, internet_steps=800,
         table4=("human", "machine", "all"), views_repeats=50, labeler_batch=16,
         internet_batch=8,
     ),
