@@ -12,6 +12,7 @@ from machine_labeler.config import get_config
 from machine_labeler.hand_pairing import (
     chirality,
     chirality_agreement,
+    duplicate_hand,
     hands_in_order,
     pair_views,
 )
@@ -124,3 +125,38 @@ def test_either_loss_accepts_the_hands_in_either_channel_set_only_for_two_hand_c
             assert float(swapped) > float(exact) + 1e-3
         strict = detector_loss(target[:, flip], logits[:, flip], target, weight, channels)
         assert float(strict) > float(exact) + 1e-3
+
+
+def test_duplicate_hand_drops_a_copy_but_not_a_real_second_hand(truth):
+    gts, _ = truth
+    both = next(g for g in gts if g.hand_present.all())
+    assert duplicate_hand(both.joints_world_mm, np.full(42, 10), np.array([True, True])) == -1
+    rng = np.random.default_rng(0)
+    one = next(g for g in gts if g.hand_present.sum() == 1)
+    h = int(np.argmax(one.hand_present))
+    src = skeleton.hand_joints(skeleton.HANDS[h])
+    dst = skeleton.hand_joints(skeleton.HANDS[1 - h])
+    joints = np.full((42, 3), np.nan)
+    joints[src] = one.joints_world_mm[src]
+    joints[dst] = one.joints_world_mm[src] + rng.normal(0, 5.0, (21, 3))  # the ghost copy
+    views = np.full(42, 20)
+    views[dst] = 7  # the copy has fewer inlier views: it goes
+    present = np.array([True, True])
+    assert duplicate_hand(joints, views, present) == 1 - h
+    views[dst], views[src] = 20, 7
+    assert duplicate_hand(joints, views, present) == h
+    # a hand and its mirror image close together (palms touching) are two real hands
+    # (reflected through the palm's own plane, so the joints stay within the 30 mm)
+    hand = one.joints_world_mm[src]
+    centre = hand.mean(axis=0)
+    _, _, vt = np.linalg.svd(hand - centre)
+    n = vt[2]
+    mirror = joints.copy()
+    mirror[dst] = hand - 2.0 * ((hand - centre) @ n)[:, None] * n
+    assert np.median(np.linalg.norm(mirror[dst] - hand, axis=1)) < 30.0
+    assert np.sign(chirality(mirror[dst])) == -np.sign(chirality(hand))
+    assert duplicate_hand(mirror, views, present) == -1
+    # one hand present: nothing to drop
+    assert duplicate_hand(joints, views, np.array([True, False])) == -1
+    joints[dst] += 200.0  # far apart: two hands
+    assert duplicate_hand(joints, views, present) == -1
