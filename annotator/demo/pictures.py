@@ -149,18 +149,23 @@ def label_sheet(project_dir: Path, path: Path, *, views: int = 4, per_kind: int 
 def _held_out_samples(store: ProjectStore, subjects: Sequence[int], count: int
                       ) -> list[tuple[int, int]]:
     """(instant, camera) pairs of held-out subjects: alternately single and interacting,
-    each in the view that sees most of the hands."""
+    one instant per sequence (consecutive frames of one sequence look alike), each in the
+    view that sees most of the hands."""
     subject = store.instant_attr("subject")
+    candidates = [int(i) for i in np.flatnonzero(np.isin(subject, list(subjects)))]
     chosen: list[tuple[int, int]] = []
+    used: set[tuple[str, str]] = set()
     want_interacting = False
     for _ in range(count):
-        for i in np.flatnonzero(np.isin(subject, list(subjects))):
-            gt = store.ground_truth(int(i))
+        for i in candidates:
+            meta = store.instant(i)
+            if (meta.capture, meta.sequence) in used:
+                continue
+            gt = store.ground_truth(i)
             if bool(np.all(gt.hand_present)) != want_interacting:
                 continue
-            if any(k == i for k, _ in chosen):
-                continue
-            chosen.append((int(i), int(np.argmax(gt.visible.sum(axis=1)))))
+            used.add((meta.capture, meta.sequence))
+            chosen.append((i, int(np.argmax(gt.visible.sum(axis=1)))))
             break
         want_interacting = not want_interacting
     return chosen

@@ -65,3 +65,25 @@ def test_mean_pose_baseline(project: Path) -> None:
     assert same["mpjpe_all"] < held_out["mpjpe_all"] * 1.05
     empty = mean_pose_baseline(project, [0], [7])
     assert empty["samples"] == 0 and np.isnan(empty["mpjpe_all"])
+
+
+def test_held_out_pictures_come_from_different_sequences(tmp_path: Path) -> None:
+    from annotator.demo.pictures import _held_out_samples
+    from annotator.store import ProjectStore
+
+    project = tmp_path / "p"
+    # 34 sequences a subject: 72 instants give the first two of each subject two frames
+    write_capture(project, StudioConfig(cameras=2, instants=72, subjects=2, seed=3,
+                                        width=256, height=168))
+    with ProjectStore.open(project, mode="r") as store:
+        subject = store.instant_attr("subject")
+        held_out = [int(i) for i in np.flatnonzero(subject == 1)]
+        sequences = {(store.instant(i).capture, store.instant(i).sequence) for i in held_out}
+        assert len(sequences) < len(held_out)  # a sequence has several instants to repeat
+        chosen = _held_out_samples(store, [1], 4)
+        assert chosen and all(i in held_out for i, _ in chosen)
+        picked = [(store.instant(i).capture, store.instant(i).sequence) for i, _ in chosen]
+        assert len(set(picked)) == len(picked)
+        two_hands = [bool(np.all(store.ground_truth(i).hand_present)) for i, _ in chosen]
+        assert two_hands[0] is False
+        assert all(a != b for a, b in zip(two_hands, two_hands[1:], strict=False))
