@@ -21,7 +21,10 @@ true one, over the joints of the hands that are present (ground truth ``hand_pre
   ``repeats`` random draws. A joint whose v detections hold no RANSAC consensus (any two
   views within the threshold) is triangulated from all v by the confidence-weighted DLT,
   so every point of the curve is over the same joints (those seen in >= 2 of the v views);
-  without that, few views would be scored on the easy joints only. ``single_mean_mm`` and
+  without that, few views would be scored on the easy joints only. A fallback point behind
+  one of the cameras whose detections made it (near-parallel rays through disagreeing
+  detections) is no label and counts as not triangulated (``triangulated``, the share of
+  evaluated joints that got a point, says how many). ``single_mean_mm`` and
   ``interacting_mean_mm`` split each point by one / two hands present.
 """
 
@@ -36,7 +39,7 @@ import numpy as np
 
 from annotator import skeleton
 from annotator.machine_merge import read_detections
-from triangulation import triangulate, triangulate_ransac
+from triangulation import in_front, triangulate, triangulate_ransac
 
 __all__ = ["ErrorStats", "ViewsPoint", "evaluate_project", "error_stats", "views_curve",
            "mean_pose_baseline", "NoGroundTruthError"]
@@ -198,8 +201,12 @@ def views_curve(
                 if no_consensus.any():
                     dlt = triangulate(sub[no_consensus], rig, weights=w[no_consensus],
                                       reproj_error=False)
+                    fallback = dlt.points_world_mm
+                    # a point behind a camera whose detection made it is no label at all
+                    behind = (~in_front(fallback, rig) & (w[no_consensus] > 0)).any(-1)
+                    fallback[behind] = np.nan
                     pts = pts.copy()
-                    pts[no_consensus] = dlt.points_world_mm
+                    pts[no_consensus] = fallback
                 err = np.linalg.norm(pts - truth[None], axis=-1)  # (r, f, J)
                 err = np.where(want[None], err, np.nan)
                 ok = np.isfinite(err)

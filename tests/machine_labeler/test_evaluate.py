@@ -208,3 +208,39 @@ def test_views_curve_scores_joints_without_consensus_by_weighted_dlt(evaluated):
     both = present.all(1)
     assert np.isfinite(two.single_mean_mm) == bool((~both).any())
     assert np.isfinite(two.interacting_mean_mm) == bool(both.any())
+
+
+def test_views_curve_drops_a_fallback_point_behind_a_camera(evaluated):
+    """Two detections whose rays meet behind one of their cameras (the true joint reflected
+    through camera a's centre projects to the same pixel in a): the weighted DLT finds that
+    point, which is no label; it counts as not triangulated instead of a metres-off error."""
+    from annotator.evaluation import views_curve
+    from triangulation import in_front, project
+
+    path, _, _, _ = evaluated
+    with ProjectStore.open(path) as store:
+        i = MACHINE[0]
+        truth, _ = _truth(store, [i])
+        capture = store.instant(i).capture
+        cols = np.nonzero(store.camera_mask(capture))[0]
+        rig = store.rig(capture)
+        want = np.isfinite(truth[0]).all(-1)
+        x = truth[0][want][0]
+        a = 0
+        centre = -rig.R[a].T @ rig.t[a]
+        y = 2 * centre - x  # behind camera a, on the ray through x
+        assert in_front(x, rig)[a] and not in_front(y, rig)[a]
+        b = int(np.flatnonzero(in_front(y, rig))[0])
+        uv_x, uv_y = project(x, rig), project(y, rig)
+        assert np.allclose(uv_x[a], project(x + 0.5 * (centre - x), rig)[a], atol=1e-6)
+        uv = np.full((1, len(store.camera_names), J, 2), np.nan)
+        conf = np.zeros((1, len(store.camera_names), J))
+        joint = int(np.flatnonzero(want)[0])
+        uv[0, cols[a], joint] = uv_x[a]
+        uv[0, cols[b], joint] = uv_y[b]
+        conf[0, [cols[a], cols[b]], joint] = 1.0
+        only = np.full_like(truth, np.nan)
+        only[0, joint] = x
+        (point,) = views_curve(store, np.array([i]), uv, conf, only, [2], repeats=3,
+                               threshold_px=2.0)
+    assert point.triangulated == 0.0 and np.isnan(point.mean_mm)
