@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from annotator.skeleton import FLIP_INDEX, HANDS, hand_slice
+from annotator.time_budget import TimeBudget
 from machine_labeler.checkpoint import (
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -77,6 +78,8 @@ class TrainResult:
     skipped_images: int
     views: int  # training (instant, camera) views
     world_size: int
+    stopped_by_time: bool = False  # the --max-minutes budget ended the run before its steps
+    train_seconds: float = 0.0  # training-loop time, earlier attempts of a resumed run included
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -195,11 +198,15 @@ def train_labeler(
     log_every: int = 10,
     progress: Callable[[int, int], None] | None = None,
     hooks: Sequence[Callable[[StepInfo], None]] = (),
+    max_minutes: float | None = None,
 ) -> TrainResult:
     """Train the detector on the human labels of ``project`` and write a checkpoint.
 
     ``steps`` is the total step count of the run (a resumed run continues up to it);
     otherwise ``epochs`` (or ``config.epochs``) passes over the training views.
+    ``max_minutes`` bounds the training loop's wall time, resumes included (see
+    :mod:`annotator.time_budget`): the run stops with a checkpoint when it is spent, and
+    the learning-rate schedule runs on whichever of steps and time is further along.
     ``batch_size`` is per process. Returns the run folder, checkpoint and throughput.
     """
     from annotator.store import ProjectStore
@@ -210,6 +217,7 @@ def train_labeler(
         raise ValueError("--epochs must be > 0")
     if workers < 0:
         raise ValueError("--workers must be >= 0")
+    TimeBudget(max_minutes)  # validates before any process group or file exists
     dev = resolve_device(device)
     rank, world, local, started = _dist_setup(dev)
     if dev.type == "cuda":
@@ -223,6 +231,7 @@ def train_labeler(
             views, models_dir, config, dev, rank, world, steps=steps, epochs=epochs,
             init_weights=init_weights, resume=resume, batch_size=batch_size, workers=workers,
             seed=seed, log_every=log_every, progress=progress, hooks=hooks,
+            max_minutes=max_minutes,
         )  # fmt: skip
     finally:
         if started:
@@ -255,6 +264,7 @@ def _train(
     log_every: int,
     progress: Callable[[int, int], None] | None,
     hooks: Sequence[Callable[[StepInfo], None]],
+    max_minutes: float | None = None,
 ) -> TrainResult:
     torch.manual_seed(seed)
     bs = int(batch_size or config.batch_size)
@@ -264,7 +274,7 @@ def _train(
     if init_weights is not None:
         load_imagenet_weights(model, init_weights)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    start_step, total_prev, skipped = 0, None, 0
+    start_step, total_prev, skipped, spent_before = 0, None, 0, 0.0
 
     # Run folder: rank 0 decides (a resumed run continues in its folder), the others follow.
     run_dir = ""
@@ -289,6 +299,7 @@ def _train(
             optimizer.load_state_dict(ck["optimizer"])
         start_step = int(ck["step"])
         total_prev = ck["extra"].get("total_steps")
+        spent_before = float(ck["extra"].get("train_seconds", 0.0))
         log.info("resuming %s at step %d", ck_file, start_step)
 
     n = len(views)
@@ -332,15 +343,17 @@ def _train(
     last_loss, ips = float("nan"), 0.0
     step = start_step
     warned: set[str] = set()
+    budget = TimeBudget(max_minutes, spent_before)
+    out_of_time = budget.limited and _all_ranks_agree(budget.exhausted(), world)
     net.train()
     try:
-        while step < total:
+        while step < total and not out_of_time:
             batch = next(batches)
             while batch["size"] == 0:  # every image of the batch unreadable
                 skipped += _note_skipped(batch, warned)
                 batch = next(batches)
             skipped += _note_skipped(batch, warned)
-            lr = lr_at(step, total, config)
+            lr = lr_at(budget.schedule_step(step, total), total, config)
             for g in optimizer.param_groups:
                 g["lr"] = lr
             images = batch["image"].to(dev, non_blocking=True)
@@ -356,10 +369,12 @@ def _train(
             loss.backward()
             optimizer.step()
             step += 1
+            if budget.limited:  # every rank stops after the same step (DDP would hang)
+                out_of_time = _all_ranks_agree(budget.exhausted(), world)
             window_loss.append(float(loss.detach()))
             window_images += int(batch["size"]) * world
             run_images += int(batch["size"]) * world
-            if step % log_every == 0 or step == total:
+            if step % log_every == 0 or step == total or out_of_time:
                 now = time.perf_counter()
                 ips = window_images / max(now - window_t, 1e-9)
                 last_loss = float(np.mean(window_loss))
@@ -379,10 +394,13 @@ def _train(
                 hook(info)
             if progress is not None and rank == 0:
                 progress(step, total)
-            if rank == 0 and (step % config.checkpoint_every == 0 or step == total):
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == total
+                              or out_of_time):
                 extra = {
                     "total_steps": total, "seed": seed, "views": n, "batch_size": bs,
                     "world_size": world, "skipped_images": skipped,
+                    "train_seconds": round(budget.spent_s(), 3), "max_minutes": max_minutes,
+                    "stopped_by_time": bool(out_of_time and step < total),
                 }  # fmt: skip
                 save_checkpoint(ck_file, model, config, optimizer, step=step,
                                 epoch=int(step * bs * world // n), extra=extra)  # fmt: skip
@@ -404,7 +422,20 @@ def _train(
         skipped_images=skipped,
         views=n,
         world_size=world,
+        stopped_by_time=bool(out_of_time and step < total),
+        train_seconds=budget.spent_s(),
     )
+
+
+def _all_ranks_agree(flag: bool, world: int) -> bool:
+    """True on every rank when ``flag`` is True on any (one tiny all-reduce per call)."""
+    if world == 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0])
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
 
 
 def _note_skipped(batch: dict, warned: set[str]) -> int:

@@ -35,6 +35,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
+from annotator.time_budget import TimeBudget
 from pose_net.checkpoint import load_checkpoint, save_checkpoint
 from pose_net.config import get_config, get_rootnet_config
 from pose_net.data.sample import HandSample
@@ -55,6 +56,10 @@ class TrainOptions:
     config: str = "cpu-small"  # a declared configuration name
     epochs: int | None = None
     steps: int | None = None  # total optimiser steps (quick runs); overrides epochs
+    #: Wall-clock budget of the training loop, resumes included: the run stops (with a
+    #: checkpoint) when it is spent, and the lr schedule follows whichever of steps and time
+    #: is further along (``annotator.time_budget``). None: no budget.
+    max_minutes: float | None = None
     batch_size: int | None = None
     lr: float | None = None
     lr_decay_epochs: tuple[int, ...] | None = None
@@ -79,6 +84,7 @@ class TrainOptions:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
+        TimeBudget(self.max_minutes)  # raises on a budget that is not a positive number
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class TrainResult:
     epoch: int
     last_loss: float
     wall_s: float
+    stopped_by_time: bool = False  # the max_minutes budget ended the run before its steps
 
 
 class Hook:
@@ -145,6 +152,8 @@ class Trainer:
     step: int = 0
     epoch: int = 0
     stop: bool = False
+    stopped_by_time: bool = False  # the max_minutes budget set ``stop``
+    spent_before: float = 0.0  # training seconds of the attempts this run resumes
     last: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -160,6 +169,7 @@ class Trainer:
         self.decay_epochs = tuple(o.lr_decay_epochs if o.lr_decay_epochs is not None
                                   else self.config.lr_decay_epochs)
         self.out_dir = Path(self.out_dir)
+        self.budget = TimeBudget(None)  # replaced by the options' budget when the run starts
         torch.manual_seed(o.seed)
         self.model = self._build_model().to(self.device)
         if self.device.type == "cuda":
@@ -220,6 +230,10 @@ class Trainer:
         return loader, sampler
 
     # ---- schedule, checkpoint -----------------------------------------------------------
+    def scheduled_lr(self) -> float:
+        """The learning rate for the next step (the time budget may move the schedule on)."""
+        return self.lr_at(self.budget.schedule_step(self.step, self.total_steps))
+
     def lr_at(self, step: int) -> float:
         n = sum(step >= s for s in self.decay_steps)
         return self.lr * self.config.lr_decay_factor ** n
@@ -239,7 +253,8 @@ class Trainer:
         if self.rank != 0:
             return
         save_checkpoint(self.checkpoint_path, self.model, self.optimizer, epoch=self.epoch,
-                        extra={"step": self.step, **self._record()})
+                        extra={"step": self.step, "train_seconds": round(self.budget.spent_s(), 3),
+                               "stopped_by_time": self.stopped_by_time, **self._record()})
 
     def _resume(self) -> None:
         path = self.checkpoint_path
@@ -255,6 +270,7 @@ class Trainer:
             self.optimizer.load_state_dict(ckpt.optimizer)
         self.step = int(ckpt.extra.get("step", ckpt.epoch * self.steps_per_epoch))
         self.epoch = ckpt.epoch
+        self.spent_before = float(ckpt.extra.get("train_seconds", 0.0))
         logger.info("resumed from %s at step %d (epoch %d)", path, self.step, self.epoch)
 
     def _log(self, record: dict[str, Any]) -> None:
@@ -305,6 +321,8 @@ class Trainer:
         for h in self.hooks:
             h.before_train(self)
         t0 = saved_at = time.perf_counter()
+        self.budget = TimeBudget(o.max_minutes, self.spent_before)
+        self._check_budget()
         self.model.train()
         while self.step < self.total_steps and not self.stop:
             epoch = self.step // self.steps_per_epoch
@@ -316,19 +334,21 @@ class Trainer:
             for k, batch in enumerate(self.loader):
                 if k < skip:
                     continue
+                lr = self.scheduled_lr()
                 for g in self.optimizer.param_groups:
-                    g["lr"] = self.lr_at(self.step)
+                    g["lr"] = lr
                 losses = self._losses(batch)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(losses["total"]).backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.step += 1
+                self._check_budget()
                 now = time.perf_counter()
                 self.last = {k2: float(v.detach()) for k2, v in losses.items()}
                 epoch_losses.append(self.last["total"])
                 if self.step % o.log_every == 0 or self.step == self.total_steps:
-                    self._log({"step": self.step, "epoch": epoch, "lr": self.lr_at(self.step - 1),
+                    self._log({"step": self.step, "epoch": epoch, "lr": lr,
                                **self.last, "images_per_s": len(batch["image"]) * self.world
                                / max(now - tick, 1e-9), "time_s": now - t0})
                 tick = now
@@ -354,7 +374,23 @@ class Trainer:
             dist.barrier()
         return TrainResult(self.out_dir, self.checkpoint_path, self.step, self.total_steps,
                            self.epoch, self.last.get("total", float("nan")),
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, self.stopped_by_time)
+
+    def _check_budget(self) -> None:
+        """Stop after this step once the time budget is spent (every rank at the same step)."""
+        if not self.budget.limited or self.stopped_by_time:
+            return
+        spent = self.budget.exhausted()
+        if self.world > 1:
+            flag = torch.tensor([1.0 if spent else 0.0],
+                                device=self.device if self.device.type == "cuda" else "cpu")
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            spent = bool(flag.item() > 0)
+        if spent and self.step < self.total_steps:
+            logger.info("time budget of %g min spent at step %d of %d: stopping",
+                        self.options.max_minutes, self.step, self.total_steps)
+            self.stopped_by_time = True
+            self.stop = True
 
 
 @contextlib.contextmanager

@@ -39,14 +39,19 @@ class DemoSize:
     human_fraction: float  # share of instants the simulated human labels (the rest: machine)
     human_views: int  # views the simulated annotator clicks per joint (paper: 2)
     noise_px: float  # std of the simulated annotator's click noise
-    labeler_steps: int  # train-labeler optimisation steps (config cpu-small)
-    internet_steps: int  # train-internet optimisation steps per label set (config cpu-small)
+    labeler_steps: int  # train-labeler optimisation steps (config cpu-small), at most
+    internet_steps: int  # train-internet steps per label set (config cpu-small), at most
     table4: tuple[str, ...]  # --labels values to train InterNet on (Table 4 rows)
     views_repeats: int  # random view subsets per point of the views curve (paper's Fig. 4)
     views: tuple[int, ...] = field(default=())  # views-curve points; () = derived from cameras
     labeler_batch: int | None = None  # train-labeler --batch-size (None: the config's)
     internet_batch: int | None = None  # train-internet --batch-size (None: the config's)
     pictures: int = 4  # held-out images drawn by ``annotator infer`` in the report
+    # Wall-clock budgets of the trainings (``--max-minutes``): on a slow or shared machine the
+    # clock ends a training before its steps, so the demo keeps its promised wall time (the
+    # steps actually taken are in the report). None: the steps alone.
+    labeler_minutes: float | None = None
+    internet_minutes: float | None = None
 
     @property
     def held_in_subjects(self) -> list[int]:
@@ -74,23 +79,26 @@ SIZES: dict[str, DemoSize] = {
         human_views=2, noise_px=1.5, labeler_steps=3, internet_steps=3, table4=("all",),
         views_repeats=5, labeler_batch=8, internet_batch=4, pictures=2,
     ),
-    # ``annotator demo --quick``: <= 10 minutes on 2 idle CPU cores; InterNet's H+M row only.
-    # Sized from the stage rates of an idle-machine run on 2026-12-03 (AMD EPYC, 2 cores):
-    # synth 28 images/s, train-labeler 4.6 steps/s at batch 16, train-internet 2 steps/s at
-    # batch 8 (cpu-small). A day earlier the same machine type ran both trainings 1.5-2x
-    # faster; the sizes keep the slower day inside the budget.
+    # ``annotator demo --quick``: <= 10 minutes on 2 CPU cores; InterNet's H+M row only.
+    # The same 2-core machine type (AMD EPYC) ran the stages at rates that varied 2x between
+    # hours (2026-12-02/03: synth 20-36 images/s, train-labeler 2.1-4.6 steps/s at batch 16,
+    # train-internet 1.5-2.5 steps/s at batch 8), so the trainings have time budgets: the
+    # other stages take ~4 minutes at the slowest rates seen, the trainings get 5 minutes.
     "quick": DemoSize(
         name="quick", cameras=24, instants=72, subjects=3, held_out=1, human_fraction=1 / 3,
         human_views=2, noise_px=1.5, labeler_steps=1200, internet_steps=300, table4=("all",),
         views_repeats=20, labeler_batch=16, internet_batch=8,
+        labeler_minutes=3.5, internet_minutes=1.5,
     ),
-    # ``annotator demo``: <= 60 minutes on 2 idle CPU cores; the paper's Table 4 (H, M, H+M).
+    # ``annotator demo``: <= 60 minutes on 2 CPU cores; the paper's Table 4 (H, M, H+M).
     # 80 cameras for the views curve (the paper's Fig. 4 goes to 90); 40 human instants.
+    # At the slowest rates seen the other stages take ~24 minutes (synth 10.7 of them); the
+    # trainings get 16 + 3 x 6 minutes.
     "full": DemoSize(
         name="full", cameras=80, instants=160, subjects=4, held_out=1, human_fraction=0.25,
         human_views=2, noise_px=1.5, labeler_steps=4500, internet_steps=800,
         table4=("human", "machine", "all"), views_repeats=50, labeler_batch=16,
-        internet_batch=8,
+        internet_batch=8, labeler_minutes=16.0, internet_minutes=6.0,
     ),
 }
 
@@ -115,6 +123,9 @@ class Stage:
     cpu_counted: bool = True
     items: int = 0  # work items, for throughput in the report (0: not meaningful)
     unit: str = ""  # what an item is ("image", "instant", "step")
+    # A training's metrics.jsonl (glob relative to the demo folder; the newest match): the
+    # steps it logged replace ``items`` (a time budget may end a training before its steps)
+    steps_from: str = ""
 
     @property
     def command(self) -> str:
@@ -128,6 +139,14 @@ def _subjects_arg(subjects: list[int]) -> str:
 
 def _batch(batch: int | None) -> tuple[str, ...]:
     return () if batch is None else ("--batch-size", str(batch))
+
+
+def _budget(minutes: float | None) -> tuple[str, ...]:
+    return () if minutes is None else ("--max-minutes", f"{minutes:g}")
+
+
+def _length(steps: int, minutes: float | None) -> str:
+    return f"{steps} steps" if minutes is None else f"{steps} steps or {minutes:g} minutes"
 
 
 def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
@@ -169,11 +188,13 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
         Stage(
             "train-labeler",
             f"train the EfficientNet machine labeler (cpu-small) on the propagated labels, "
-            f"{size.labeler_steps} steps",
+            f"{_length(size.labeler_steps, size.labeler_minutes)}",
             ("train-labeler", project, "--config", "cpu-small", "--steps",
-             str(size.labeler_steps), "--device", "auto", *_batch(size.labeler_batch)),
+             str(size.labeler_steps), *_budget(size.labeler_minutes), "--device", "auto",
+             *_batch(size.labeler_batch)),
             resume_argv=("--resume",), resume_if="project/models/labeler/*-cpu-small/model.pt",
             items=size.labeler_steps, unit="step",
+            steps_from="project/models/labeler/*-cpu-small/metrics.jsonl",
         ),
         Stage(
             "machine-label",
@@ -200,12 +221,14 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
         stages.append(Stage(
             f"train-internet-{labels}",
             f"train InterNet (cpu-small) on the {row} labels of held-in subjects {held_in}, "
-            f"{size.internet_steps} steps",
+            f"{_length(size.internet_steps, size.internet_minutes)}",
             ("train-internet", project, "--labels", labels, "--subjects", held_in,
-             "--config", "cpu-small", "--steps", str(size.internet_steps), "--device", "auto",
+             "--config", "cpu-small", "--steps", str(size.internet_steps),
+             *_budget(size.internet_minutes), "--device", "auto",
              *_batch(size.internet_batch), "--out", str(ckpt_dir)),
             resume_argv=("--resume",), resume_if=f"internet/{labels}/checkpoint.pth",
             items=size.internet_steps, unit="step",
+            steps_from=f"internet/{labels}/metrics.jsonl",
         ))
         stages.append(Stage(
             f"eval-internet-{labels}",

@@ -106,7 +106,7 @@ def _headline(s: Mapping) -> str:
                + (f" ({r_m:.2f}×)" if r_m is not None else ""))
               if machine.get("joints") != 0 else
               (f"none: the detector found no hand in the {_e(machine.get('instants'))} "
-               f"unlabelled instants after {s['size']['labeler_steps']} training steps"),
+               f"unlabelled instants after {_steps(s, 'train-labeler')} training steps"),
               "good" if r_m is not None and r_m < 0.5 else ("bad" if machine.get("joints") == 0
                                                            else "")),
         _card("InterNet MPJPE", f"{_mm(net.get('mpjpe_single'), 1)} / "
@@ -130,6 +130,19 @@ def _headline(s: Mapping) -> str:
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
+def _steps(s: Mapping, stage: str) -> int:
+    """Steps a training stage took (its planned count where the run did not record it)."""
+    done = (s.get("steps") or {}).get(stage)
+    key = "labeler_steps" if stage == "train-labeler" else "internet_steps"
+    return int(done) if done else int(s["size"][key])
+
+
+def _internet_steps(s: Mapping) -> int:
+    main = "train-internet-all" if "all" in s["size"]["table4"] else \
+        f"train-internet-{s['size']['table4'][0]}"
+    return _steps(s, main)
+
+
 def _verdict(s: Mapping) -> str:
     """What this run shows, in plain words, from its numbers (no claim the numbers lack)."""
     size, human, machine, base = s["size"], s["human"], s["machine"], s["baseline"]
@@ -140,7 +153,7 @@ def _verdict(s: Mapping) -> str:
         says.append(f"The human stage (simulated clicks in {size['human_views']} views) labels "
                     f"joints to {_mm(human['median_mm'])} mm (median).")
     if machine.get("joints") == 0:
-        says.append(f"The machine labeler found no hand after {size['labeler_steps']} "
+        says.append(f"The machine labeler found no hand after {_steps(s, 'train-labeler')} "
                     "training steps: at this budget the detector has not learnt enough to "
                     "find hands; train longer (<code>annotator train-labeler --steps N "
                     "--resume</code>) or on a GPU (<code>--config paper</code>).")
@@ -154,7 +167,7 @@ def _verdict(s: Mapping) -> str:
     if r is not None:
         says.append(f"InterNet: MPJPE {_mm(net['mpjpe_all'], 1)} mm on held-out subjects, "
                     f"{r:.2f}× a constant mean pose ({_mm(mean_pose['mpjpe_all'], 1)} mm)"
-                    + ("." if r < 0.8 else f"; after {size['internet_steps']} CPU training "
+                    + ("." if r < 0.8 else f"; after {_internet_steps(s)} CPU training "
                        "steps it has not yet learnt more than the mean pose."))
     return "<p class='note'>" + " ".join(says) + "</p>" if says else ""
 
@@ -165,7 +178,10 @@ def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
     load = s.get("load_average") or {}
     for n, st in enumerate(stages, 1):
         sec = s["seconds"].get(st.name)
-        rate = f"{_sig(st.items / sec)} {st.unit}s/s" if sec and st.items else ""
+        items = (s.get("steps") or {}).get(st.name) or st.items
+        rate = f"{_sig(items / sec)} {st.unit}s/s" if sec and items else ""
+        if st.steps_from and (s.get("steps") or {}).get(st.name):
+            rate = f"{items} steps, {rate}"
         rows.append(
             f"<tr><td>{n}</td><td><b>{_e(st.name)}</b><br><span class='note'>{_e(st.title)}"
             f"</span></td><td><code>{_e(s['commands'].get(st.name, st.command))}</code></td>"

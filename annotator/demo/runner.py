@@ -40,6 +40,7 @@ __all__ = [
     "state_dir",
     "annotator_argv",
     "size_of",
+    "steps_logged",
 ]
 
 logger = logging.getLogger(__name__)
@@ -158,6 +159,23 @@ def _run_one(cmd: list[str], log_path: Path, tee: bool, on_start: Callable[[int]
             return proc.wait()
 
 
+def steps_logged(out: Path, pattern: str) -> int | None:
+    """The last step a training logged in the newest metrics.jsonl matching ``pattern``
+    (relative to ``out``); None when there is none (or nothing readable in it)."""
+    files = sorted(Path(out).glob(pattern), key=lambda p: p.stat().st_mtime)
+    if not files:
+        return None
+    last = None
+    for line in files[-1].read_text().splitlines():
+        try:
+            step = json.loads(line).get("step")
+        except (ValueError, AttributeError):
+            continue  # a torn last line of a killed run
+        if isinstance(step, int) and (last is None or step > last):
+            last = step
+    return last
+
+
 def _load_average() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
@@ -241,11 +259,14 @@ def run_stages(
         seconds = time.perf_counter() - t0
         counted = stage.cpu_counted and stage.name not in in_process
         cpu = _children_cpu() - cpu0 if counted else None
+        items = stage.items
+        if stage.steps_from:  # a time budget may have ended the training before its steps
+            items = steps_logged(out, stage.steps_from) or items
         record = StageRecord(stage.name, stage.command, seconds, attempts, time.time(),
-                             stage.items, stage.unit, cpu, _load_average())
+                             items, stage.unit, cpu, _load_average())
         _marker(out, stage.name, "done").write_text(json.dumps(asdict(record)))
         records[stage.name] = record
-        rate = f", {stage.items / seconds:.1f} {stage.unit}s/s" if stage.items else ""
+        rate = f", {items / seconds:.1f} {stage.unit}s/s" if items else ""
         cpu_note = f", {cpu:.0f} CPU-s" if cpu is not None else ""
         say(f"    done in {seconds:.1f} s{cpu_note}{rate}")
     return records

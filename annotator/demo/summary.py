@@ -118,6 +118,9 @@ def build_summary(
         "internet_mean_pose_train": dict(mean_pose) if mean_pose else None,
         "seconds": seconds,
         "total_seconds": round(sum(seconds.values()), 1),
+        # steps each training actually took (a time budget may end one before its steps)
+        "steps": {s.name: records[s.name].items for s in stages
+                  if s.steps_from and s.name in records},
         # CPU time of each stage's processes: with wall time, shows how loaded the machine was
         "cpu_seconds": cpu,
         # the machine's 1-min load average as each stage ended (> cores: shared, slower)

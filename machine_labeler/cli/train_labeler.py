@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--steps", type=int, default=None,
         help="total optimiser steps (overrides --epochs; a resumed run continues up to it)",
     )  # fmt: skip
+    p.add_argument(
+        "--max-minutes", type=float, default=None, metavar="M",
+        help="stop after M minutes of training, resumes included, whatever the steps (the "
+             "learning-rate schedule follows whichever of steps and time is further along)",
+    )  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument(
         "--init-weights", default=None, metavar="FILE",
@@ -48,18 +53,24 @@ def run(args: argparse.Namespace) -> int:
     rank = int(os.environ.get("RANK", "0"))
     if args.init_weights is not None and not os.path.isfile(args.init_weights):
         raise CliError(f"--init-weights {args.init_weights}: no such file")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise CliError(f"--max-minutes must be > 0, got {args.max_minutes}")
     with tqdm_progress(f"training {config.name}", "step") as progress:
         result = train_labeler(
             args.project, config, steps=args.steps, epochs=args.epochs, device=args.device,
             init_weights=args.init_weights, resume=args.resume, batch_size=args.batch_size,
             workers=args.workers, seed=args.seed, progress=progress if rank == 0 else None,
+            max_minutes=args.max_minutes,
         )  # fmt: skip
     if rank == 0:
         skipped = (
             f", skipped {result.skipped_images} unreadable images" if result.skipped_images else ""
         )
+        budget = (
+            f" (the {args.max_minutes:g}-minute budget ended it)" if result.stopped_by_time else ""
+        )
         print(
-            f"trained {config.name} for {result.steps} steps on {result.views} views "
+            f"trained {config.name} for {result.steps} steps{budget} on {result.views} views "
             f"({result.images_per_s:.1f} images/s, {result.world_size} process(es)), "
             f"loss {result.final_loss:.3g}{skipped} -> {result.checkpoint}"
         )

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="declared model configuration (default paper; cpu-small for a CPU)")
     p.add_argument("--epochs", type=int, help="epochs (default: the config's, 20)")
     p.add_argument("--steps", type=int, help="train this many steps in total (quick runs)")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="stop after M minutes of training, resumes included, whatever the "
+                        "steps (the lr schedule follows whichever of steps and time is further)")
     p.add_argument("--batch-size", type=int, help="per-process batch (default: the config's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the config's)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         net=args.net, config=args.config, epochs=args.epochs, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=args.device, workers=args.workers,
         seed=args.seed, augment=not args.no_augment, resume=args.resume,
+        max_minutes=args.max_minutes,
     )
     src = load_samples(args.source, split=args.split, labels=args.labels,
                        subjects=args.subjects, exclude_subjects=args.exclude_subjects)
@@ -87,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
     with tqdm_progress(f"train {args.net}", "step") as progress:
         result = train(src.samples, out, opts, progress=progress if rank0 else None, meta=meta)
     if rank0:
-        print(f"trained {result.step}/{result.total_steps} steps ({result.epoch} full epochs) on "
+        budget = (f" (the {args.max_minutes:g}-minute budget ended it)"
+                  if result.stopped_by_time else "")
+        print(f"trained {result.step}/{result.total_steps} steps{budget} ({result.epoch} full "
+              f"epochs) on "
               f"{len(src.samples)} images in {result.wall_s:.0f} s; last loss "
               f"{result.last_loss:.4g}; checkpoint {result.checkpoint}")
     if torch.distributed.is_initialized():

@@ -131,6 +131,39 @@ def test_cli_resume_continues_the_step_count(labelled_project: Path, tmp_path: P
     assert steps == [2, 4]
 
 
+def test_time_budget_ends_the_run_and_survives_a_resume(labelled_project: Path, tmp_path: Path):
+    """--max-minutes: the run stops with a checkpoint when the clock runs out, its lr schedule
+    follows the clock (decayed by the end), and a resume counts the time already spent."""
+    import time
+
+    proj = _copy(labelled_project, tmp_path)
+    slow = lambda info: time.sleep(0.1)  # noqa: E731 - a step of >= 0.1 s on any machine
+    res = train_labeler(proj, TINY, steps=10_000, device="cpu", log_every=1, hooks=[slow],
+                        max_minutes=0.02)  # 1.2 s
+    assert res.stopped_by_time and 2 <= res.steps < 10_000
+    assert res.train_seconds >= 1.2
+    ck = load_checkpoint(res.checkpoint)
+    assert ck["step"] == res.steps and ck["extra"]["stopped_by_time"] is True
+    assert ck["extra"]["train_seconds"] >= 1.2 and ck["extra"]["max_minutes"] == 0.02
+    lrs = [json.loads(x)["lr"] for x in (res.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert lrs[-1] == pytest.approx(TINY.lr * 0.01)  # past both decays (0.75, 0.9 of the time)
+    # the same budget again: already spent, nothing more is trained
+    again = train_labeler(proj, TINY, steps=10_000, device="cpu", resume=True, max_minutes=0.02)
+    assert again.steps == res.steps and again.stopped_by_time
+    # a larger budget continues the same run
+    more = train_labeler(proj, TINY, steps=10_000, device="cpu", resume=True, hooks=[slow],
+                         max_minutes=0.04, log_every=1)
+    assert more.run_dir == res.run_dir and more.steps > res.steps and more.stopped_by_time
+    # steps still bound a run the clock does not
+    short = train_labeler(proj, TINY, steps=3, device="cpu", max_minutes=60.0)
+    assert short.steps == 3 and not short.stopped_by_time
+
+
+def test_cli_max_minutes_must_be_positive(labelled_project: Path, capsys) -> None:
+    assert main(["train-labeler", str(labelled_project), "--max-minutes", "0"]) == 2
+    assert "--max-minutes" in capsys.readouterr().err
+
+
 def test_cli_without_human_labels_is_one_line_error(bare_project: Path, capsys) -> None:
     assert main(["train-labeler", str(bare_project), "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()

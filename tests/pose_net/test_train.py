@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -80,6 +81,28 @@ def test_resume_continues_the_same_run(samples, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=k)
     logged = [m["step"] for m in _metrics(tmp_path / "resumed") if "total" in m]
     assert logged == [1, 2, 3, 4, 5]
+
+
+class _Slow(Hook):
+    def after_step(self, trainer, losses):
+        time.sleep(0.1)  # a step of >= 0.1 s on any machine
+
+
+def test_time_budget_ends_the_run_and_survives_a_resume(samples, tmp_path):
+    opts = TrainOptions(config="cpu-small", steps=10_000, batch_size=2, max_minutes=0.02,
+                        checkpoint_interval_s=1e9, augment=False)
+    result = train(samples[:4], tmp_path, opts, hooks=[_Slow()])
+    assert result.stopped_by_time and 2 <= result.step < 10_000
+    extra = load_checkpoint(result.checkpoint).extra
+    assert extra["step"] == result.step and extra["stopped_by_time"] is True
+    assert extra["train_seconds"] >= 1.2
+    lrs = [m["lr"] for m in _metrics(tmp_path) if "total" in m]
+    assert lrs[0] > lrs[-1]  # the clock moved the schedule through its decay
+    resumed = TrainOptions(**{**opts.__dict__, "resume": True})
+    again = train(samples[:4], tmp_path, resumed)
+    assert again.step == result.step  # the budget is spent: nothing more
+    with pytest.raises(ValueError, match="positive number of minutes"):
+        TrainOptions(max_minutes=0)
 
 
 def test_rootnet_trains_and_checkpoints(samples, tmp_path):

@@ -105,6 +105,9 @@ def test_summary_holds_the_headline_numbers(demo) -> None:
     assert all(v > 0 for v in s["seconds"].values())
     assert s["views_curve"] and s["views_curve"][-1]["views"] == SIZES["tiny"].cameras
     assert s["machine_info"]["cores"] >= 1 and s["machine_info"]["cpu"]
+    # the steps each training took, read back from its metrics.jsonl
+    assert s["steps"] == {"train-labeler": SIZES["tiny"].labeler_steps,
+                          "train-internet-all": SIZES["tiny"].internet_steps}
 
 
 def test_report_is_self_contained_and_lists_every_command(demo) -> None:

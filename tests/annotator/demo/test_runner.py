@@ -14,6 +14,7 @@ from annotator.demo.runner import (
     read_records,
     run_stages,
     size_of,
+    steps_logged,
 )
 
 
@@ -84,3 +85,24 @@ def test_size_recorded_and_other_sizes_refused(tmp_path: Path) -> None:
     (other / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty"):
         check_size(other, SIZES["tiny"])
+
+
+def test_a_training_stage_records_the_steps_it_logged(tmp_path: Path) -> None:
+    """A time budget may end a training before its planned steps: the record (and so the
+    report's throughput) takes the steps from the newest matching metrics.jsonl."""
+    import os
+
+    out = tmp_path / "demo"
+    old, new = out / "runs" / "a" / "metrics.jsonl", out / "runs" / "b" / "metrics.jsonl"
+    for path, last in ((old, 50), (new, 7)):
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps({"step": k, "loss": 1.0}) + "\n"
+                                for k in range(1, last + 1)) + '{"step": 9')  # torn last line
+    os.utime(old, (1, 1))
+    assert steps_logged(out, "runs/*/metrics.jsonl") == 7
+    assert steps_logged(out, "nothing/*.jsonl") is None
+    stage = Stage("status", "its status", ("synth", str(out / "project"), "--cameras", "4",
+                  "--instants", "2", "--subjects", "1", "--workers", "1"),
+                  items=1000, unit="step", steps_from="runs/*/metrics.jsonl")
+    records = run_stages(out, [stage], say=lambda _: None, tee=False)
+    assert records["status"].items == 7 and read_records(out)["status"].items == 7
