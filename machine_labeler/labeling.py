@@ -61,6 +61,7 @@ from machine_labeler.hand_pairing import (
     hands_in_order,
     pair_views,
 )
+from machine_labeler.loader_workers import worker_init_fn
 from machine_labeler.predict import predict_crops
 from triangulation import triangulate_ransac
 
@@ -211,9 +212,6 @@ class InstantImages(torch.utils.data.Dataset):
         }
 
 
-def _worker_init(_worker_id: int) -> None:
-    cv2.setNumThreads(1)  # one decoding process per core; no OpenCV pool inside
-    torch.set_num_threads(1)
 
 
 def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None:
@@ -502,7 +500,7 @@ def label_instants(
         batch_size=None,
         shuffle=False,
         num_workers=workers,
-        worker_init_fn=_worker_init if workers else None,
+        worker_init_fn=worker_init_fn() if workers else None,
         multiprocessing_context="forkserver" if workers else None,
         prefetch_factor=4 if workers else None,
         pin_memory=False,

@@ -32,6 +32,7 @@ from machine_labeler.checkpoint import (
     save_checkpoint,
 )
 from machine_labeler.config import LabelerConfig
+from machine_labeler.loader_workers import worker_init_fn
 from machine_labeler.model import KeypointDetector, load_imagenet_weights
 from machine_labeler.train_data import (
     EpochSampler,
@@ -332,7 +333,7 @@ def _train(
         dataset, batch_size=bs, sampler=sampler, num_workers=workers, collate_fn=collate,
         pin_memory=dev.type == "cuda", persistent_workers=False,
         multiprocessing_context="forkserver" if workers > 0 else None,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=worker_init_fn() if workers > 0 else None,
     )  # fmt: skip
     batches = iter(loader)
     metrics = open(run / METRICS_NAME, "a") if rank == 0 else None
@@ -446,8 +447,3 @@ def _note_skipped(batch: dict, warned: set[str]) -> int:
     return int(batch["skipped"])
 
 
-def _worker_init(_worker_id: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
