@@ -212,7 +212,8 @@ def _split_table(s: Mapping) -> str:
     """Machine-label error overall and per group (``evaluate``'s nested single / interacting
     / unflagged records), with the human stage and the mean-pose baseline for scale."""
     rows = [("machine, all", s["machine"])]
-    rows += [(f"machine, {k}", v) for k, v in s["machine"].items() if isinstance(v, Mapping)]
+    rows += [(f"machine, {k}", v) for k, v in s["machine"].items()
+             if isinstance(v, Mapping) and k != "hands"]  # hands: counts, said below
     rows += [("human stage", s["human"]), ("mean-pose baseline", s["baseline"])]
     body = "".join(
         f"<tr><td>{_e(name)}</td><td class='num'>{_e(r.get('joints', '–'))}</td>"
@@ -224,9 +225,18 @@ def _split_table(s: Mapping) -> str:
     if m.get("instants") is not None:
         extra = (f"<p class='note'>{_e(m['instants'])} machine-labelled instants; joint "
                  f"coverage {_pct(m.get('coverage'))}; {_e(m.get('flagged_joints', 0))} joints "
-                 "flagged for review.</p>")
+                 "flagged for review"
+                 + _hands_note(m.get("hands")) + ".</p>")
     return ("<table><tr><th>3D error vs ground truth</th><th>joints</th><th>median mm</th>"
             "<th>mean mm</th><th>p90 mm</th></tr>" + body + "</table>" + extra)
+
+
+def _hands_note(hands) -> str:
+    if not isinstance(hands, Mapping) or hands.get("present") is None:
+        return ""
+    return (f"; hands: {_e(hands.get('found'))} of {_e(hands.get('present'))} found, "
+            f"{_e(hands.get('missed'))} missed, {_e(hands.get('extra'))} labelled where "
+            "there is none (or in the other hand's slot)")
 
 
 def _table4(s: Mapping) -> str:

@@ -20,7 +20,8 @@ def _write_results(out: Path, machine_joints: int) -> None:
              "mean_mm": 4.0 if machine_joints else None, "p90_mm": None}
     (results / "evaluate.json").write_text(json.dumps({
         "machine": {**group, "single": group, "interacting": group, "instants": 25,
-                    "coverage": 0.9 if machine_joints else 0.0, "flagged_joints": 3},
+                    "coverage": 0.9 if machine_joints else 0.0, "flagged_joints": 3,
+                    "hands": {"present": 40, "found": 37, "missed": 3, "extra": 2}},
         "human": {"joints": 288, "median_mm": 1.51, "mean_mm": 1.79, "instants": 11},
         "baseline": {"joints": 714, "median_mm": 58.8, "mean_mm": 64.3},
         "views_curve": [{"views": 2, "mean_mm": 9.0, "std_mm": 2.0},
@@ -56,6 +57,8 @@ def test_summary_and_report_from_stage_outputs(tmp_path: Path) -> None:
     assert "0.05× the mean-pose baseline" in page  # 3.2 / 58.8
     assert "0.33× a constant mean pose" in page  # 30 / 90
     assert "12.16 / 16.02" in page  # the paper's H+M row beside ours
+    assert "hands: 37 of 40 found, 3 missed, 2 labelled" in page
+    assert "machine, hands" not in page  # counts, not an error row
     for stage in stages:
         assert stage.argv[0] in page
 
