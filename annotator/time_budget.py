@@ -28,19 +28,23 @@ class TimeBudget:
     Args:
         minutes: the budget; None for none.
         spent_s: time already spent by earlier attempts of the same run (from a checkpoint).
-        clock: a monotonic clock in seconds (tests pass a fake one).
+        clock: a monotonic clock in seconds; by default the class attribute ``clock``
+            (``time.perf_counter``), which a test may replace to drive a trainer's budget
+            step by step.
     """
 
+    clock: Callable[[], float] = staticmethod(time.perf_counter)
+
     def __init__(self, minutes: float | None, spent_s: float = 0.0,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] | None = None) -> None:
         if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
             raise ValueError(f"a time budget must be a positive number of minutes, got {minutes!r}")
         if not (math.isfinite(spent_s) and spent_s >= 0):
             raise ValueError(f"time already spent must be >= 0 s, got {spent_s!r}")
         self.limit_s = None if minutes is None else float(minutes) * 60.0
         self._before = float(spent_s)
-        self._clock = clock
-        self._t0 = clock()
+        self._clock = clock if clock is not None else type(self).clock
+        self._t0 = self._clock()
 
     @property
     def limited(self) -> bool:

@@ -131,31 +131,42 @@ def test_cli_resume_continues_the_step_count(labelled_project: Path, tmp_path: P
     assert steps == [2, 4]
 
 
-def test_time_budget_ends_the_run_and_survives_a_resume(labelled_project: Path, tmp_path: Path):
+def test_time_budget_ends_the_run_and_survives_a_resume(labelled_project: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
     """--max-minutes: the run stops with a checkpoint when the clock runs out, its lr schedule
-    follows the clock (decayed by the end), and a resume counts the time already spent."""
-    import time
+    follows the clock, and a resume counts the time already spent. The budget's clock is a
+    fake one that each step moves on by 3 s, so the test does not depend on machine speed."""
+    from annotator.time_budget import TimeBudget
+
+    now = [0.0]
+    monkeypatch.setattr(TimeBudget, "clock", staticmethod(lambda: now[0]))
+
+    def tick(info) -> None:
+        now[0] += 3.0
 
     proj = _copy(labelled_project, tmp_path)
-    slow = lambda info: time.sleep(0.1)  # noqa: E731 - a step of >= 0.1 s on any machine
-    res = train_labeler(proj, TINY, steps=10_000, device="cpu", log_every=1, hooks=[slow],
-                        max_minutes=0.02)  # 1.2 s
-    assert res.stopped_by_time and 2 <= res.steps < 10_000
-    assert res.train_seconds >= 1.2
+    total = 10_000
+    res = train_labeler(proj, TINY, steps=total, device="cpu", log_every=1, hooks=[tick],
+                        max_minutes=1.0)  # 60 s: 20 steps of 3 s, the 21st finds it spent
+    assert res.stopped_by_time and res.steps == 21
     ck = load_checkpoint(res.checkpoint)
-    assert ck["step"] == res.steps and ck["extra"]["stopped_by_time"] is True
-    assert ck["extra"]["train_seconds"] >= 1.2 and ck["extra"]["max_minutes"] == 0.02
+    assert ck["step"] == 21 and ck["extra"]["stopped_by_time"] is True
+    assert ck["extra"]["train_seconds"] >= 60.0 and ck["extra"]["max_minutes"] == 1.0
     lrs = [json.loads(x)["lr"] for x in (res.run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert lrs[-1] == pytest.approx(TINY.lr * 0.01)  # past both decays (0.75, 0.9 of the time)
+    # step k (0-based) starts 3k s in: the schedule sees max(k, total x 3k / 60)
+    want = [lr_at(max(k, min(int(total * 3 * k / 60), total - 1)), total, TINY) for k in range(21)]
+    assert lrs == pytest.approx(want)
+    assert lrs[-1] == pytest.approx(TINY.lr * 0.01)  # past both decays (0.75, 0.9)
     # the same budget again: already spent, nothing more is trained
-    again = train_labeler(proj, TINY, steps=10_000, device="cpu", resume=True, max_minutes=0.02)
-    assert again.steps == res.steps and again.stopped_by_time
-    # a larger budget continues the same run
-    more = train_labeler(proj, TINY, steps=10_000, device="cpu", resume=True, hooks=[slow],
-                         max_minutes=0.04, log_every=1)
-    assert more.run_dir == res.run_dir and more.steps > res.steps and more.stopped_by_time
+    again = train_labeler(proj, TINY, steps=total, device="cpu", resume=True, max_minutes=1.0)
+    assert again.steps == 21 and again.stopped_by_time
+    # a larger budget continues the same run from the time already spent
+    more = train_labeler(proj, TINY, steps=total, device="cpu", resume=True, hooks=[tick],
+                         max_minutes=1.5)
+    assert more.run_dir == res.run_dir and more.stopped_by_time
+    assert 21 < more.steps <= 21 + 10
     # steps still bound a run the clock does not
-    short = train_labeler(proj, TINY, steps=3, device="cpu", max_minutes=60.0)
+    short = train_labeler(proj, TINY, steps=3, device="cpu", hooks=[tick], max_minutes=60.0)
     assert short.steps == 3 and not short.stopped_by_time
 
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import torch
 
 from annotator.cli.main import main
 from pose_net.checkpoint import load_checkpoint
+from pose_net.config import get_config
 from pose_net.data import load_samples
 from pose_net.train import Hook, TrainOptions, train
 from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
@@ -83,24 +83,38 @@ def test_resume_continues_the_same_run(samples, tmp_path):
     assert logged == [1, 2, 3, 4, 5]
 
 
-class _Slow(Hook):
+class _Tick(Hook):
+    """Moves the budget's (fake) clock on by 3 s a step."""
+
+    def __init__(self, now: list[float]):
+        self.now = now
+
     def after_step(self, trainer, losses):
-        time.sleep(0.1)  # a step of >= 0.1 s on any machine
+        self.now[0] += 3.0
 
 
-def test_time_budget_ends_the_run_and_survives_a_resume(samples, tmp_path):
-    opts = TrainOptions(config="cpu-small", steps=10_000, batch_size=2, max_minutes=0.02,
+def test_time_budget_ends_the_run_and_survives_a_resume(samples, tmp_path, monkeypatch):
+    from annotator.time_budget import TimeBudget
+
+    now = [0.0]
+    monkeypatch.setattr(TimeBudget, "clock", staticmethod(lambda: now[0]))
+    opts = TrainOptions(config="cpu-small", steps=10_000, batch_size=2, max_minutes=1.0,
                         checkpoint_interval_s=1e9, augment=False)
-    result = train(samples[:4], tmp_path, opts, hooks=[_Slow()])
-    assert result.stopped_by_time and 2 <= result.step < 10_000
+    result = train(samples[:4], tmp_path, opts, hooks=[_Tick(now)])
+    assert result.stopped_by_time and result.step == 21  # 20 steps of 3 s, then spent
     extra = load_checkpoint(result.checkpoint).extra
-    assert extra["step"] == result.step and extra["stopped_by_time"] is True
-    assert extra["train_seconds"] >= 1.2
+    assert extra["step"] == 21 and extra["stopped_by_time"] is True
+    assert extra["train_seconds"] >= 60.0
     lrs = [m["lr"] for m in _metrics(tmp_path) if "total" in m]
-    assert lrs[0] > lrs[-1]  # the clock moved the schedule through its decay
+    cfg = get_config("cpu-small")
+    decays = [round(e / cfg.epochs * 10_000) for e in cfg.lr_decay_epochs]
+    want = [cfg.lr * cfg.lr_decay_factor ** sum(max(k, int(10_000 * 3 * k / 60)) >= d
+                                                 for d in decays) for k in range(21)]
+    assert lrs == pytest.approx(want)  # the schedule ran on the clock: decayed by the end
+    assert lrs[-1] < lrs[0]
     resumed = TrainOptions(**{**opts.__dict__, "resume": True})
     again = train(samples[:4], tmp_path, resumed)
-    assert again.step == result.step  # the budget is spent: nothing more
+    assert again.step == 21  # the budget is spent: nothing more
     with pytest.raises(ValueError, match="positive number of minutes"):
         TrainOptions(max_minutes=0)
 
