@@ -212,8 +212,6 @@ class InstantImages(torch.utils.data.Dataset):
         }
 
 
-
-
 def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None:
     """(B,) median length of each bone (child joint of ``skeleton.PARENTS``) over the human
     labels, or None without human labels."""

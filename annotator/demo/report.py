@@ -178,10 +178,11 @@ def _stage_table(s: Mapping, stages: Sequence[Stage]) -> str:
     load = s.get("load_average") or {}
     for n, st in enumerate(stages, 1):
         sec = s["seconds"].get(st.name)
-        items = (s.get("steps") or {}).get(st.name) or st.items
+        taken = (s.get("steps") or {}).get(st.name)  # a training's steps, from its run
+        items = taken or st.items
         rate = f"{_sig(items / sec)} {st.unit}s/s" if sec and items else ""
-        if st.steps_from and (s.get("steps") or {}).get(st.name):
-            rate = f"{items} steps, {rate}"
+        if taken:
+            rate = f"{taken} steps, {rate}"
         rows.append(
             f"<tr><td>{n}</td><td><b>{_e(st.name)}</b><br><span class='note'>{_e(st.title)}"
             f"</span></td><td><code>{_e(s['commands'].get(st.name, st.command))}</code></td>"
