@@ -119,9 +119,17 @@ class HeatmapCodec:
             if lg.shape != h.shape:
                 raise ValueError(f"logits {tuple(lg.shape)} must match heatmaps {tuple(h.shape)}")
             idx = lg.reshape(b, j, -1).argmax(dim=-1)
-            # Confidence: the heatmap's highest value within one pixel of the location peak.
-            near = F.max_pool2d(h.reshape(b * j, 1, hh, ww), 3, stride=1, padding=1)
-            conf = torch.gather(near.reshape(b, j, -1), 2, idx.unsqueeze(-1))[..., 0]
+            # Confidence: the heatmap's highest value within one pixel of the location peak
+            # (9 gathers: a 3x3 max-pool over every map costs ~10x more on CPU).
+            hp = F.pad(h, (1, 1, 1, 1), mode="replicate").reshape(b, j, -1)
+            cx, cy = (idx % ww).long() + 1, (idx // ww).long() + 1
+            conf = torch.stack(
+                [
+                    torch.gather(hp, 2, ((cy + dy) * (ww + 2) + cx + dx).unsqueeze(-1))[..., 0]
+                    for dy in (-1, 0, 1)
+                    for dx in (-1, 0, 1)
+                ]
+            ).amax(dim=0)
             logh = lg
         else:
             conf, idx = h.reshape(b, j, -1).max(dim=-1)

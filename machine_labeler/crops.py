@@ -120,12 +120,17 @@ def warp_image(image: np.ndarray, m: np.ndarray, crop_px: int) -> np.ndarray:
         region = image[ya:yb, xa:xb]
         m = m.copy()
         m[:, 2] += m[:, :2] @ np.array([xa, ya], dtype=np.float64)
-        # Shrinking by an integer factor k first (exact k x k box means, INTER_AREA) leaves a
-        # k^2 smaller image to blur: the box already holds (k^2 - 1) / 12 of the variance.
-        k = int(1.0 / (1.5 * scale))
+        # Shrinking by a factor k = 2^n first (exact k x k box means) leaves a k^2 smaller
+        # image to blur: the box already holds (k^2 - 1) / 12 of the variance. k stays below
+        # 0.8 output pixel. Halving n times (OpenCV's fast 2x2 INTER_AREA path, ~5x quicker
+        # than one odd-factor INTER_AREA) gives exactly the k x k means.
+        k = 1 << max(int(math.log2(0.8 / scale)), 0)
         if k >= 2 and region.shape[0] >= 2 * k and region.shape[1] >= 2 * k:
             hk, wk = region.shape[0] // k, region.shape[1] // k
-            region = cv2.resize(region[: hk * k, : wk * k], (wk, hk), interpolation=cv2.INTER_AREA)
+            region = region[: hk * k, : wk * k]
+            while region.shape[0] > hk:
+                h2, w2 = region.shape[0] // 2, region.shape[1] // 2
+                region = cv2.resize(region, (w2, h2), interpolation=cv2.INTER_AREA)
             # small pixel j covers source pixels k j .. k j + k - 1: its centre is k j + (k-1)/2
             m[:, 2] += m[:, :2] @ np.full(2, (k - 1) / 2.0)
             m[:, :2] *= k

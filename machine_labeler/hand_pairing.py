@@ -77,8 +77,9 @@ def pair_views(
     pts = triangulate(obs, rig, weights=wts, reproj_error=False).points_world_mm  # (2,V,J,3)
     proj = project(pts, rig)  # (2, V, J, C, 2)
     cand = np.moveaxis(uv_px, 0, 1)  # (J, C, 2): each view's candidate for joint j
-    d_own = np.linalg.norm(proj - cand, axis=-1)
-    d_other = np.linalg.norm(proj - cand[_FLIP], axis=-1)
+    pu, pv = proj[..., 0], proj[..., 1]
+    d_own = np.hypot(pu - cand[..., 0], pv - cand[..., 1])
+    d_other = np.hypot(pu - cand[_FLIP, :, 0], pv - cand[_FLIP, :, 1])
     d = np.fmin(d_own, d_other)  # the nearer of the view's two candidates
     seen = np.moveaxis(np.fmax(w, w[:, _FLIP]) > 0, 0, 1)  # (J, C)
     cost = np.where(seen & np.isfinite(d), np.minimum(d, clip_px), clip_px)

@@ -2,23 +2,29 @@
 
 Per instant (all of its views):
 
-1. a DataLoader worker (:class:`InstantImages`) reads and decodes every view (RGB), and
-   makes the letterboxed whole-view crops of the coarse pass. A missing or corrupt image is
-   skipped and reported (a :class:`BadImage`), never fatal;
-2. the main process runs the coarse pass and finds the hands
-   (:mod:`machine_labeler.hand_finding`), crops every view around them at full resolution
-   and runs the fine pass; forwards are batched across instants (``batch_size`` crops),
-   under AMP and channels-last on CUDA;
+1. its views are read and decoded (RGB) and letterboxed into the whole-view crops of the
+   coarse pass (:class:`InstantImages`), by DataLoader worker processes (``workers`` > 0) or
+   by the pipeline's thread (``workers`` 0). A missing or corrupt image is skipped and
+   reported (a :class:`BadImage`), never fatal;
+2. the coarse pass finds the hands (:mod:`machine_labeler.hand_finding`); every view is
+   cropped around them at full resolution for the fine pass. Forwards are batched across
+   instants (groups of at least ``batch_size`` crops), under AMP and channels-last on CUDA,
+   on an inference copy of the model with its BatchNorms folded (:mod:`machine_labeler.fusion`);
 3. the fine detections are lifted with ``triangulate_ransac(confidence=...)``; each joint
    gets its inlier count and mean inlier reprojection error, and quality bits
    (:mod:`annotator.store.machine_shards`): too few inliers, large error, implausible bone
    length against the human labels' bone lengths, not triangulated. A hand whose joints
    mostly fail is declared absent (its joints NaN);
-4. results go to a :class:`~annotator.store.machine_shards.ShardWriter`, flushed every
-   ``flush_every`` instants (a killed process loses at most those).
+4. results go to a :class:`~annotator.store.machine_shards.ShardWriter` in instant order,
+   flushed every ``flush_every`` instants (a killed process loses at most those).
+
+The model's forwards run in the calling thread; everything else of a group (steps 1-4: its
+"CPU steps", a generator per group, :meth:`_Labeller.steps`) runs in one background thread,
+``pipeline_depth`` groups in flight, so the model works on one group while another is read,
+cropped or lifted. ``pipeline_depth`` 1 runs every step in turn in the calling thread.
 
 ``label_instants`` times the forwards: ``busy_share`` = forward seconds / wall seconds, the
-share of time the model was busy (the loader's job is to keep it near 1).
+share of time the model was busy (the pipeline's job is to keep it near 1).
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +53,7 @@ from annotator.store.machine_shards import (
     ShardWriter,
 )
 from machine_labeler.codec import HeatmapCodec
+from machine_labeler.fusion import fused_for_inference
 from machine_labeler.hand_finding import (
     HandFindingSettings,
     coarse_threshold_px,
@@ -62,6 +71,7 @@ from machine_labeler.hand_pairing import (
     pair_views,
 )
 from machine_labeler.loader_workers import worker_init_fn
+from machine_labeler.model import KeypointDetector
 from machine_labeler.predict import predict_crops
 from triangulation import triangulate_ransac
 
@@ -85,7 +95,9 @@ _BONE_PARENT = skeleton.PARENTS[_BONE_CHILD]
 @dataclass(frozen=True)
 class LabelingSettings:
     batch_size: int = 64  # crops per forward
-    workers: int = 1  # DataLoader processes decoding images (0: in the main process)
+    # DataLoader processes decoding images; 0: read by the pipeline's thread (or in turn in
+    # the calling thread with pipeline_depth 1)
+    workers: int = 0
     amp: bool = True  # autocast on CUDA (ignored on CPU)
     threshold_px: float = 6.0  # RANSAC inlier threshold of the fine detections
     min_confidence: float = 0.02  # fine detections below this confidence are dropped,
@@ -100,6 +112,9 @@ class LabelingSettings:
     pair_clip_factor: float = 4.0  # pairing clips reprojection errors at this x threshold_px
     chirality_min_agreement: float = 0.9  # on the human labels, to use chirality at all
     flush_every: int = 16  # instants between shard flushes
+    # groups in flight: their CPU steps (hand finding, crops, lifting) run in a thread while
+    # the model works on another group; 1: everything in turn in the calling thread
+    pipeline_depth: int = 6
     hands: HandFindingSettings = field(default_factory=HandFindingSettings)
 
     def meta(self) -> dict:
@@ -168,9 +183,10 @@ class InstantImages(torch.utils.data.Dataset):
     """Item k: the decoded views of instant ``instants[k]`` plus the coarse-pass crops.
 
     paths: per instant, C paths (None: no image for that camera); sizes: (C, 2) expected
-    (width, height) per project camera. Returns a dict: instant, images (list of C (H, W, 3)
-    uint8 tensors, empty where none), coarse (C, S, S, 3) uint8, coarse_boxes (C, 3),
-    bad [(camera, reason)].
+    (width, height) per project camera. Returns a dict: instant, pixels (every decoded view's
+    (H, W, 3) uint8 pixels, flattened one after the other), shapes (C, 3) (zeros where a
+    camera has no image; :func:`_unpack_views` gives the views back), coarse (C, S, S, 3)
+    uint8, coarse_boxes (C, 3), bad [(camera, reason)].
     """
 
     def __init__(
@@ -194,22 +210,39 @@ class InstantImages(torch.utils.data.Dataset):
         images, bad = [], []
         coarse = np.zeros((len(paths), S, S, 3), np.uint8)
         boxes = np.full((len(paths), 3), np.nan)
+        shapes = np.zeros((len(paths), 3), np.int64)
         for c, p in enumerate(paths):
             img, why = read_view(p, tuple(self.sizes[c]))
             if why:
                 bad.append((c, why))
             if img is None:
-                images.append(torch.empty(0, dtype=torch.uint8))
                 continue
             coarse[c], boxes[c] = letterbox_crop(img, S)
-            images.append(torch.from_numpy(img))
+            shapes[c] = img.shape
+            images.append(img.reshape(-1))
+        # One buffer for all views: a worker hands each tensor over as its own shared-memory
+        # file, and 40 per instant cost the receiving (model) process measurable time.
+        pixels = np.concatenate(images) if images else np.zeros(0, np.uint8)
         return {
             "instant": self.instants[k],
-            "images": images,
+            "pixels": torch.from_numpy(pixels),
+            "shapes": shapes,
             "coarse": torch.from_numpy(coarse),
             "coarse_boxes": boxes,
             "bad": bad,
         }
+
+
+def _unpack_views(item: dict) -> list[np.ndarray | None]:
+    """The (H, W, 3) views of an :class:`InstantImages` item (None where it has none)."""
+    pixels = item["pixels"].numpy()
+    out: list[np.ndarray | None] = []
+    at = 0
+    for shape in np.asarray(item["shapes"]).tolist():
+        n = int(np.prod(shape))
+        out.append(pixels[at : at + n].reshape(shape) if n else None)
+        at += n
+    return out
 
 
 def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None:
@@ -312,7 +345,12 @@ class _Labeller:
         }
         self.C = len(store.camera_names)
 
-    def run_group(self, items: list[dict], captures: dict[int, str]) -> ShardRecords:
+    def steps(self, items: list[dict], captures: dict[int, str]) -> Generator:
+        """The CPU work of one group of instants, as a generator: it yields each batch of
+        crops (N, S, S, 3) for the model, is sent the detections (uv crop px, confidence)
+        back, and returns the group's ShardRecords. The caller runs the forwards, so the
+        CPU steps of one group can run while the model works on another (``_run_groups``).
+        """
         S, J = self.crop_px, skeleton.NUM_JOINTS
         pend: list[_Pending] = []
         coarse, boxes = [], []
@@ -320,15 +358,15 @@ class _Labeller:
             i = int(it["instant"])
             cap = captures[i]
             cols = self.cols[cap]
-            imgs = [it["images"][c] for c in cols]
-            imgs = [None if t.numel() == 0 else t.numpy() for t in imgs]
+            views = _unpack_views(it)
+            imgs = [views[c] for c in cols]
             p = _Pending(i, cap, cols, imgs, bad=[BadImage(i, int(c), why) for c, why in it["bad"]])
             pend.append(p)
             have = np.array([im is not None for im in imgs], bool)
             coarse.append(it["coarse"].numpy()[cols][have])
             boxes.append(np.asarray(it["coarse_boxes"])[cols][have])
         crops = np.concatenate(coarse) if coarse else np.zeros((0, S, S, 3), np.uint8)
-        uv, conf = self.detect(crops)
+        uv, conf = yield crops
         uv = _to_image(uv, np.concatenate(boxes), S) if len(crops) else uv
         k = 0
         for p in pend:
@@ -349,7 +387,7 @@ class _Labeller:
             for p in pend
         ]
         boxes = [f.boxes for f in found]
-        result = self._fine(pend, boxes)
+        result = yield from self._fine(pend, boxes)
         for _ in range(1, self.settings.fine_passes):
             # crop again around the first fine result, with training's own box padding
             boxes = [
@@ -358,10 +396,12 @@ class _Labeller:
                 else b
                 for r, p, b in zip(result, pend, boxes, strict=True)
             ]
-            result = self._fine(pend, boxes)
+            result = yield from self._fine(pend, boxes)
         return self._records(pend, result)
 
-    def _fine(self, pend: list[_Pending], box_list: list[np.ndarray]) -> list[tuple]:
+    def _fine(self, pend: list[_Pending], box_list: list[np.ndarray]) -> Generator:
+        """One fine pass (a generator step of :meth:`steps`): crops around ``box_list``,
+        yielded for the model, then lifted; returns one result tuple per instant."""
         S, J = self.crop_px, skeleton.NUM_JOINTS
         crops, views, boxes = [], [], []
         for p, b in zip(pend, box_list, strict=True):
@@ -370,7 +410,7 @@ class _Labeller:
             views.append(v)
             boxes.append(b[v])
         allc = np.concatenate(crops) if crops else np.zeros((0, S, S, 3), np.uint8)
-        uv, conf = self.detect(allc)
+        uv, conf = yield allc
         if len(allc):
             uv = _to_image(uv, np.concatenate(boxes), S)
         out, k = [], 0
@@ -462,6 +502,68 @@ class _Labeller:
         )
 
 
+def _run_groups(
+    tasks: Iterator[Generator], detect: Callable, emit: Callable[[ShardRecords], None],
+    depth: int,
+) -> None:
+    """Run the group generators of :meth:`_Labeller.steps`: their CPU steps in one
+    background thread, the model's forwards (``detect``) in this thread, up to ``depth``
+    groups in flight; ``emit`` gets each group's records in the groups' order.
+
+    The thread runs steps in the order they were submitted, so waiting for the oldest
+    submitted step never idles the model while another step is ready. Depth 1 runs each
+    group's steps here in turn (no thread).
+    """
+    if depth <= 1:
+        for gen in tasks:
+            try:
+                crops = next(gen)
+                while True:
+                    crops = gen.send(detect(crops))
+            except StopIteration as stop:
+                emit(stop.value)
+        return
+
+    def step(gen: Generator, value) -> tuple[str, object]:
+        try:
+            return "crops", (next(gen) if value is None else gen.send(value))
+        except StopIteration as stop:
+            return "done", stop.value
+
+    queue: deque[tuple[int, Generator, Future]] = deque()  # (group number, gen, its step)
+    finished: dict[int, ShardRecords] = {}
+    started = next_out = 0
+    exhausted = False
+    with ThreadPoolExecutor(1, thread_name_prefix="label-cpu") as pool:
+        try:
+            while True:
+                while not exhausted and started - next_out < depth:
+                    gen = next(tasks, None)
+                    if gen is None:
+                        exhausted = True
+                        break
+                    queue.append((started, gen, pool.submit(step, gen, None)))
+                    started += 1
+                if not queue:
+                    break
+                n, gen, fut = queue.popleft()
+                kind, value = fut.result()
+                if kind == "crops":
+                    queue.append((n, gen, pool.submit(step, gen, detect(value))))
+                    continue
+                finished[n] = value
+                while next_out in finished:
+                    emit(finished.pop(next_out))
+                    next_out += 1
+        finally:
+            for _, _gen, fut in queue:  # an error: stop the others before leaving
+                fut.cancel()
+            for _, gen, fut in queue:
+                if not fut.cancelled():
+                    fut.exception()
+                gen.close()
+
+
 def label_instants(
     store,
     model: torch.nn.Module,
@@ -478,6 +580,8 @@ def label_instants(
     Returns timing and counts; bad images are in the stats and in the shards.
     """
     device = torch.device(device)
+    if isinstance(model, KeypointDetector):
+        model = fused_for_inference(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     lab = _Labeller(store, model, config, device, settings)
@@ -508,36 +612,69 @@ def label_instants(
     done = images = 0
     since_flush = 0
     bad: list[BadImage] = []
-    group: list[dict] = []
-    group_views = 0
+    startup: float | None = None
 
-    def run() -> None:
-        nonlocal done, since_flush, group, group_views
-        rec = lab.run_group(group, captures)
+    def groups():
+        """Groups of loader items holding at least ``batch_size`` views each."""
+        nonlocal images, startup
+        group: list[dict] = []
+        views = 0
+        for item in loader:
+            if startup is None:
+                startup = time.perf_counter() - t0
+            n = int((np.asarray(item["shapes"]).prod(axis=1) > 0).sum())
+            images += n
+            group.append(item)
+            views += n
+            if views >= views_per_batch:
+                yield group
+                group, views = [], 0
+        if group:
+            yield group
+
+    def emit(rec: ShardRecords) -> None:
+        nonlocal done, since_flush
         bad.extend(rec.bad_images)
         if writer is not None:
             writer.add(rec)
-        done += len(group)
-        since_flush += len(group)
-        group, group_views = [], 0
+        done += len(rec.instants)
+        since_flush += len(rec.instants)
         if writer is not None and since_flush >= settings.flush_every:
             writer.flush()
             since_flush = 0
         if progress is not None:
             progress(done, len(instants))
 
-    startup = None
-    for item in loader:
-        if startup is None:
-            startup = time.perf_counter() - t0
-        n = sum(1 for t in item["images"] if t.numel())
-        images += n
-        group.append(item)
-        group_views += n
-        if group_views >= views_per_batch:
-            run()
-    if group:
-        run()
+    def positions():
+        """Groups of positions in ``instants`` holding at least ``batch_size`` images each."""
+        group: list[int] = []
+        views = 0
+        for k, p in enumerate(paths):
+            group.append(k)
+            views += sum(x is not None for x in p)
+            if views >= views_per_batch:
+                yield group
+                group, views = [], 0
+        if group:
+            yield group
+
+    def read_then_steps(group: list[int]) -> Generator:
+        """A group's steps whose first one reads its images (in the pipeline's thread)."""
+        nonlocal images
+        items = [data[k] for k in group]
+        images += sum(int((it["shapes"].prod(axis=1) > 0).sum()) for it in items)
+        return (yield from lab.steps(items, captures))
+
+    if workers == 0 and settings.pipeline_depth > 1:
+        # No loader processes: the images are read in the thread that runs the CPU steps
+        # (OpenCV's decoding and warps release the GIL), overlapped with the forwards. On a
+        # small machine this beats worker processes, which compete with the model for cores
+        # and pay to hand every view over.
+        startup = 0.0
+        tasks = (read_then_steps(g) for g in positions())
+    else:
+        tasks = (lab.steps(g, captures) for g in groups())
+    _run_groups(tasks, lab.detect, emit, settings.pipeline_depth)
     if writer is not None:
         writer.flush()
     wall = time.perf_counter() - t0

@@ -29,8 +29,12 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_backbone(config: LabelerConfig) -> EfficientNet:
-    """The EfficientNet of ``config`` without its classifier (no ``_fc``)."""
-    return EfficientNet.from_name(
+    """The EfficientNet of ``config`` without its classifier (no ``_fc``).
+
+    Its swish activations are PyTorch's fused SiLU (the same function): efficientnet-pytorch's
+    own is a Python autograd function around ``x * sigmoid(x)``, two passes over the tensor.
+    """
+    net = EfficientNet.from_name(
         config.backbone,
         width_coefficient=config.width_coefficient,
         depth_coefficient=config.depth_coefficient,
@@ -39,6 +43,10 @@ def build_backbone(config: LabelerConfig) -> EfficientNet:
         drop_connect_rate=config.drop_connect_rate or None,
         batch_norm_momentum=1.0 - config.bn_momentum,  # TF convention: 1 - PyTorch's
     )
+    for module in list(net.modules()):
+        if hasattr(module, "_swish"):
+            module._swish = nn.SiLU()
+    return net
 
 
 def _conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:

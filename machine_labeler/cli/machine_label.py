@@ -37,8 +37,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="image-decoding processes per rank (1; 0 decodes in the main process)",
+        default=None,
+        help="image-decoding processes per rank (default: 0 on CPU, where the images are "
+        "read in the thread that overlaps the CPU steps with the model; 4 on a GPU)",
+    )
+    p.add_argument(
+        "--pipeline-depth",
+        type=int,
+        default=6,
+        help="groups of instants in flight: the CPU steps (reading, hand finding, crops, "
+        "lifting) of some run in a thread while the model works on another (6; 1: in turn)",
     )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument(
@@ -77,7 +85,8 @@ def _settings(args: argparse.Namespace):
     s = LabelingSettings()
     changes = dict(
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=s.workers if args.workers is None else args.workers,
+        pipeline_depth=args.pipeline_depth,
         fine_passes=args.fine_passes,
         flush_every=args.flush_every,
     )
@@ -87,15 +96,16 @@ def _settings(args: argparse.Namespace):
         if not args.coarse_threshold_px > 0:
             raise ValueError("--coarse-threshold-px must be > 0")
         changes["hands"] = replace(s.hands, coarse_threshold_px=args.coarse_threshold_px)
-    for name in ("batch_size", "flush_every", "fine_passes"):
+    for name in ("batch_size", "flush_every", "fine_passes", "pipeline_depth"):
         if changes[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         raise ValueError("--workers must be >= 0")
     return replace(s, **changes)
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import logging
     import os
     import sys
@@ -135,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
             device = D.pick_device(args.device, info)
             if device.type == "cpu" and info.distributed:
                 torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.local_world_size))
+            if args.workers is None:
+                settings = dataclasses.replace(settings, workers=4 if device.type == "cuda" else 0)
             loaded = load_detector(ckpt, device)
             F = store.num_instants
             if args.instants == "all":

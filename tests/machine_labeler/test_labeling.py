@@ -182,3 +182,76 @@ def test_second_fine_pass_crops_again(synth):
                              dataclasses.replace(base, fine_passes=2))
     fine = one.crops - one.images  # crops beyond the coarse pass (one per view)
     assert fine > 0 and two.crops > one.crops and two.crops - two.images >= fine
+
+
+def _records_of(store, model, config, settings):
+    """label_instants with ``settings`` into a list of ShardRecords (a writer stand-in that
+    keeps what it is given)."""
+    from machine_labeler.labeling import label_instants
+
+    class Keep:
+        def __init__(self):
+            self.records = []
+
+        def add(self, rec):
+            self.records.append(rec)
+
+        def flush(self):
+            pass
+
+    keep = Keep()
+    stats = label_instants(store, model, config, range(store.num_instants), keep, settings)
+    return keep.records, stats
+
+
+def test_overlapped_pipeline_gives_the_same_labels_as_in_turn(synth):
+    """The CPU steps in a thread (any depth, images read there or by a loader process) give
+    exactly the labels of everything in turn, in instant order."""
+    import dataclasses
+
+    from machine_labeler.checkpoint import load_detector, newest_checkpoint
+    from machine_labeler.labeling import LabelingSettings
+
+    base = LabelingSettings(workers=0, pipeline_depth=1, batch_size=12, threshold_px=1000.0,
+                            hands=HandFindingSettings(coarse_threshold_px=1000.0))
+    with ProjectStore.open(synth) as store:
+        det = load_detector(newest_checkpoint(store))
+        ref, ref_stats = _records_of(store, det.model, det.config, base)
+        assert ref_stats.images == 4 * 12 and np.isfinite(ref[0].joints_world_mm).any()
+        for workers, depth in ((0, 2), (0, 6), (1, 3)):
+            s = dataclasses.replace(base, workers=workers, pipeline_depth=depth)
+            got, stats = _records_of(store, det.model, det.config, s)
+            assert stats.images == ref_stats.images and stats.crops == ref_stats.crops
+            assert len(got) == len(ref)
+            for a, b in zip(got, ref, strict=True):
+                np.testing.assert_array_equal(a.instants, b.instants)
+                np.testing.assert_array_equal(a.joints_world_mm, b.joints_world_mm)
+                np.testing.assert_array_equal(a.uv_px, b.uv_px)
+                np.testing.assert_array_equal(a.quality, b.quality)
+
+
+def test_an_error_in_the_model_stops_the_pipeline(synth):
+    """A forward that fails surfaces as the same exception; the thread's steps are
+    stopped rather than left running."""
+    import threading
+
+    from machine_labeler.checkpoint import load_detector, newest_checkpoint
+    from machine_labeler.labeling import LabelingSettings, label_instants
+
+    with ProjectStore.open(synth) as store:
+        det = load_detector(newest_checkpoint(store))
+        calls = []
+
+        def fail_second(module, args):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("forward failed")
+
+        handle = det.model.register_forward_pre_hook(fail_second)
+        try:
+            s = LabelingSettings(workers=0, pipeline_depth=4, batch_size=12)
+            with pytest.raises(RuntimeError, match="forward failed"):
+                label_instants(store, det.model, det.config, range(4), None, s)
+        finally:
+            handle.remove()
+    assert not [t for t in threading.enumerate() if t.name.startswith("label-cpu")]
