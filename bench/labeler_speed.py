@@ -113,6 +113,7 @@ def main() -> int:
                 s = dataclasses.replace(base, workers=workers, pipeline_depth=depth)
                 runs[workers, depth] = label_instants(store, model, config, instants, None, s,
                                                       device)
+            default = (LabelingSettings().workers, base.pipeline_depth)
             stats = runs[args.workers, base.pipeline_depth]
             crops = np.random.default_rng(0).integers(
                 0, 255, (stats.crops, config.crop_px, config.crop_px, 3), dtype=np.uint8)
@@ -142,9 +143,9 @@ def main() -> int:
         for name, rate, busy, steady in rows:
             print(f"{name:58s} {rate:9.1f} {rate / rows[0][1]:6.2f} {busy:6.0%} {steady:6.0%}")
         print("busy = forward time / wall time; busy* = the same after the loader's start-up")
-        ok = stats.steady_busy_share >= 0.9
-        print(f"target: model busy >= 90 % with {args.workers} worker(s): "
-              f"{'PASS' if ok else 'FAIL'}")
+        ok = runs[default].steady_busy_share >= 0.9
+        print(f"target: model busy >= 90 % with the default settings ({default[0]} workers, "
+              f"{default[1]} groups in flight): {'PASS' if ok else 'FAIL'}")
         if args.json:
             Path(args.json).write_text(json.dumps(
                 [{"run": n, "images_per_s": r, "busy": b, "steady_busy": s}

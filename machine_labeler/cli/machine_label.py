@@ -63,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "pixels of the letterboxed view, ~16 px for 96 px crops of 256 px views)",
     )
     p.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=1,
+        help="threads running the CPU steps (1; one gives ~250 images/s, so a GPU wants more)",
+    )
+    p.add_argument(
         "--fine-passes",
         type=int,
         default=1,
@@ -87,6 +93,7 @@ def _settings(args: argparse.Namespace):
         batch_size=args.batch_size,
         workers=s.workers if args.workers is None else args.workers,
         pipeline_depth=args.pipeline_depth,
+        cpu_threads=args.cpu_threads,
         fine_passes=args.fine_passes,
         flush_every=args.flush_every,
     )
@@ -96,7 +103,7 @@ def _settings(args: argparse.Namespace):
         if not args.coarse_threshold_px > 0:
             raise ValueError("--coarse-threshold-px must be > 0")
         changes["hands"] = replace(s.hands, coarse_threshold_px=args.coarse_threshold_px)
-    for name in ("batch_size", "flush_every", "fine_passes", "pipeline_depth"):
+    for name in ("batch_size", "flush_every", "fine_passes", "pipeline_depth", "cpu_threads"):
         if changes[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
     if args.workers is not None and args.workers < 0:

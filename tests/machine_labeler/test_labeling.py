@@ -205,8 +205,8 @@ def _records_of(store, model, config, settings):
 
 
 def test_overlapped_pipeline_gives_the_same_labels_as_in_turn(synth):
-    """The CPU steps in a thread (any depth, images read there or by a loader process) give
-    exactly the labels of everything in turn, in instant order."""
+    """The CPU steps in threads (any depth and thread count, images read there or by a
+    loader process) give exactly the labels of everything in turn, in instant order."""
     import dataclasses
 
     from machine_labeler.checkpoint import load_detector, newest_checkpoint
@@ -218,8 +218,9 @@ def test_overlapped_pipeline_gives_the_same_labels_as_in_turn(synth):
         det = load_detector(newest_checkpoint(store))
         ref, ref_stats = _records_of(store, det.model, det.config, base)
         assert ref_stats.images == 4 * 12 and np.isfinite(ref[0].joints_world_mm).any()
-        for workers, depth in ((0, 2), (0, 6), (1, 3)):
-            s = dataclasses.replace(base, workers=workers, pipeline_depth=depth)
+        for workers, depth, threads in ((0, 2, 1), (0, 6, 1), (1, 3, 1), (0, 4, 3)):
+            s = dataclasses.replace(base, workers=workers, pipeline_depth=depth,
+                                    cpu_threads=threads)
             got, stats = _records_of(store, det.model, det.config, s)
             assert stats.images == ref_stats.images and stats.crops == ref_stats.crops
             assert len(got) == len(ref)
