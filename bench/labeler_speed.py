@@ -109,7 +109,9 @@ def main() -> int:
                            dataclasses.replace(base, workers=0), device)
             runs = {}
             d = base.pipeline_depth
-            for workers, depth in ((0, 1), (0, d), (args.workers, 1), (args.workers, d)):
+            # (dict: with --workers 0 the last two runs are the first two)
+            for workers, depth in dict.fromkeys(((0, 1), (0, d), (args.workers, 1),
+                                                 (args.workers, d))):
                 s = dataclasses.replace(base, workers=workers, pipeline_depth=depth)
                 runs[workers, depth] = label_instants(store, model, config, instants, None, s,
                                                       device)

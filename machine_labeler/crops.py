@@ -21,6 +21,7 @@ __all__ = [
     "apply_affine",
     "crop_image",
     "warp_image",
+    "pre_shrink_factor",
     "crop_to_image",
     "image_to_crop",
 ]
@@ -91,6 +92,13 @@ def image_to_crop(uv_px: np.ndarray, box: np.ndarray, crop_px: int) -> np.ndarra
     return (uv - np.array([x0, y0])) * (crop_px / size) - 0.5
 
 
+def pre_shrink_factor(scale: float) -> int:
+    """The power of 2 :func:`warp_image` box-shrinks by before its anti-aliasing blur, for an
+    affine of ``scale`` output pixels per image pixel: the largest that stays below 0.8
+    output pixel (1: no pre-shrink)."""
+    return 1 << max(int(math.log2(0.8 / scale)), 0)
+
+
 def warp_image(image: np.ndarray, m: np.ndarray, crop_px: int) -> np.ndarray:
     """Warp ``image`` (H, W, 3) uint8 by the (2, 3) image->crop affine ``m`` into a
     (crop_px, crop_px, 3) crop; outside the image is black.
@@ -121,10 +129,10 @@ def warp_image(image: np.ndarray, m: np.ndarray, crop_px: int) -> np.ndarray:
         m = m.copy()
         m[:, 2] += m[:, :2] @ np.array([xa, ya], dtype=np.float64)
         # Shrinking by a factor k = 2^n first (exact k x k box means) leaves a k^2 smaller
-        # image to blur: the box already holds (k^2 - 1) / 12 of the variance. k stays below
-        # 0.8 output pixel. Halving n times (OpenCV's fast 2x2 INTER_AREA path, ~5x quicker
-        # than one odd-factor INTER_AREA) gives exactly the k x k means.
-        k = 1 << max(int(math.log2(0.8 / scale)), 0)
+        # image to blur: the box already holds (k^2 - 1) / 12 of the variance. Halving n
+        # times (OpenCV's fast 2x2 INTER_AREA path, ~5x quicker than one odd-factor
+        # INTER_AREA) gives exactly the k x k means.
+        k = pre_shrink_factor(scale)
         if k >= 2 and region.shape[0] >= 2 * k and region.shape[1] >= 2 * k:
             hk, wk = region.shape[0] // k, region.shape[1] // k
             region = region[: hk * k, : wk * k]

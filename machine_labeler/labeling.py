@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -506,6 +506,26 @@ class _Labeller:
         )
 
 
+def _views_in(item: dict) -> int:
+    """How many views an :class:`InstantImages` item decoded."""
+    return int((np.asarray(item["shapes"]).prod(axis=1) > 0).sum())
+
+
+def _grouped(things: Iterable, views_of: Callable[[object], int], at_least: int) -> Iterator[list]:
+    """Consecutive groups of ``things`` holding at least ``at_least`` views each (the last
+    group may hold fewer)."""
+    group: list = []
+    views = 0
+    for thing in things:
+        group.append(thing)
+        views += views_of(thing)
+        if views >= at_least:
+            yield group
+            group, views = [], 0
+    if group:
+        yield group
+
+
 def _run_groups(
     tasks: Iterator[Generator], detect: Callable, emit: Callable[[ShardRecords], None],
     depth: int, threads: int = 1,
@@ -610,40 +630,12 @@ def label_instants(
     paths = [[None if p is None else str(p) for p in store.image_paths(i)] for i in instants]
     data = InstantImages(instants, paths, sizes, lab.crop_px)
     workers = max(0, int(settings.workers))
-    loader = torch.utils.data.DataLoader(
-        data,
-        batch_size=None,
-        shuffle=False,
-        num_workers=workers,
-        worker_init_fn=worker_init_fn() if workers else None,
-        multiprocessing_context="forkserver" if workers else None,
-        prefetch_factor=4 if workers else None,
-        pin_memory=False,
-    )
     views_per_batch = max(1, settings.batch_size)
     t0 = time.perf_counter()
     done = images = 0
     since_flush = 0
     bad: list[BadImage] = []
     startup: float | None = None
-
-    def groups():
-        """Groups of loader items holding at least ``batch_size`` views each."""
-        nonlocal images, startup
-        group: list[dict] = []
-        views = 0
-        for item in loader:
-            if startup is None:
-                startup = time.perf_counter() - t0
-            n = int((np.asarray(item["shapes"]).prod(axis=1) > 0).sum())
-            images += n
-            group.append(item)
-            views += n
-            if views >= views_per_batch:
-                yield group
-                group, views = [], 0
-        if group:
-            yield group
 
     def emit(rec: ShardRecords) -> None:
         nonlocal done, since_flush
@@ -658,39 +650,50 @@ def label_instants(
         if progress is not None:
             progress(done, len(instants))
 
-    def positions():
-        """Groups of positions in ``instants`` holding at least ``batch_size`` images each."""
-        group: list[int] = []
-        views = 0
-        for k, p in enumerate(paths):
-            group.append(k)
-            views += sum(x is not None for x in p)
-            if views >= views_per_batch:
-                yield group
-                group, views = [], 0
-        if group:
-            yield group
-
-    count_lock = threading.Lock()
-
-    def read_then_steps(group: list[int]) -> Generator:
-        """A group's steps whose first one reads its images (in the pipeline's thread)."""
-        nonlocal images
-        items = [data[k] for k in group]
-        n = sum(int((it["shapes"].prod(axis=1) > 0).sum()) for it in items)
-        with count_lock:  # several CPU threads may read at once
-            images += n
-        return (yield from lab.steps(items, captures))
-
     if workers == 0 and settings.pipeline_depth > 1:
         # No loader processes: the images are read in the thread that runs the CPU steps
         # (OpenCV's decoding and warps release the GIL), overlapped with the forwards. On a
         # small machine this beats worker processes, which compete with the model for cores
         # and pay to hand every view over.
         startup = 0.0
-        tasks = (read_then_steps(g) for g in positions())
+        count_lock = threading.Lock()
+
+        def read_then_steps(group: list[int]) -> Generator:
+            """A group's steps whose first one reads its images (in the pipeline's thread)."""
+            nonlocal images
+            items = [data[k] for k in group]
+            n = sum(_views_in(it) for it in items)
+            with count_lock:  # several CPU threads may read at once
+                images += n
+            return (yield from lab.steps(items, captures))
+
+        def paths_present(k: int) -> int:
+            return sum(p is not None for p in paths[k])
+
+        groups = _grouped(range(len(paths)), paths_present, views_per_batch)
+        tasks = (read_then_steps(g) for g in groups)
     else:
-        tasks = (lab.steps(g, captures) for g in groups())
+        loader = torch.utils.data.DataLoader(
+            data,
+            batch_size=None,
+            shuffle=False,
+            num_workers=workers,
+            worker_init_fn=worker_init_fn() if workers else None,
+            multiprocessing_context="forkserver" if workers else None,
+            prefetch_factor=4 if workers else None,
+            pin_memory=False,
+        )
+
+        def loaded():
+            """The loader's items, counting views and the loader's start-up on the way."""
+            nonlocal images, startup
+            for item in loader:
+                if startup is None:
+                    startup = time.perf_counter() - t0
+                images += _views_in(item)
+                yield item
+
+        tasks = (lab.steps(g, captures) for g in _grouped(loaded(), _views_in, views_per_batch))
     _run_groups(tasks, lab.detect, emit, settings.pipeline_depth, settings.cpu_threads)
     if writer is not None:
         writer.flush()

@@ -96,14 +96,14 @@ def test_crop_image_puts_a_bright_pixel_where_the_mapping_says() -> None:
 
 @pytest.mark.parametrize("box", [(37.0, 21.0, 300.0), (-40.5, 13.25, 520.0), (101.0, 7.0, 200.0)])
 def test_strong_shrink_matches_a_plain_gaussian_anti_aliasing(box) -> None:
-    """The integer pre-shrink (INTER_AREA) then a small blur gives the crop a full-resolution
-    Gaussian blur would: same positions, same smoothing (mean difference < 10 % of the
-    texture's contrast)."""
+    """The power-of-2 pre-shrink (INTER_AREA box means) then a small blur gives the crop a
+    full-resolution Gaussian blur would: same positions, same smoothing (mean difference
+    < 10 % of the texture's contrast)."""
     import math
 
     import cv2
 
-    from machine_labeler.crops import warp_image
+    from machine_labeler.crops import pre_shrink_factor, warp_image
 
     rng = np.random.default_rng(1)
     img = cv2.GaussianBlur(rng.integers(0, 256, (400, 600, 3)).astype(np.float32), (0, 0), 3)
@@ -112,7 +112,7 @@ def test_strong_shrink_matches_a_plain_gaussian_anti_aliasing(box) -> None:
     crop = warp_image(img, crop_affine(b, 64), 64).astype(float)
     m = crop_affine(b, 64)
     scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
-    assert int(1 / (1.5 * scale)) >= 2  # the pre-shrink path
+    assert pre_shrink_factor(scale) >= 2  # the pre-shrink path
     ref_src = cv2.GaussianBlur(img, (0, 0), sigmaX=0.5 / scale, borderType=cv2.BORDER_REPLICATE)
     ref = cv2.warpAffine(ref_src, m, (64, 64), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT).astype(float)
