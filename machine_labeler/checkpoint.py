@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from annotator.model_files import LABELER_CHECKPOINT, labeler_runs_dir, newest_labeler_checkpoint
 from machine_labeler.config import LabelerConfig, config_from_dict
 from machine_labeler.model import KeypointDetector
 
@@ -35,7 +36,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "model.pt"
+CHECKPOINT_NAME = LABELER_CHECKPOINT
 _FORMAT = "machine_labeler.detector/1"
 
 
@@ -68,7 +69,7 @@ def code_version() -> str:
 
 
 def labeler_dir(models_dir: Path) -> Path:
-    return Path(models_dir) / "labeler"
+    return labeler_runs_dir(models_dir)
 
 
 def new_run_dir(models_dir: Path, config_name: str) -> Path:
@@ -153,15 +154,4 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
 def newest_checkpoint(store_or_models_dir: Any, config_name: str | None = None) -> Path | None:
     """Newest ``model.pt`` under ``models/labeler`` (by modification time), optionally of
     one config; None when there is none. Accepts a ProjectStore or its models folder."""
-    models_dir = getattr(store_or_models_dir, "models_dir", store_or_models_dir)
-    root = labeler_dir(Path(models_dir))
-    if not root.is_dir():
-        return None
-    found = []
-    for d in root.iterdir():
-        ck = d / CHECKPOINT_NAME
-        if d.is_dir() and ck.is_file():
-            if config_name is not None and not d.name.endswith("-" + config_name):
-                continue
-            found.append((ck.stat().st_mtime, d.name, ck))
-    return max(found)[2] if found else None
+    return newest_labeler_checkpoint(store_or_models_dir, config_name)

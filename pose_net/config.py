@@ -5,9 +5,11 @@ Two InterNet configurations are declared:
 - ``paper``: the InterHand2.6M paper and its public code (ResNet-50, 256 px input, a 64³
   heatmap per joint, σ = 2.5 voxels, batch 64, Adam 1e-4 with ×0.1 at epochs 15 and 17 of 20).
   Meant for a GPU.
-- ``cpu-small``: the same heads on a ResNet-18 trunk at 96 px with 24³ heatmaps and narrower
-  upsamplers, trained by integral regression (L1 on soft-argmax coordinates) and decoded by
-  soft-argmax, sized so that a short demo run trains in minutes on two CPU cores.
+- ``cpu-small``: the same heads on the machine labeller's backbone (EfficientNet-b0 at width
+  and depth 0.5, started from the labeller's weights with ``--init-trunk labeler``) at 96 px,
+  with 24³ heatmaps, narrower upsamplers and skip connections, trained by integral regression
+  (L1 on soft-argmax coordinates) and decoded by soft-argmax, sized so that a short demo run
+  trains in minutes on two CPU cores.
 
 Conventions shared by both (those of the public InterNet code):
 
@@ -34,6 +36,7 @@ __all__ = [
     "get_rootnet_config",
     "config_from_dict",
     "TRUNK_CHANNELS",
+    "EFFICIENTNET_TRUNKS",
 ]
 
 #: Output channels of each supported trunk (the input of the heads).
@@ -46,10 +49,24 @@ TRUNK_CHANNELS: dict[str, int] = {
 }
 
 
-def _check_trunk_and_input(trunk: str, input_px: int) -> None:
+#: EfficientNet trunks (``pose_net.efficientnet_trunk``; InterNet only), scaled by the
+#: config's ``trunk_width`` and ``trunk_depth``.
+EFFICIENTNET_TRUNKS: tuple[str, ...] = tuple(f"efficientnet-b{i}" for i in range(8))
+
+
+def _efficientnet_head_channels(width: float) -> int:
+    """Channels of an EfficientNet's 1x1 head convolution (1280 at width 1), rounded as
+    efficientnet-pytorch rounds filters: to a multiple of 8, never below 90 % of the exact."""
+    exact = 1280 * width
+    rounded = max(8, int(exact + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * exact else rounded
+
+
+def _check_trunk_and_input(trunk: str, input_px: int, efficientnet: bool = False) -> None:
     """The checks both networks' configs share: a known trunk, an input it divides (stride 32)."""
-    if trunk not in TRUNK_CHANNELS:
-        raise ValueError(f"unknown trunk {trunk!r}; expected one of {sorted(TRUNK_CHANNELS)}")
+    known = sorted(TRUNK_CHANNELS) + (list(EFFICIENTNET_TRUNKS) if efficientnet else [])
+    if trunk not in known:
+        raise ValueError(f"unknown trunk {trunk!r}; expected one of {known}")
     if input_px % 32 != 0 or input_px <= 0:
         raise ValueError(f"input_px must be a positive multiple of 32, got {input_px}")
 
@@ -59,8 +76,13 @@ class InterNetConfig:
     """Everything that defines an InterNet model, its targets and its default training."""
 
     name: str = "paper"
-    #: ResNet trunk ("resnet18" … "resnet152"), torchvision parameter names.
+    #: Trunk: a ResNet ("resnet18" … "resnet152", torchvision parameter names) or an
+    #: EfficientNet ("efficientnet-b0" …, efficientnet-pytorch names; see ``trunk_width``).
     trunk: str = "resnet50"
+    #: Width and depth multipliers of an EfficientNet trunk (1 for a ResNet): 0.5 / 0.5 is
+    #: the machine labeller's cpu-small backbone, whose weights then initialise the trunk.
+    trunk_width: float = 1.0
+    trunk_depth: float = 1.0
     #: Side of the square input crop in pixels.
     input_px: int = 256
     #: H = W of the output heatmaps; three stride-2 upsamplers make it input_px / 4.
@@ -107,7 +129,14 @@ class InterNetConfig:
     lr_decay_factor: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_trunk_and_input(self.trunk, self.input_px)
+        _check_trunk_and_input(self.trunk, self.input_px, efficientnet=True)
+        if not (self.trunk_width > 0 and self.trunk_depth > 0):
+            raise ValueError(f"trunk_width and trunk_depth must be positive, got "
+                             f"{self.trunk_width} and {self.trunk_depth}")
+        if self.trunk in TRUNK_CHANNELS and (self.trunk_width, self.trunk_depth) != (1.0, 1.0):
+            raise ValueError(f"trunk_width / trunk_depth scale EfficientNet trunks only; "
+                             f"{self.trunk} has 1.0 / 1.0, got {self.trunk_width} / "
+                             f"{self.trunk_depth}")
         if self.heatmap_px != self.input_px // 4:
             raise ValueError(
                 f"heatmap_px must be input_px / 4 = {self.input_px // 4} (trunk stride 32, three "
@@ -133,7 +162,10 @@ class InterNetConfig:
 
     @property
     def trunk_channels(self) -> int:
-        return TRUNK_CHANNELS[self.trunk]
+        """Channels of the trunk's stride-32 output (the input of the FC heads)."""
+        if self.trunk in TRUNK_CHANNELS:
+            return TRUNK_CHANNELS[self.trunk]
+        return _efficientnet_head_channels(self.trunk_width)
 
     @property
     def joints_per_hand(self) -> int:
@@ -184,7 +216,12 @@ CONFIGS: dict[str, InterNetConfig] = {
     "paper": InterNetConfig(),
     "cpu-small": InterNetConfig(
         name="cpu-small",
-        trunk="resnet18",
+        # The machine labeller's cpu-small backbone: its weights, trained on the same
+        # studio's crops, start the trunk (--init-trunk labeler) as ImageNet's start the
+        # paper's ResNet-50; and it trains ~1.5x the images/s of ResNet-18 here.
+        trunk="efficientnet-b0",
+        trunk_width=0.5,
+        trunk_depth=0.5,
         # 96 px, 24³ volumes and 64-channel upsamplers: ~3x the training images/s of
         # 128 px / 32³ / 128 channels on a 2-core CPU (docs/internet_model.md).
         input_px=96,

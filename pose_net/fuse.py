@@ -6,6 +6,10 @@ convolution (or transposed convolution) it folds into that layer's weights and b
 The folded model computes the same function with one pass less over every feature map. It is
 for inference only (no BatchNorm left to train) and keeps the module names of the original
 for the convolutions, so it is not a checkpoint format: save the original model instead.
+
+An EfficientNet trunk's (convolution, BatchNorm) pairs are attributes of its modules
+(``_conv_stem``/``_bn0``, a block's ``_expand_conv``/``_bn0``, ``_depthwise_conv``/``_bn1``,
+``_project_conv``/``_bn2``, the head's ``_conv_head``/``_bn1``); they fold the same way.
 """
 
 from __future__ import annotations
@@ -15,9 +19,14 @@ import copy
 import torch
 from torch import nn
 
-from pose_net.resnet import BasicBlock, Bottleneck, ResNetTrunk
-
 __all__ = ["fold_batchnorm"]
+
+#: (convolution, BatchNorm) attribute pairs: ResNet layers, then efficientnet-pytorch's.
+_ATTRIBUTE_PAIRS = (
+    ("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"),
+    ("_conv_stem", "_bn0"), ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"),
+    ("_project_conv", "_bn2"), ("_conv_head", "_bn1"),
+)
 
 
 def _fold(conv: nn.Module, bn: nn.BatchNorm2d) -> nn.Module:
@@ -47,18 +56,20 @@ def _fold_sequential(seq: nn.Sequential) -> None:
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (InterNet, RootNet, a trunk) in eval mode with BatchNorms folded.
 
-    Handles the trunk (``conv1``/``bn1`` and each block's ``convN``/``bnN`` and
-    ``downsample``) and any Sequential of (conv, BN, ...) such as the upsamplers.
+    Handles a ResNet trunk (``conv1``/``bn1`` and each block's ``convN``/``bnN`` and
+    ``downsample``), an EfficientNet trunk (the pairs in the module docstring) and any
+    Sequential of (conv, BN, ...) such as the upsamplers.
     """
     out = copy.deepcopy(model).eval()
     for m in list(out.modules()):
-        if isinstance(m, (ResNetTrunk, BasicBlock, Bottleneck)):
-            for i in (1, 2, 3):
-                conv, bn = getattr(m, f"conv{i}", None), getattr(m, f"bn{i}", None)
-                if conv is not None and isinstance(bn, nn.BatchNorm2d):
-                    setattr(m, f"conv{i}", _fold(conv, bn))
-                    setattr(m, f"bn{i}", nn.Identity())
-        elif isinstance(m, nn.Sequential):
+        if not isinstance(m, nn.Sequential):
+            for conv_name, bn_name in _ATTRIBUTE_PAIRS:
+                conv, bn = getattr(m, conv_name, None), getattr(m, bn_name, None)
+                if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(
+                        bn, nn.BatchNorm2d):
+                    setattr(m, conv_name, _fold(conv, bn))
+                    setattr(m, bn_name, nn.Identity())
+        else:
             _fold_sequential(m)
     left = [n for n, m in out.named_modules() if isinstance(m, nn.BatchNorm2d)]
     if left:

@@ -3,7 +3,8 @@ right-relative left root depth from one RGB crop.
 
 Architecture (as the paper and its public code):
 
-- ResNet trunk: (B, 3, S, S) RGB in [0, 1] -> (B, C, S/32, S/32) (C = 2048 for ResNet-50).
+- ResNet trunk: (B, 3, S, S) RGB in [0, 1] -> (B, C, S/32, S/32) (C = 2048 for ResNet-50);
+  or, not in the paper, an EfficientNet trunk (``pose_net.efficientnet_trunk``).
 - One upsampler per hand: three ConvTranspose2d (k4, s2, p1, no bias) + BN + ReLU
   (C -> 256 -> 256 -> 256), then a 1×1 conv to 21·D channels viewed as (21, D, H, W);
   the right hand (joints 0–20) comes from the first upsampler, the left (21–41) from the
@@ -29,7 +30,7 @@ from pose_net.config import InterNetConfig, get_config
 from pose_net.heatmaps import rel_root_bins_to_mm, soft_argmax_1d
 from pose_net.resnet import ResNetTrunk
 
-__all__ = ["InterNet", "InterNetOutput", "make_upsampler"]
+__all__ = ["InterNet", "InterNetOutput", "make_upsampler", "build_trunk"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,16 @@ def make_upsampler(in_ch: int, ch: int, n: int = 3) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def build_trunk(cfg: InterNetConfig) -> nn.Module:
+    """The randomly initialised trunk of ``cfg``: a ResNet or an EfficientNet, each with
+    ``stages(x)`` (strides 4 … 32), ``stage_channels`` and ``out_channels``."""
+    if cfg.trunk.startswith("efficientnet"):
+        from pose_net.efficientnet_trunk import EfficientNetTrunk
+
+        return EfficientNetTrunk(cfg.trunk, cfg.trunk_width, cfg.trunk_depth, cfg.input_px)
+    return ResNetTrunk(cfg.trunk)
+
+
 def _mlp(in_ch: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_ch, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out))
 
@@ -85,7 +96,10 @@ class InterNet(nn.Module):
         self.joints_per_hand = JOINTS_PER_HAND
         c, up = cfg.trunk_channels, cfg.upsampler_channels
         hm_ch = JOINTS_PER_HAND * cfg.depth_bins
-        self.trunk = ResNetTrunk(cfg.trunk)
+        self.trunk = build_trunk(cfg)
+        if self.trunk.out_channels != c:
+            raise AssertionError(f"{cfg.trunk}: {self.trunk.out_channels} output channels, "
+                                 f"the config says {c}")
         self.upsampler_right = make_upsampler(c, up)
         self.heatmap_right = nn.Conv2d(up, hm_ch, 1)
         self.upsampler_left = make_upsampler(c, up)

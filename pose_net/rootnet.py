@@ -25,7 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pose_net.config import ROOTNET_CONFIGS, InterNetConfig, RootNetConfig, get_rootnet_config
+from pose_net.config import (
+    ROOTNET_CONFIGS,
+    TRUNK_CHANNELS,
+    InterNetConfig,
+    RootNetConfig,
+    get_rootnet_config,
+)
 from pose_net.resnet import ResNetTrunk
 
 __all__ = ["RootNet", "k_value", "rootnet_loss"]
@@ -61,12 +67,14 @@ class RootNet(nn.Module):
         if config is None:
             cfg = get_rootnet_config("paper")
         elif isinstance(config, InterNetConfig):
-            # Same trunk and input as the InterNet it serves: the declared RootNet config of
-            # that name when it matches, else one built from the InterNet's trunk and size.
+            # Same input (and ResNet trunk) as the InterNet it serves: the declared RootNet
+            # config of that name when it matches, else one built from the InterNet's size.
+            # RootNet's trunk is always a ResNet: an EfficientNet InterNet (cpu-small) gets
+            # the declared config's.
             cfg = ROOTNET_CONFIGS.get(config.name) or RootNetConfig(name=config.name)
-            if (cfg.trunk, cfg.input_px) != (config.trunk, config.input_px):
-                cfg = RootNetConfig(name=config.name, trunk=config.trunk,
-                                    input_px=config.input_px)
+            trunk = config.trunk if config.trunk in TRUNK_CHANNELS else cfg.trunk
+            if (cfg.trunk, cfg.input_px) != (trunk, config.input_px):
+                cfg = RootNetConfig(name=config.name, trunk=trunk, input_px=config.input_px)
         elif isinstance(config, RootNetConfig):
             cfg = config
         else:

@@ -67,6 +67,11 @@ class TrainOptions:
     workers: int = 0
     seed: int = 0
     augment: bool = True
+    #: A weights file that initialises InterNet's trunk (``pose_net.efficientnet_trunk.
+    #: load_trunk_weights``: a machine-labeller checkpoint or efficientnet-pytorch weights
+    #: for an EfficientNet trunk, torchvision ImageNet weights for a ResNet). Not read on
+    #: ``resume`` (the checkpoint has the weights). None: random initialisation.
+    init_trunk: str | None = None
     resume: bool = False
     log_every: int = 1
     #: An epoch's end writes the checkpoint only this long after the last write (small
@@ -85,6 +90,8 @@ class TrainOptions:
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         TimeBudget(self.max_minutes)  # raises on a budget that is not a positive number
+        if self.init_trunk is not None and self.net != "internet":
+            raise ValueError("init_trunk initialises InterNet's trunk; RootNet has none to take")
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,12 @@ class Trainer:
         self.out_dir = Path(self.out_dir)
         self.budget = TimeBudget(None)  # replaced by the options' budget when the run starts
         torch.manual_seed(o.seed)
-        self.model = self._build_model().to(self.device)
+        self.model = self._build_model()
+        if o.init_trunk is not None and not o.resume:
+            from pose_net.efficientnet_trunk import load_trunk_weights
+
+            load_trunk_weights(self.model.trunk, o.init_trunk)
+        self.model = self.model.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.model

@@ -221,10 +221,12 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
         ckpt_dir = out / "internet" / labels
         stages.append(Stage(
             f"train-internet-{labels}",
-            f"train InterNet (cpu-small) on the {row} labels of held-in subjects {held_in}, "
+            f"train InterNet (cpu-small, trunk started from the machine labeller's backbone) "
+            f"on the {row} labels of held-in subjects {held_in}, "
             f"{_length(size.internet_steps, size.internet_minutes)}",
             ("train-internet", project, "--labels", labels, "--subjects", held_in,
-             "--config", "cpu-small", "--steps", str(size.internet_steps),
+             "--config", "cpu-small", "--init-trunk", "labeler",
+             "--steps", str(size.internet_steps),
              *_budget(size.internet_minutes), "--device", "auto",
              *_batch(size.internet_batch), "--out", str(ckpt_dir)),
             resume_argv=("--resume",), resume_if=f"internet/{labels}/checkpoint.pth",

@@ -45,7 +45,41 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="data loading processes (0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-augment", action="store_true", help="train on plain crops")
+    p.add_argument("--init-trunk", metavar="WEIGHTS",
+                   help="start InterNet's trunk from these weights: 'labeler' (the project's "
+                        "newest machine-labeller checkpoint of the same config; cpu-small's "
+                        "trunk is that labeller's backbone), a labeller model.pt, "
+                        "efficientnet-pytorch weights, or torchvision ImageNet weights for a "
+                        "ResNet trunk (paper). Default: random")
     return p
+
+
+def _init_trunk(args, project_dir) -> str | None:
+    """The weights file of ``--init-trunk`` ('labeler' resolved in the project)."""
+    from pathlib import Path
+
+    from annotator.cli.main import CliError
+    from annotator.model_files import newest_labeler_checkpoint
+
+    if args.init_trunk is None or args.resume:
+        return None
+    if args.net != "internet":
+        raise CliError("--init-trunk initialises InterNet's trunk; RootNet has none to take")
+    if args.init_trunk != "labeler":
+        if not Path(args.init_trunk).is_file():
+            raise CliError(f"--init-trunk {args.init_trunk}: no such weights file")
+        return args.init_trunk
+    if project_dir is None:
+        raise CliError("--init-trunk labeler needs a project (SOURCE is an InterHand2.6M root); "
+                       "pass a weights file instead")
+    models = Path(project_dir) / "models"
+    found = newest_labeler_checkpoint(models, args.config)
+    if found is None:
+        raise CliError(f"--init-trunk labeler: no machine-labeller checkpoint of config "
+                       f"{args.config!r} under {models / 'labeler'}; run `annotator "
+                       f"train-labeler {project_dir} --config {args.config}` first, or pass "
+                       f"a weights file")
+    return str(found)
 
 
 def _default_out(args, project_dir) -> str:
@@ -71,14 +105,14 @@ def run(args: argparse.Namespace) -> int:
     from pose_net.data import load_samples
     from pose_net.train import TrainOptions, train
 
+    src = load_samples(args.source, split=args.split, labels=args.labels,
+                       subjects=args.subjects, exclude_subjects=args.exclude_subjects)
     opts = TrainOptions(
         net=args.net, config=args.config, epochs=args.epochs, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=args.device, workers=args.workers,
         seed=args.seed, augment=not args.no_augment, resume=args.resume,
-        max_minutes=args.max_minutes,
+        max_minutes=args.max_minutes, init_trunk=_init_trunk(args, src.project_dir),
     )
-    src = load_samples(args.source, split=args.split, labels=args.labels,
-                       subjects=args.subjects, exclude_subjects=args.exclude_subjects)
     out = args.out or _default_out(args, src.project_dir)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.cuda.is_available():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -26,9 +27,13 @@ def _randomise_bn(model: nn.Module) -> None:
             m.bias.data.copy_(0.1 * torch.randn(n, generator=g))
 
 
-def test_folded_internet_gives_the_same_outputs():
+@pytest.mark.parametrize("trunk", ["efficientnet-b0", "resnet18"])
+def test_folded_internet_gives_the_same_outputs(trunk):
     torch.manual_seed(0)
-    model = InterNet(get_config("cpu-small"))
+    cfg = get_config("cpu-small")  # an EfficientNet-b0 trunk at width / depth 0.5
+    if trunk != cfg.trunk:
+        cfg = dataclasses.replace(cfg, trunk=trunk, trunk_width=1.0, trunk_depth=1.0)
+    model = InterNet(cfg)
     _randomise_bn(model)
     model.eval()
     folded = fold_batchnorm(model)

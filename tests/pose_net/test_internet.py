@@ -97,21 +97,28 @@ def test_checkpoint_with_unknown_config_key_is_rejected(tmp_path, small_model):
 
 
 
-def test_skip_connections_feed_the_upsamplers_only_where_configured():
+RESNET18_SMALL = dataclasses.replace(SMALL, trunk="resnet18", trunk_width=1.0, trunk_depth=1.0)
+
+
+@pytest.mark.parametrize(("cfg", "channels"), [
+    (SMALL, (16, 24, 56, 640)),  # EfficientNet-b0 at width / depth 0.5
+    (RESNET18_SMALL, (64, 128, 256, 512)),
+], ids=["efficientnet", "resnet18"])
+def test_skip_connections_feed_the_upsamplers_only_where_configured(cfg, channels):
     torch.manual_seed(0)
     assert SMALL.skip_connections and not get_config("paper").skip_connections
-    plain = InterNet(dataclasses.replace(SMALL, skip_connections=False)).eval()
+    plain = InterNet(dataclasses.replace(cfg, skip_connections=False)).eval()
     assert not any(k.startswith("laterals") for k in plain.state_dict())  # paper key set
-    skip = InterNet(SMALL).eval()
+    skip = InterNet(cfg).eval()
     x = torch.rand(2, 3, 96, 96)
     stages = skip.trunk.stages(x)
-    assert [tuple(s.shape[1:]) for s in stages] == [(64, 24, 24), (128, 12, 12),
-                                                     (256, 6, 6), (512, 3, 3)]
-    assert skip.trunk.stage_channels == (64, 128, 256, 512)
+    assert [tuple(s.shape[1:]) for s in stages] == [
+        (c, 96 // s, 96 // s) for c, s in zip(channels, (4, 8, 16, 32), strict=True)]
+    assert skip.trunk.stage_channels == channels
     torch.testing.assert_close(stages[-1], skip.trunk(x))
     with torch.no_grad():
         before = skip(x).heatmaps.clone()
-        skip.laterals[2].weight.add_(0.5)  # the stride-4 lateral, from layer1
+        skip.laterals[2].weight.add_(0.5)  # the stride-4 lateral (layer1 of a ResNet)
         after = skip(x)
     assert after.heatmaps.shape == before.shape == (2, 42, 24, 24, 24)
     assert not torch.allclose(after.heatmaps, before)

@@ -1,0 +1,138 @@
+"""An EfficientNet trunk for InterNet: the machine labeller's backbone, so its weights transfer.
+
+The paper starts InterNet's ResNet-50 from ImageNet weights. A short CPU run cannot download
+those, but the demo (and any project) has just trained an EfficientNet keypoint detector on
+the same crops of the same studio: ``cpu-small`` InterNet uses that detector's backbone
+(efficientnet-b0 at width and depth 0.5) as its trunk and starts from its weights
+(``train-internet --init-trunk labeler``; ``docs/internet_model.md`` has the measurements).
+
+The trunk takes InterNet's input (RGB in [0, 1]) and applies the ImageNet normalisation the
+labeller's backbone was trained with. :meth:`EfficientNetTrunk.stages` gives the last block
+output of strides 4, 8 and 16 and the 1x1 head convolution's output at stride 32, the four
+levels the ResNet trunk's ``layer1`` ... ``layer4`` give.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from efficientnet_pytorch import EfficientNet
+from torch import nn
+
+__all__ = ["EfficientNetTrunk", "load_trunk_weights", "EFFICIENTNETS"]
+
+log = logging.getLogger(__name__)
+
+#: The EfficientNet names a trunk can have (efficientnet-pytorch's model names).
+EFFICIENTNETS = tuple(f"efficientnet-b{i}" for i in range(8))
+
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+class EfficientNetTrunk(nn.Module):
+    """(B, 3, S, S) RGB in [0, 1] -> the stride 4, 8, 16, 32 feature maps of an EfficientNet.
+
+    The parameters live under ``net.`` with efficientnet-pytorch's names (``net._conv_stem``,
+    ``net._blocks.0 ...``), and the swish activations are PyTorch's SiLU (the same function).
+    """
+
+    def __init__(self, name: str = "efficientnet-b0", width: float = 1.0, depth: float = 1.0,
+                 input_px: int = 224) -> None:
+        super().__init__()
+        if name not in EFFICIENTNETS:
+            raise ValueError(f"unknown EfficientNet {name!r}; expected one of {EFFICIENTNETS}")
+        self.name = name
+        self.net = EfficientNet.from_name(name, width_coefficient=width, depth_coefficient=depth,
+                                          image_size=input_px, include_top=False)
+        for module in list(self.net.modules()):
+            if hasattr(module, "_swish"):
+                module._swish = nn.SiLU()
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        was = self.net.training
+        with torch.no_grad():
+            self.net.eval()
+            probe = self.stages(torch.zeros(1, 3, input_px, input_px))
+        self.net.train(was)
+        self._channels = tuple(int(f.shape[1]) for f in probe)
+
+    @property
+    def stage_channels(self) -> tuple[int, int, int, int]:
+        """Channels of the stride 4, 8, 16 and 32 outputs."""
+        return self._channels
+
+    @property
+    def out_channels(self) -> int:
+        return self._channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(x)[-1]
+
+    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs at strides 4, 8, 16 (last block of each) and 32 (the head conv)."""
+        net = self.net
+        side = x.shape[-1]
+        x = net._swish(net._bn0(net._conv_stem((x - self.mean) / self.std)))
+        by_stride: dict[int, torch.Tensor] = {}
+        for block in net._blocks:
+            y = block(x)
+            if y.shape[-1] < x.shape[-1]:  # the block halves the map: x ends its level
+                by_stride[side // x.shape[-1]] = x
+            x = y
+        by_stride[32] = net._swish(net._bn1(net._conv_head(x)))
+        return [by_stride[s] for s in (4, 8, 16, 32)]
+
+
+def _state_dict_in(path: Path) -> dict[str, torch.Tensor]:
+    """The EfficientNet tensors of a weights file, with efficientnet-pytorch's key names.
+
+    Understood: a machine-labeller checkpoint (``model.pt``: the detector's state dict under
+    "model", its backbone under ``backbone.``), an efficientnet-pytorch state dict (ImageNet
+    weights, classifier ``_fc`` dropped) and a ``{"state_dict": ...}`` wrapper of either.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 (a corrupt or foreign file is one clear error)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: not a readable torch weights file ({first})") from None
+    for key in ("model", "state_dict"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: holds no state dict")
+    if any(k.startswith("backbone.") for k in data):  # a labeller detector: keep its backbone
+        data = {k[len("backbone."):]: v for k, v in data.items() if k.startswith("backbone.")}
+    return {k.removeprefix("module."): v for k, v in data.items() if not k.startswith("_fc.")}
+
+
+def load_trunk_weights(trunk: nn.Module, path: str | Path) -> int:
+    """Initialise ``trunk`` from the weights file ``path``; returns the tensors loaded.
+
+    An :class:`EfficientNetTrunk` takes a labeller checkpoint or efficientnet-pytorch weights
+    (see ``_state_dict_in``) and must get every one of its tensors with its shape; a ResNet
+    trunk takes a torchvision ImageNet state dict (``pose_net.resnet.load_imagenet_weights``).
+    Anything else is a ValueError naming the file; the trunk is then unchanged.
+    """
+    path = Path(path)
+    if not isinstance(trunk, EfficientNetTrunk):
+        from pose_net.resnet import load_imagenet_weights
+
+        load_imagenet_weights(trunk, path)
+        return len(trunk.state_dict())
+    state = _state_dict_in(path)
+    own = trunk.net.state_dict()
+    missing = [k for k in own if k not in state]
+    wrong = [f"{k}: {tuple(state[k].shape)} in the file, {tuple(v.shape)} here"
+             for k, v in own.items() if k in state and state[k].shape != v.shape]
+    if missing or wrong:
+        detail = wrong[0] if wrong else f"{len(missing)} tensors missing, e.g. {missing[0]}"
+        raise ValueError(f"{path}: does not fit the {trunk.name} trunk with "
+                         f"{sum(v.numel() for v in own.values())} values ({detail})")
+    trunk.net.load_state_dict({k: state[k] for k in own})
+    log.info("trunk %s initialised from %s (%d tensors)", trunk.name, path, len(own))
+    return len(own)
