@@ -162,3 +162,24 @@ def test_cli_init_trunk_labeler_takes_the_projects_newest_labeller(studio, tmp_p
     assert record["train"]["init_trunk"] == path
     assert main([*args[:-1], str(tmp_path / "absent.pt"), "--out", str(tmp_path / "x")]) == 2
     assert "no such weights file" in capsys.readouterr().err
+
+
+def test_trunk_bench_runs_its_variants(studio, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "internet_trunk.py"
+    spec = importlib.util.spec_from_file_location("bench_internet_trunk", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    if not list((studio / "models").glob("labeler/*-cpu-small/model.pt")):
+        _labeller_checkpoint(_trained_looking_detector(seed=5), studio / "models")
+    out = tmp_path / "rows.json"
+    assert bench.main(["--project", str(studio), "--train-subjects", "0",
+                       "--test-subjects", "1", "--labels", "ground-truth", "--minutes", "0.01",
+                       "--batch", "2", "--every", "1", "--variants", "resnet18,labeler",
+                       "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["variant"] for r in rows] == ["resnet18", "labeler"]
+    assert all(r["steps"] >= 1 and r["mpjpe_all"] > 0 for r in rows)
+    assert "MPJPE" in capsys.readouterr().out
