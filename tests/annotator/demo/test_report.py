@@ -74,3 +74,24 @@ def test_report_says_when_the_detector_found_no_hand(tmp_path: Path) -> None:
     page = render_report(out / "report.html", s, stages, figures={}).read_text()
     assert f"found no hand after {size.labeler_steps} training steps" in page
     assert "not produced in this run" in page
+
+
+def test_full_report_names_the_best_table4_row_and_the_spread(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    size = SIZES["full"]
+    stages = build_plan(out, size)
+    _write_results(out, machine_joints=700)
+    rows = {"human": 28.0, "machine": 33.5, "all": 30.0}
+    for labels, mpjpe in rows.items():
+        (out / "results" / f"internet-{labels}.json").write_text(json.dumps({
+            "mpjpe_all": mpjpe, "mpjpe_single": mpjpe - 5, "mpjpe_interacting": mpjpe + 5,
+            "mrrpe": 60.0, "handedness_accuracy": 0.5, "baseline_mpjpe_all": 90.0,
+            "baseline_mpjpe_single": 88.0, "baseline_mpjpe_interacting": 92.0}))
+    s = build_summary(out, size, stages, _records(stages), machine_info={}, mean_pose=None)
+    assert {k: v["mpjpe_all"] for k, v in s["table4"].items()} == {"H": 28.0, "M": 33.5,
+                                                                   "H+M": 30.0}
+    page = render_report(out / "report.html", s, stages, figures={}).read_text()
+    assert "Best here: <b>H</b>" in page
+    assert "3.20 mm, 11% of the best InterNet's own error" in page  # 3.2 / 28
+    assert "the rows span 5.5 mm" in page
+    assert "--init-trunk labeler --no-augment" in page  # the commands as run
