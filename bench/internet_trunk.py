@@ -17,6 +17,7 @@ a budget is wall time, so a busy machine gives fewer steps.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import platform
@@ -47,10 +48,17 @@ VARIANTS = {
 }
 
 
-def _register_resnet18() -> None:
+@contextlib.contextmanager
+def _resnet18_registered():
+    """The cpu-small config with a ResNet-18 trunk, declared under its own name while the
+    bench runs (the trainer takes declared names) and removed afterwards."""
     small = pn_config.get_config("cpu-small")
     pn_config.CONFIGS["cpu-small-resnet18"] = dataclasses.replace(
         small, name="cpu-small-resnet18", trunk="resnet18", trunk_width=1.0, trunk_depth=1.0)
+    try:
+        yield
+    finally:
+        pn_config.CONFIGS.pop("cpu-small-resnet18", None)
 
 
 def run_variant(name: str, train, test, labeler: Path | None, minutes: float, batch: int,
@@ -91,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         ap.error(f"unknown variants {unknown}; known: {sorted(VARIANTS)}")
-    _register_resnet18()
     with ProjectStore.open(args.project) as store:
         train = project_samples(store, labels=args.labels,
                                 subjects=args.train_subjects.split(","))
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(test)} held-out crops; {args.minutes:g} min per variant; labeller {labeler}",
           flush=True)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _resnet18_registered():
         for name in names:
             row = run_variant(name, train, test, labeler, args.minutes, args.batch, Path(tmp))
             rows.append(row)

@@ -182,4 +182,7 @@ def test_trunk_bench_runs_its_variants(studio, tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert [r["variant"] for r in rows] == ["resnet18", "labeler"]
     assert all(r["steps"] >= 1 and r["mpjpe_all"] > 0 for r in rows)
+    from pose_net.config import CONFIGS
+
+    assert set(CONFIGS) == {"paper", "cpu-small"}  # the bench's variant is gone again
     assert "MPJPE" in capsys.readouterr().out
