@@ -94,12 +94,9 @@ class InterNet(nn.Module):
         from annotator.skeleton import JOINTS_PER_HAND
 
         self.joints_per_hand = JOINTS_PER_HAND
-        c, up = cfg.trunk_channels, cfg.upsampler_channels
-        hm_ch = JOINTS_PER_HAND * cfg.depth_bins
         self.trunk = build_trunk(cfg)
-        if self.trunk.out_channels != c:
-            raise AssertionError(f"{cfg.trunk}: {self.trunk.out_channels} output channels, "
-                                 f"the config says {c}")
+        c, up = self.trunk.out_channels, cfg.upsampler_channels
+        hm_ch = JOINTS_PER_HAND * cfg.depth_bins
         self.upsampler_right = make_upsampler(c, up)
         self.heatmap_right = nn.Conv2d(up, hm_ch, 1)
         self.upsampler_left = make_upsampler(c, up)
