@@ -26,6 +26,11 @@ true one, over the joints of the hands that are present (ground truth ``hand_pre
   detections) is no label and counts as not triangulated (``triangulated``, the share of
   evaluated joints that got a point, says how many). ``single_mean_mm`` and
   ``interacting_mean_mm`` split each point by one / two hands present.
+- ``qc``: how the review flags split the machine joints (:func:`qc_split`): the share
+  flagged, the median error of flagged and unflagged joints, the share of joints off by
+  more than 20 mm that are flagged; and ``selected_precision``, the share of the joints
+  the training selection rule keeps (``annotator.machine_selection``) that lie within
+  5 mm of the truth.
 """
 
 from __future__ import annotations
@@ -238,6 +243,33 @@ def views_curve(
     return out
 
 
+def qc_split(errors_mm: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
+    """How well the review flags separate bad machine joints from good ones.
+
+    ``errors_mm`` (F, J) machine joint errors (NaN: no label or no truth), ``flagged`` (F, J)
+    bool. ``flagged_share`` is the share of labelled joints flagged; the medians are of
+    the flagged and unflagged joints (a useful flag has the unflagged median well below
+    the flagged one); ``flagged_recall_20mm`` is the share of joints more than 20 mm off
+    that are flagged.
+    """
+    e = np.asarray(errors_mm, np.float64)
+    have = np.isfinite(e)
+    f = np.asarray(flagged, bool) & have
+    u = ~f & have
+    bad = have & (e > 20.0)
+
+    def med(mask: np.ndarray) -> float:
+        return float(np.median(e[mask])) if mask.any() else float("nan")
+
+    return {
+        "joints": int(have.sum()),
+        "flagged_share": float(f.sum() / have.sum()) if have.any() else float("nan"),
+        "flagged_median_mm": med(f),
+        "unflagged_median_mm": med(u),
+        "flagged_recall_20mm": float((f & bad).sum() / bad.sum()) if bad.any() else float("nan"),
+    }
+
+
 def default_views(num_cameras: int) -> list[int]:
     """2, 4, 8, ... below the camera count, then the camera count itself."""
     out = []
@@ -290,6 +322,7 @@ def evaluate_project(
     machine["unflagged"] = asdict(error_stats(np.where(flagged, np.nan, m_err)))
     machine["flagged_joints"] = int((flagged & np.isfinite(m_err)).sum())
     report["machine"] = machine
+    report["qc"] = qc_split(m_err, flagged)
 
     h_truth, _ = _truth(store, human_i)
     h_pred = _labels(store, human_i, "human")

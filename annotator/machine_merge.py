@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 DETECTIONS_NAME = "detections.h5"
 _COLUMNS = ("instants", "uv_px", "confidence", "joints_world_mm", "inliers",
-            "reproj_error_px", "quality", "hand_present")
+            "reproj_error_px", "quality", "hand_present", "score")
 _KEEP_SOURCES = ("human", "imported")  # never overwritten by machine labels
 Progress = Callable[[int, int], None]
 
@@ -196,6 +196,7 @@ def _create_detections(tmp: Path, rows: int, C: int, J: int, attrs: dict) -> h5p
         "reproj_error_px": ((J,), "f4", np.nan),
         "quality": ((J,), "u1", 0),
         "hand_present": ((2,), "i1", -1),
+        "score": ((J,), "f4", np.nan),
     }
     for name, (shape, dtype, fill) in specs.items():
         f.create_dataset(
@@ -274,7 +275,7 @@ def read_detections(machine_dir: Path) -> Detections | None:
         return None
     try:
         with h5py.File(path, "r") as f:
-            arrays = {n: f[n][:] for n in _COLUMNS}
+            arrays = {n: f[n][:] for n in _COLUMNS if n in f or n != "score"}
             names = json.loads(f.attrs["camera_names"])
             meta = json.loads(f.attrs.get("meta", "{}"))
     except (OSError, KeyError) as exc:

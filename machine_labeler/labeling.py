@@ -47,6 +47,7 @@ from annotator.store.machine_shards import (
     QUALITY_BONE_LENGTH,
     QUALITY_FEW_INLIERS,
     QUALITY_HIGH_ERROR,
+    QUALITY_LOW_SCORE,
     QUALITY_NOT_TRIANGULATED,
     BadImage,
     ShardRecords,
@@ -65,6 +66,7 @@ from machine_labeler.hand_finding import (
     locate_hands,
 )
 from machine_labeler.hand_pairing import (
+    chirality,
     chirality_agreement,
     duplicate_hand,
     hands_in_order,
@@ -73,7 +75,8 @@ from machine_labeler.hand_pairing import (
 from machine_labeler.loader_workers import worker_init_fn
 from machine_labeler.model import KeypointDetector
 from machine_labeler.predict import predict_crops
-from triangulation import triangulate_ransac
+from machine_labeler.quality import ScoreWeights, joint_evidence, quality_score
+from triangulation import project, triangulate_ransac
 
 __all__ = [
     "LabelingSettings",
@@ -81,6 +84,7 @@ __all__ = [
     "InstantImages",
     "label_instants",
     "reference_bone_lengths",
+    "SubjectBones",
     "human_hands",
     "read_view",
 ]
@@ -90,6 +94,7 @@ Progress = Callable[[int, int], None]
 _BONE_CHILD = np.nonzero(skeleton.PARENTS >= 0)[0]
 _FLIP = np.asarray(skeleton.FLIP_INDEX)
 _BONE_PARENT = skeleton.PARENTS[_BONE_CHILD]
+_HAND_OF = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT], np.int64)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,15 @@ class LabelingSettings:
     max_error_px: float = 3.0  # larger mean inlier reprojection error: flagged
     bone_ratio: tuple[float, float] = (0.6, 1.6)  # plausible bone length / reference
     fine_passes: int = 1  # 2: crop again around the first fine result (training's box)
+    # per-hand refinement passes after the fine pass(es): each hand cropped on its own from
+    # the reprojection of its lifted joints, detected and lifted again; an instant stops
+    # early when no joint moved more than refine_tol_mm
+    refine: int = 1
+    refine_tol_mm: float = 0.5
+    # joints whose quality score (machine_labeler.quality) is below this are flagged for
+    # review (QUALITY_LOW_SCORE, with the failed checks' bits as the reasons)
+    flag_below: float = 0.3
+    score_weights: ScoreWeights = field(default_factory=ScoreWeights)
     # pair the two hands' channels across views before lifting, and put the lifted hands in
     # their slots by chirality where the human labels confirm the rule (hand_pairing.py)
     pair_hands: bool = True
@@ -130,6 +144,9 @@ class LabelingSettings:
             "max_error_px": self.max_error_px,
             "bone_ratio": list(self.bone_ratio),
             "fine_passes": self.fine_passes,
+            "refine": self.refine,
+            "refine_tol_mm": self.refine_tol_mm,
+            "flag_below": self.flag_below,
             "pair_hands": self.pair_hands,
             "coarse_threshold_px": self.hands.coarse_threshold_px,
             "coarse_threshold_heatmap_px": self.hands.coarse_threshold_heatmap_px,
@@ -249,10 +266,15 @@ def _unpack_views(item: dict) -> list[np.ndarray | None]:
     return out
 
 
-def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None:
+def reference_bone_lengths(
+    store, max_instants: int = 2000, instants: np.ndarray | None = None
+) -> np.ndarray | None:
     """(B,) median length of each bone (child joint of ``skeleton.PARENTS``) over the human
-    labels, or None without human labels."""
-    inst = store.labelled_instants("human")[:max_instants]
+    labels (of ``instants`` when given), or None without human labels."""
+    inst = store.labelled_instants("human")
+    if instants is not None:
+        inst = np.intersect1d(inst, np.asarray(instants, np.int64))
+    inst = inst[:max_instants]
     if inst.size == 0:
         return None
     lengths = []
@@ -264,6 +286,47 @@ def reference_bone_lengths(store, max_instants: int = 2000) -> np.ndarray | None
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(np.stack(lengths), axis=0)
     return med if np.isfinite(med).any() else None
+
+
+class SubjectBones:
+    """Reference bone lengths per subject, measured on the human labels.
+
+    A capture's hands belong to a subject (the per-instant attribute ``subject`` where the
+    project has one); each subject's bones are the median over its human-labelled instants.
+    A subject nobody labelled, or a project without subjects, uses the median over all
+    human labels. ``of(instant)`` -> (B,) lengths or None without any human label.
+    """
+
+    def __init__(self, store, max_instants: int = 2000):
+        self.pooled = reference_bone_lengths(store, max_instants)
+        self.subject: np.ndarray | None = None
+        self.by_subject: dict[int, np.ndarray | None] = {}
+        if "subject" in store.instant_attr_names():
+            self.subject = np.asarray(store.instant_attr("subject")).astype(np.int64)
+            for sub in np.unique(self.subject).tolist():
+                own = reference_bone_lengths(
+                    store, max_instants, np.flatnonzero(self.subject == sub)
+                )
+                if own is not None and self.pooled is not None:
+                    own = np.where(np.isfinite(own), own, self.pooled)
+                self.by_subject[int(sub)] = own
+        self.any = self.pooled is not None
+
+    def of(self, instant: int) -> np.ndarray | None:
+        if self.subject is None:
+            return self.pooled
+        own = self.by_subject.get(int(self.subject[int(instant)]))
+        return self.pooled if own is None else own
+
+
+def _nearer_channel_set(own: np.ndarray, other: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """(V,) bool: per crop, whether the other hand's channels (V, 21, 2) lie nearer the
+    expected joints ``want`` (V, 21, 2) than the hand's own channels (median over joints)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a crop with no finite pair
+        d_own = np.nanmedian(np.linalg.norm(own - want, axis=-1), axis=1)
+        d_other = np.nanmedian(np.linalg.norm(other - want, axis=-1), axis=1)
+    return np.isfinite(d_other) & ~(d_own <= d_other)
 
 
 def human_hands(store, max_instants: int = 2000) -> list[tuple[str, np.ndarray]]:
@@ -331,7 +394,9 @@ class _Labeller:
         self.detect = _Detector(
             model, self.codec, device, settings.amp and device.type == "cuda", settings.batch_size
         )
-        self.bones = reference_bone_lengths(store)
+        self.subject_bones = SubjectBones(store)
+        self.bones = self.subject_bones.pooled
+        self.bones_of = self.subject_bones.of
         self.use_chirality = False
         if settings.pair_hands:
             agree, n = chirality_agreement(human_hands(store))
@@ -401,6 +466,20 @@ class _Labeller:
                 for r, p, b in zip(result, pend, boxes, strict=True)
             ]
             result = yield from self._fine(pend, boxes)
+        moving = list(range(len(pend)))
+        for _ in range(self.settings.refine):
+            moving = [n for n in moving if (result[n][6] > 0).any()]
+            if not moving:
+                break
+            new = yield from self._refine([pend[n] for n in moving], [result[n] for n in moving])
+            still = []
+            for n, r in zip(moving, new, strict=True):
+                with np.errstate(invalid="ignore"):
+                    shift = np.linalg.norm(r[0] - result[n][0], axis=1)
+                if np.isfinite(shift).any() and np.nanmax(shift) >= self.settings.refine_tol_mm:
+                    still.append(n)
+                result[n] = r
+            moving = still
         return self._records(pend, result)
 
     def _fine(self, pend: list[_Pending], box_list: list[np.ndarray]) -> Generator:
@@ -425,59 +504,132 @@ class _Labeller:
             fc = np.zeros((c, J), np.float32)
             fu[v], fc[v] = uv[k : k + len(v)], conf[k : k + len(v)]
             k += len(v)
-            w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
-            if s.pair_hands:
-                swap = pair_views(fu, w, self.rigs[p.capture], s.pair_clip_factor * s.threshold_px)
-                fu = np.where(swap[:, None, None], fu[:, _FLIP], fu)
-                fc = np.where(swap[:, None], fc[:, _FLIP], fc)
-                w = np.where(swap[:, None], w[:, _FLIP], w)
-            use = w > 0
-            tri = triangulate_ransac(
-                np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
-                self.rigs[p.capture],
-                confidence=w.T,
-                threshold_px=s.threshold_px,
-                min_inliers=2,
-            )
-            n_views = np.where(tri.valid, tri.n_views, 0)
-            n_in = tri.inliers.sum(axis=1)
-            err_sum = np.where(tri.inliers, tri.reproj_error_px, 0.0).sum(axis=1)
-            mean_err = np.where(n_in > 0, err_sum / np.maximum(n_in, 1), np.nan)
-            present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
-            joints = tri.points_world_mm.copy()
-            if s.pair_hands:
-                drop = duplicate_hand(joints, n_views, present)
-                if drop >= 0:
-                    present[drop] = False
+            out.append(self._lift(p, fu, fc, assign_hands=s.pair_hands))
+        return out
+
+    def _refine(self, pend: list[_Pending], results: list[tuple]) -> Generator:
+        """One per-hand refinement pass (a generator step of :meth:`steps`).
+
+        Each present hand of each instant is cropped on its own in every view: a square box
+        (training's ``box_pad``) around the reprojection of that hand's lifted joints, so
+        no crop is shared by the two hands and each hand fills its crop. Which of the
+        detector's two channel sets holds the cropped hand is decided per crop by which set
+        lies nearer that reprojection (two-hand crops are trained with either assignment).
+        The hands' detections are then lifted again. Returns one result per instant; an
+        instant whose refinement loses a hand the previous pass had keeps that pass.
+        """
+        S, J = self.crop_px, skeleton.NUM_JOINTS
+        crops, jobs, boxes = [], [], []  # jobs: (instant k, hand h, views)
+        expected = []  # per job: (C, 21, 2) reprojection of the hand's current joints
+        for n, (p, r) in enumerate(zip(pend, results, strict=True)):
+            joints, present = r[0], r[6] > 0
+            rig = self.rigs[p.capture]
+            for h, name in enumerate(skeleton.HANDS):
+                if not present[h]:
+                    continue
+                only = np.zeros(len(skeleton.HANDS), bool)
+                only[h] = True
+                b = hand_boxes(joints, only, rig, self.config.box_pad)
+                cr, v = fine_crops(p.images, b, S)
+                if not len(v):
+                    continue
+                crops.append(cr)
+                boxes.append(b[v])
+                jobs.append((n, h, v))
+                sel = skeleton.hand_joints(name)
+                expected.append(np.swapaxes(project(joints[sel], rig), 0, 1))
+        allc = np.concatenate(crops) if crops else np.zeros((0, S, S, 3), np.uint8)
+        uv, conf = yield allc
+        if len(allc):
+            uv = _to_image(uv, np.concatenate(boxes), S)
+        fus = [np.full((len(p.images), J, 2), np.nan) for p in pend]
+        fcs = [np.zeros((len(p.images), J), np.float32) for p in pend]
+        k = 0
+        for (n, h, v), want in zip(jobs, expected, strict=True):
+            u, c = uv[k : k + len(v)], conf[k : k + len(v)]
+            k += len(v)
+            own = skeleton.hand_joints(skeleton.HANDS[h])
+            other = skeleton.hand_joints(skeleton.HANDS[1 - h])
+            pick = _nearer_channel_set(u[:, own], u[:, other], want[v])
+            fus[n][v[:, None], own] = np.where(pick[:, None, None], u[:, other], u[:, own])
+            fcs[n][v[:, None], own] = np.where(pick[:, None], c[:, other], c[:, own])
+        out = []
+        for p, r, fu, fc in zip(pend, results, fus, fcs, strict=True):
+            new = self._lift(p, fu, fc, assign_hands=False)
+            out.append(r if ((r[6] > 0) & ~(new[6] > 0)).any() else new)
+        return out
+
+    def _lift(self, p: _Pending, fu: np.ndarray, fc: np.ndarray, assign_hands: bool) -> tuple:
+        """Lift one instant's per-view detections fu (c, J, 2) / fc (c, J) to 3D.
+
+        ``assign_hands``: pair the hands' channels across views first and put the lifted
+        hands in their slots by chirality (the joint crops of the fine pass); the per-hand
+        crops of refinement already know which hand is which. Returns the result tuple
+        ``(joints, uv, confidence, inliers, mean error, quality, hand present, score)``.
+        """
+        s = self.settings
+        rig = self.rigs[p.capture]
+        w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
+        if assign_hands:
+            swap = pair_views(fu, w, rig, s.pair_clip_factor * s.threshold_px)
+            fu = np.where(swap[:, None, None], fu[:, _FLIP], fu)
+            fc = np.where(swap[:, None], fc[:, _FLIP], fc)
+            w = np.where(swap[:, None], w[:, _FLIP], w)
+        use = w > 0
+        tri = triangulate_ransac(
+            np.swapaxes(np.where(use[..., None], fu, np.nan), 0, 1),
+            rig,
+            confidence=w.T,
+            threshold_px=s.threshold_px,
+            min_inliers=2,
+        )
+        n_views = np.where(tri.valid, tri.n_views, 0)
+        n_in = tri.inliers.sum(axis=1)
+        err_sum = np.where(tri.inliers, tri.reproj_error_px, 0.0).sum(axis=1)
+        mean_err = np.where(n_in > 0, err_sum / np.maximum(n_in, 1), np.nan)
+        present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
+        joints = tri.points_world_mm.copy()
+        if assign_hands:
+            drop = duplicate_hand(joints, n_views, present)
+            if drop >= 0:
+                present[drop] = False
             if self.use_chirality and not hands_in_order(joints, present):
                 # the lifted hands sit in each other's slots: swap everything per joint
                 joints, n_views, mean_err = joints[_FLIP], n_views[_FLIP], mean_err[_FLIP]
                 fu, fc = fu[:, _FLIP], fc[:, _FLIP]
                 present = present[::-1].copy()
-            quality = self._quality(joints, n_views, mean_err, present)
-            hand_of = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT])
-            absent = ~present[hand_of]
-            joints[absent] = np.nan
-            quality[absent] = 0
-            out.append((joints, fu, fc, n_views, mean_err, quality, present.astype(np.int8)))
-        return out
+        absent = ~present[_HAND_OF]
+        joints[absent] = np.nan
+        score, quality = self._quality(p, joints, fu, fc, n_views, mean_err, present)
+        quality[absent] = 0
+        return (joints, fu, fc, n_views, mean_err, quality, present.astype(np.int8), score)
 
-    def _quality(self, joints, n_views, mean_err, present) -> np.ndarray:
+    def _quality(self, p: _Pending, joints, fu, fc, n_views, mean_err, present):
+        """(score (J,), quality bits (J,)) of one instant's lifted joints: the score of
+        :mod:`machine_labeler.quality`; joints scoring below ``flag_below`` get
+        QUALITY_LOW_SCORE plus a bit for each check they fail, the others no bit."""
         s = self.settings
+        rig = self.rigs[p.capture]
+        bones = self.bones_of(p.instant)
+        hand_ok = present.copy()
+        if self.use_chirality:
+            for h, name in enumerate(skeleton.HANDS):
+                c = chirality(joints[skeleton.hand_joints(name)])
+                hand_ok[h] &= not (np.isfinite(c) and (c > 0) != (h == 0))
+        w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
+        ev = joint_evidence(joints, fu, w, rig, s.threshold_px, bones, hand_ok)
+        score = quality_score(ev, s.threshold_px, s.score_weights).astype(np.float32)
         q = np.zeros(skeleton.NUM_JOINTS, np.uint8)
         finite = np.isfinite(joints).all(1)
         q[~finite] |= QUALITY_NOT_TRIANGULATED
-        q[finite & (n_views < s.min_inliers)] |= QUALITY_FEW_INLIERS
+        low = finite & (score < s.flag_below)
+        q[low] |= QUALITY_LOW_SCORE
+        q[low & (n_views < s.min_inliers)] |= QUALITY_FEW_INLIERS
         with np.errstate(invalid="ignore"):
-            q[finite & (mean_err > s.max_error_px)] |= QUALITY_HIGH_ERROR
-        if self.bones is not None:
-            length = np.linalg.norm(joints[_BONE_CHILD] - joints[_BONE_PARENT], axis=-1)
-            with np.errstate(invalid="ignore"):
-                ratio = length / self.bones
-                bad = np.isfinite(ratio) & ((ratio < s.bone_ratio[0]) | (ratio > s.bone_ratio[1]))
-            q[_BONE_CHILD[bad]] |= QUALITY_BONE_LENGTH
-            q[_BONE_PARENT[bad]] |= QUALITY_BONE_LENGTH
-        return q
+            q[low & (mean_err > s.max_error_px)] |= QUALITY_HIGH_ERROR
+            lo, hi = np.log(s.bone_ratio[0]), np.log(s.bone_ratio[1])
+            q[low & (ev.bone > min(-lo, hi))] |= QUALITY_BONE_LENGTH
+        return score, q
 
     def _records(self, pend: list[_Pending], result: list[tuple]) -> ShardRecords:
         F, C, J = len(pend), self.C, skeleton.NUM_JOINTS
@@ -488,9 +640,10 @@ class _Labeller:
         err = np.full((F, J), np.nan, np.float32)
         qual = np.zeros((F, J), np.uint8)
         hands = np.zeros((F, 2), np.int8)
+        score = np.full((F, J), np.nan, np.float32)
         bad: list[BadImage] = []
         for k, (p, r) in enumerate(zip(pend, result, strict=True)):
-            joints[k], fu, fc, inl[k], err[k], qual[k], hands[k] = r
+            joints[k], fu, fc, inl[k], err[k], qual[k], hands[k], score[k] = r
             uv[k][p.cols], conf[k][p.cols] = fu, fc
             bad.extend(p.bad)
         return ShardRecords(
@@ -502,6 +655,7 @@ class _Labeller:
             reproj_error_px=err,
             quality=qual,
             hand_present=hands,
+            score=score,
             bad_images=tuple(bad),
         )
 

@@ -11,6 +11,8 @@ instants it completed (N of them), in the project's camera order (C) and joint o
     reproj_error_px    (N, J) f4         mean reprojection error over the inlier views
     quality            (N, J) u1         bit set of QUALITY_* failures (0 = passed)
     hand_present       (N, 2) i1         the labeller's verdict per hand (skeleton.HANDS order)
+    score              (N, J) f4         quality score in [0, 1] (machine_labeler.quality;
+                                         NaN in shards written before it existed)
     bad_images/        instant (K,) i8, camera (K,) i4, reason (K,) str: skipped images
     attrs              format, version, camera_names (JSON), num_joints, rank, world_size,
                        meta (JSON: model checkpoint, config, thresholds)
@@ -82,19 +84,24 @@ _ARRAYS = (
     "reproj_error_px",
     "quality",
     "hand_present",
+    "score",
 )
+#: Columns a shard written by an older version may lack: their fill value.
+_OPTIONAL = {"score": np.nan}
 
 #: Quality bits of a machine joint (``quality`` column). 0 means it passed every check.
 QUALITY_FEW_INLIERS = 1
 QUALITY_HIGH_ERROR = 2
 QUALITY_BONE_LENGTH = 4
 QUALITY_NOT_TRIANGULATED = 8
+QUALITY_LOW_SCORE = 16  # the joint's quality score is below the review threshold
 #: Bit -> the reason text written with ``store.set_flag`` (prefixed "machine: ").
 QUALITY_REASONS: dict[int, str] = {
     QUALITY_FEW_INLIERS: "few inlier views",
     QUALITY_HIGH_ERROR: "large reprojection error",
     QUALITY_BONE_LENGTH: "implausible bone length",
     QUALITY_NOT_TRIANGULATED: "not triangulated",
+    QUALITY_LOW_SCORE: "low quality score",
 }
 MACHINE_FLAG_PREFIX = "machine: "
 
@@ -129,6 +136,7 @@ class ShardRecords:
     reproj_error_px: np.ndarray
     quality: np.ndarray
     hand_present: np.ndarray
+    score: np.ndarray | None = None  # (N, J); None: unknown (NaN when written)
     bad_images: tuple[BadImage, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -147,6 +155,7 @@ class ShardRecords:
             reproj_error_px=np.empty((0, J), np.float32),
             quality=np.empty((0, J), np.uint8),
             hand_present=np.empty((0, 2), np.int8),
+            score=np.empty((0, J), np.float32),
         )
 
     def checked(self, num_cameras: int, num_joints: int) -> ShardRecords:
@@ -162,10 +171,12 @@ class ShardRecords:
             "reproj_error_px": ((N, J), np.float32),
             "quality": ((N, J), np.uint8),
             "hand_present": ((N, 2), np.int8),
+            "score": ((N, J), np.float32),
         }
         out: dict[str, Any] = {"instants": inst}
         for name, (shape, dtype) in want.items():
-            arr = np.asarray(getattr(self, name))
+            value = getattr(self, name)
+            arr = np.full(shape, _OPTIONAL[name]) if value is None else np.asarray(value)
             if arr.shape != shape:
                 raise ValueError(f"shard records: {name} must have shape {shape}, got {arr.shape}")
             out[name] = arr.astype(dtype, copy=False)
@@ -242,7 +253,10 @@ def read_shard(path: Path, camera_names: Sequence[str] | None = None) -> ShardRe
     try:
         with _open(path) as f:
             _check_cameras(path, f, camera_names)
-            arrays = {n: f[n][:] for n in _ARRAYS}
+            arrays = {n: f[n][:] for n in _ARRAYS if n in f or n not in _OPTIONAL}
+            N, J = arrays["joints_world_mm"].shape[:2]
+            for name, fill in _OPTIONAL.items():
+                arrays.setdefault(name, np.full((N, J), fill, np.float32))
             g = f["bad_images"]
             reasons = [r.decode() if isinstance(r, bytes) else str(r) for r in g["reason"][:]]
             bad = tuple(
@@ -403,6 +417,7 @@ def _take(rec: ShardRecords, lo: int, hi: int) -> ShardRecords:
         reproj_error_px=rec.reproj_error_px[sl],
         quality=rec.quality[sl],
         hand_present=rec.hand_present[sl],
+        score=rec.score[sl],
         bad_images=tuple(b for b in rec.bad_images if b.instant in inst),
         meta=rec.meta,
     )

@@ -75,6 +75,21 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="2: crop again around the first fine result (slower, tighter crops)",
     )
     p.add_argument(
+        "--refine",
+        type=int,
+        default=1,
+        metavar="K",
+        help="per-hand refinement passes (1): each hand found is cropped on its own in every "
+        "view from the reprojection of its lifted joints, detected and lifted again, up to K "
+        "times or until no joint moves more than --refine-tol-mm (0: off)",
+    )
+    p.add_argument(
+        "--refine-tol-mm",
+        type=float,
+        default=0.5,
+        help="refinement stops for an instant whose joints moved less than this (0.5 mm)",
+    )
+    p.add_argument(
         "--flush-every",
         type=int,
         default=16,
@@ -96,6 +111,8 @@ def _settings(args: argparse.Namespace):
         cpu_threads=args.cpu_threads,
         fine_passes=args.fine_passes,
         flush_every=args.flush_every,
+        refine=args.refine,
+        refine_tol_mm=args.refine_tol_mm,
     )
     if args.threshold_px is not None:
         changes["threshold_px"] = args.threshold_px
@@ -103,6 +120,10 @@ def _settings(args: argparse.Namespace):
         if not args.coarse_threshold_px > 0:
             raise ValueError("--coarse-threshold-px must be > 0")
         changes["hands"] = replace(s.hands, coarse_threshold_px=args.coarse_threshold_px)
+    if args.refine < 0:
+        raise ValueError("--refine must be >= 0")
+    if not args.refine_tol_mm >= 0:
+        raise ValueError("--refine-tol-mm must be >= 0")
     for name in ("batch_size", "flush_every", "fine_passes", "pipeline_depth", "cpu_threads"):
         if changes[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
