@@ -342,6 +342,12 @@ def evaluate_project(
         return report
     if det.camera_names != list(store.camera_names):
         raise ValueError(f"{store.machine_dir}: detections.h5 was merged for other cameras")
+    from annotator.machine_selection import select_machine_joints
+
+    selection = select_machine_joints(store, det)
+    p = selection.precision_5mm(store)
+    report["qc"]["selected_joints"] = selection.kept_count
+    report["qc"]["selected_precision"] = None if np.isnan(p) else p
     rec = det.records
     rows = np.nonzero(np.isin(rec.instants, machine_i))[0]
     inst = rec.instants[rows]

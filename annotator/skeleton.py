@@ -81,6 +81,9 @@ RIGHT_ROOT = ROOT_INDEX["right"]
 LEFT_ROOT = ROOT_INDEX["left"]
 FINGER_OF_JOINT: tuple[str, ...] = tuple(_fingers)
 HAND_OF_JOINT: tuple[str, ...] = tuple(_hands)
+#: ``HAND_INDEX[j]``: index in ``HANDS`` of joint j's hand.
+HAND_INDEX: np.ndarray = np.array([HANDS.index(h) for h in _hands], dtype=np.int64)
+HAND_INDEX.setflags(write=False)
 #: (right, left) index pairs of mirror joints, used by horizontal-flip augmentation.
 FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
     (j, j + JOINTS_PER_HAND) for j in range(JOINTS_PER_HAND)

@@ -36,14 +36,13 @@ def _auc(score: np.ndarray, bad: np.ndarray) -> float:
 
 def collect(project: str, weights=None) -> dict:
     """Per machine joint: true error, score, evidence (flat arrays)."""
+    from annotator import skeleton
     from annotator.machine_merge import read_detections
     from annotator.store import ProjectStore
     from machine_labeler.hand_finding import confidence_mask
     from machine_labeler.hand_pairing import chirality, chirality_agreement
     from machine_labeler.labeling import LabelingSettings, SubjectBones, human_hands
     from machine_labeler.quality import ScoreWeights, joint_evidence, quality_score
-
-    from annotator import skeleton
 
     s = LabelingSettings()
     weights = weights or ScoreWeights()

@@ -27,6 +27,9 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_detector",
+    "load_detector_weights",
+    "is_detector_checkpoint",
+    "ARCHITECTURE_FIELDS",
     "newest_checkpoint",
     "labeler_dir",
     "new_run_dir",
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = LABELER_CHECKPOINT
 _FORMAT = "machine_labeler.detector/1"
+#: The config fields that shape the detector's tensors: a checkpoint whose config agrees on
+#: these starts a run of another config (``train-labeler --init-weights model.pt``).
+ARCHITECTURE_FIELDS = ("backbone", "width_coefficient", "depth_coefficient", "crop_px",
+                       "heatmap_px", "head_channels", "loss")
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,45 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
     meta = {k: ck[k] for k in ("step", "epoch", "code_version", "created", "extra")}
     meta["path"] = str(Path(path))
     return LoadedDetector(model=model, config=config, meta=meta)
+
+
+def is_detector_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a file :func:`save_checkpoint` wrote (read without unpickling
+    code: any other file, e.g. ImageNet weights, gives False)."""
+    try:
+        ck = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 (not readable this way: not ours)
+        return False
+    return isinstance(ck, dict) and ck.get("format") == _FORMAT
+
+
+def load_detector_weights(model: KeypointDetector, path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint's whole detector (backbone and head) into ``model``.
+
+    The checkpoint's config must agree with ``model.config`` on :data:`ARCHITECTURE_FIELDS`
+    (training settings may differ); otherwise a one-line ValueError names the file and the
+    fields. Returns the checkpoint's meta (step, epoch, code_version, created, extra).
+    """
+    path = Path(path)
+    ck = load_checkpoint(path)
+    try:
+        theirs = config_from_dict(ck["config"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: unusable config in the checkpoint ({exc})") from None
+    own = getattr(model, "config", None)
+    if own is not None:
+        diff = [f"{k} {getattr(theirs, k)} vs {getattr(own, k)}"
+                for k in ARCHITECTURE_FIELDS if getattr(theirs, k) != getattr(own, k)]
+        if diff:
+            raise ValueError(f"{path}: a {theirs.name!r} detector does not fit config "
+                             f"{own.name!r} ({', '.join(diff)})")
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{path}: its weights do not fit this detector ({first})") from None
+    log.info("loaded the whole detector from %s (step %d)", path, int(ck.get("step", 0)))
+    return {k: ck.get(k) for k in ("step", "epoch", "code_version", "created", "extra")}
 
 
 def newest_checkpoint(store_or_models_dir: Any, config_name: str | None = None) -> Path | None:

@@ -28,6 +28,9 @@ class LabelerConfig:
     weight_decay: float = 0.0
     box_pad: float = 1.25  # square hand box = tight box of both hands' joints x box_pad
     whole_view_fraction: float = 0.2  # share of samples that are whole letterboxed views
+    # share of the crops of views with both hands that hold one hand only (a box around
+    # that hand's joints, as machine-label's per-hand refinement crops it); 0: none
+    hand_crop_fraction: float = 0.0
     scale_jitter: float = 0.25  # box size x U(1 - s, 1 + s)
     translate_jitter: float = 0.15  # box centre shift, fraction of the box size
     rotation_deg: float = 45.0  # uniform +- rotation of the crop
@@ -50,6 +53,18 @@ class LabelerConfig:
     # views and tells right from left in 3D (machine_labeler/hand_pairing.py). Single-hand
     # crops always train the hand's own channels.
     two_hand_channels: str = "channels"
+    # Multiview bootstrapping (annotator/machine_selection.py, docs/labeler_training.md): which
+    # merged machine joints a ``--labels human+machine`` training takes, and their weight.
+    select_min_inliers: int = 4  # RANSAC inlier views a machine joint needs
+    # its mean reprojection error over those views, at most (the labelling's RANSAC threshold:
+    # on the full demo's capture a lower error did not mean a better joint, bench/qc_score.py)
+    select_max_error_px: float = 6.0
+    select_bone_tolerance: float = 0.4  # bones within +-40 % of the subject's human medians
+    # its quality score (machine_labeler/quality.py: the share of views agreeing, ...) at
+    # least this; 0.2 kept 443 of 2,749 joints at 8.3 mm median (the labels' own: 20.1 mm)
+    select_min_score: float = 0.2
+    select_duplicate_mm: float = 30.0  # wrists closer than this: one hand found twice
+    machine_weight: float = 0.5  # loss weight of a selected machine joint (a human one: 1)
 
     def __post_init__(self) -> None:
         if self.crop_px <= 0 or self.crop_px % 32:
@@ -65,8 +80,19 @@ class LabelerConfig:
         if self.two_hand_channels not in ("channels", "either"):
             raise ValueError(f"config {self.name!r}: two_hand_channels must be 'channels' or "
                              "'either'")
+        if not 0.0 <= self.hand_crop_fraction <= 1.0:
+            raise ValueError(f"config {self.name!r}: hand_crop_fraction must be in [0, 1]")
         if not 0.0 <= self.whole_view_fraction <= 1.0:
             raise ValueError(f"config {self.name!r}: whole_view_fraction must be in [0, 1]")
+        if not 0.0 <= self.select_min_score <= 1.0:
+            raise ValueError(f"config {self.name!r}: select_min_score must be in [0, 1]")
+        if self.select_min_inliers < 2:
+            raise ValueError(f"config {self.name!r}: select_min_inliers must be >= 2")
+        if not (self.select_max_error_px > 0 and self.select_bone_tolerance > 0
+                and self.select_duplicate_mm >= 0 and self.machine_weight > 0):
+            raise ValueError(f"config {self.name!r}: select_max_error_px, "
+                             "select_bone_tolerance and machine_weight must be > 0, "
+                             "select_duplicate_mm >= 0")
 
     @property
     def stride(self) -> int:
@@ -102,6 +128,7 @@ CONFIGS: dict[str, LabelerConfig] = {
         loss="dual",
         ce_weight=0.05,
         two_hand_channels="either",
+        hand_crop_fraction=0.3,
     ),
     # b0 at half width / half depth on 96 px crops: trains in minutes on 2 CPU cores.
     "cpu-small": LabelerConfig(
@@ -129,6 +156,8 @@ CONFIGS: dict[str, LabelerConfig] = {
         # pairs the views and chirality names the hands (interacting-hand machine labels
         # 35.4 -> 13.2 mm median on a 32-camera capture, docs/labeler_training.md)
         two_hand_channels="either",
+        # a third of two-hand views cropped around one hand, as per-hand refinement sees them
+        hand_crop_fraction=0.3,
     ),
 }
 
@@ -141,7 +170,8 @@ def get_config(name: str) -> LabelerConfig:
 
 
 def config_from_dict(d: dict[str, Any]) -> LabelerConfig:
-    """Rebuild a config stored in a checkpoint; unknown keys are rejected."""
+    """Rebuild a config stored in a checkpoint; unknown keys are rejected, missing ones
+    (fields added since the checkpoint was written) take their defaults."""
     fields = {f.name for f in dataclasses.fields(LabelerConfig)}
     unknown = sorted(set(d) - fields)
     if unknown:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from annotator import skeleton
+from annotator.hand_geometry import chirality, chirality_agreement
 from triangulation import CameraRig, project, triangulate
 
 __all__ = ["chirality", "chirality_agreement", "duplicate_hand", "hands_in_order", "pair_views"]
@@ -30,11 +31,6 @@ __all__ = ["chirality", "chirality_agreement", "duplicate_hand", "hands_in_order
 _H = skeleton.JOINTS_PER_HAND
 _FLIP = np.asarray(skeleton.FLIP_INDEX)
 _PARENT = skeleton.PARENTS[:_H]
-_WRIST = int(np.nonzero(_PARENT < 0)[0][0])
-_THUMB_TIP = 0
-_MCP_INDEX_SIDE = (7, 11)  # index MCP, else middle MCP
-_MCP_PINKY_SIDE = (19, 15)  # pinky MCP, else ring MCP
-_FINGERS = ((4, 7), (8, 11), (12, 15), (16, 19))  # (tip, MCP) of index .. pinky
 
 
 def pair_views(
@@ -87,52 +83,6 @@ def pair_views(
     total = cost.sum(axis=(2, 3))  # (2, V)
     swap[others] = total[1] < total[0]
     return swap
-
-
-def _first_finite(hand: np.ndarray, joints: tuple[int, ...]) -> np.ndarray | None:
-    for j in joints:
-        if np.isfinite(hand[j]).all():
-            return hand[j]
-    return None
-
-
-def chirality(hand_mm: np.ndarray) -> float:
-    """Signed chirality of one hand's 21 joints in right-hand order: > 0 for a right hand.
-
-    The mean over the thumb tip (from the wrist) and the four finger tips (from their MCP)
-    of the unit offset along the palm normal ``(index MCP - wrist) x (pinky MCP - wrist)``
-    (middle / ring MCP stand in for missing index / pinky MCPs). NaN when the palm normal
-    cannot be formed.
-    """
-    w = hand_mm[_WRIST]
-    a = _first_finite(hand_mm, _MCP_INDEX_SIDE)
-    b = _first_finite(hand_mm, _MCP_PINKY_SIDE)
-    if a is None or b is None or not np.isfinite(w).all():
-        return float("nan")
-    n = np.cross(a - w, b - w)
-    norm = float(np.linalg.norm(n))
-    if norm < 1e-6:
-        return float("nan")
-    n = n / norm
-    terms = []
-    for tip, base in ((_THUMB_TIP, _WRIST), *_FINGERS):
-        d = hand_mm[tip] - hand_mm[base]
-        length = float(np.linalg.norm(d))
-        if np.isfinite(length) and length > 1e-6:
-            terms.append(float(d @ n) / length)
-    return float(np.mean(terms)) if terms else float("nan")
-
-
-def chirality_agreement(hands: list[tuple[str, np.ndarray]]) -> tuple[float, int]:
-    """(share of hands whose chirality sign matches their label, hands scored) over
-    ``(hand name, (21, 3) joints)`` pairs, e.g. the project's human labels."""
-    ok = n = 0
-    for name, joints in hands:
-        c = chirality(joints)
-        if np.isfinite(c) and c != 0:
-            n += 1
-            ok += int((c > 0) == (name == skeleton.HANDS[0]))
-    return (ok / n if n else float("nan")), n
 
 
 def hands_in_order(joints_world_mm: np.ndarray, present: np.ndarray) -> bool:

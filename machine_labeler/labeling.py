@@ -43,6 +43,13 @@ import numpy as np
 import torch
 
 from annotator import skeleton
+from annotator.hand_geometry import (
+    SubjectBones,
+    chirality,
+    chirality_agreement,
+    human_hands,
+    reference_bone_lengths,
+)
 from annotator.store.machine_shards import (
     QUALITY_BONE_LENGTH,
     QUALITY_FEW_INLIERS,
@@ -66,8 +73,6 @@ from machine_labeler.hand_finding import (
     locate_hands,
 )
 from machine_labeler.hand_pairing import (
-    chirality,
-    chirality_agreement,
     duplicate_hand,
     hands_in_order,
     pair_views,
@@ -91,10 +96,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-_BONE_CHILD = np.nonzero(skeleton.PARENTS >= 0)[0]
 _FLIP = np.asarray(skeleton.FLIP_INDEX)
-_BONE_PARENT = skeleton.PARENTS[_BONE_CHILD]
-_HAND_OF = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT], np.int64)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class LabelingSettings:
     refine_tol_mm: float = 0.5
     # joints whose quality score (machine_labeler.quality) is below this are flagged for
     # review (QUALITY_LOW_SCORE, with the failed checks' bits as the reasons)
-    flag_below: float = 0.3
+    flag_below: float = 0.05
     score_weights: ScoreWeights = field(default_factory=ScoreWeights)
     # pair the two hands' channels across views before lifting, and put the lifted hands in
     # their slots by chirality where the human labels confirm the rule (hand_pairing.py)
@@ -266,59 +268,6 @@ def _unpack_views(item: dict) -> list[np.ndarray | None]:
     return out
 
 
-def reference_bone_lengths(
-    store, max_instants: int = 2000, instants: np.ndarray | None = None
-) -> np.ndarray | None:
-    """(B,) median length of each bone (child joint of ``skeleton.PARENTS``) over the human
-    labels (of ``instants`` when given), or None without human labels."""
-    inst = store.labelled_instants("human")
-    if instants is not None:
-        inst = np.intersect1d(inst, np.asarray(instants, np.int64))
-    inst = inst[:max_instants]
-    if inst.size == 0:
-        return None
-    lengths = []
-    for i in inst.tolist():
-        lab = store.labels(int(i))
-        x = np.where((lab.joint_source == "human")[:, None], lab.joints_world_mm, np.nan)
-        lengths.append(np.linalg.norm(x[_BONE_CHILD] - x[_BONE_PARENT], axis=-1))
-    with warnings.catch_warnings():  # bones of a hand nobody labelled: NaN, no check
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(np.stack(lengths), axis=0)
-    return med if np.isfinite(med).any() else None
-
-
-class SubjectBones:
-    """Reference bone lengths per subject, measured on the human labels.
-
-    A capture's hands belong to a subject (the per-instant attribute ``subject`` where the
-    project has one); each subject's bones are the median over its human-labelled instants.
-    A subject nobody labelled, or a project without subjects, uses the median over all
-    human labels. ``of(instant)`` -> (B,) lengths or None without any human label.
-    """
-
-    def __init__(self, store, max_instants: int = 2000):
-        self.pooled = reference_bone_lengths(store, max_instants)
-        self.subject: np.ndarray | None = None
-        self.by_subject: dict[int, np.ndarray | None] = {}
-        if "subject" in store.instant_attr_names():
-            self.subject = np.asarray(store.instant_attr("subject")).astype(np.int64)
-            for sub in np.unique(self.subject).tolist():
-                own = reference_bone_lengths(
-                    store, max_instants, np.flatnonzero(self.subject == sub)
-                )
-                if own is not None and self.pooled is not None:
-                    own = np.where(np.isfinite(own), own, self.pooled)
-                self.by_subject[int(sub)] = own
-        self.any = self.pooled is not None
-
-    def of(self, instant: int) -> np.ndarray | None:
-        if self.subject is None:
-            return self.pooled
-        own = self.by_subject.get(int(self.subject[int(instant)]))
-        return self.pooled if own is None else own
-
-
 def _nearer_channel_set(own: np.ndarray, other: np.ndarray, want: np.ndarray) -> np.ndarray:
     """(V,) bool: per crop, whether the other hand's channels (V, 21, 2) lie nearer the
     expected joints ``want`` (V, 21, 2) than the hand's own channels (median over joints)."""
@@ -327,19 +276,6 @@ def _nearer_channel_set(own: np.ndarray, other: np.ndarray, want: np.ndarray) ->
         d_own = np.nanmedian(np.linalg.norm(own - want, axis=-1), axis=1)
         d_other = np.nanmedian(np.linalg.norm(other - want, axis=-1), axis=1)
     return np.isfinite(d_other) & ~(d_own <= d_other)
-
-
-def human_hands(store, max_instants: int = 2000) -> list[tuple[str, np.ndarray]]:
-    """(hand name, (21, 3) joints) of every fully human-labelled hand (up to
-    ``max_instants`` instants), e.g. to check the chirality rule on this capture."""
-    out = []
-    for i in store.labelled_instants("human")[:max_instants].tolist():
-        lab = store.labels(int(i))
-        for name in skeleton.HANDS:
-            sel = skeleton.hand_joints(name)
-            if (lab.joint_source[sel] == "human").all():
-                out.append((name, lab.joints_world_mm[sel]))
-    return out
 
 
 class _Detector:
@@ -598,7 +534,7 @@ class _Labeller:
                 joints, n_views, mean_err = joints[_FLIP], n_views[_FLIP], mean_err[_FLIP]
                 fu, fc = fu[:, _FLIP], fc[:, _FLIP]
                 present = present[::-1].copy()
-        absent = ~present[_HAND_OF]
+        absent = ~present[skeleton.HAND_INDEX]
         joints[absent] = np.nan
         score, quality = self._quality(p, joints, fu, fc, n_views, mean_err, present)
         quality[absent] = 0

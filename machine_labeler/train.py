@@ -5,10 +5,18 @@ channels-last everywhere, DDP when launched by torchrun (gloo on CPU, NCCL on CU
 from the newest checkpoint of the same config, ``metrics.jsonl`` (step, epoch, loss, lr,
 images/s, skipped images) beside the checkpoint, and a ``progress(done, total)`` callback.
 Hooks are callables ``hook(info: StepInfo)`` called after every step on every rank.
+
+Training data: ``labels="human"`` trains on the human 3D labels projected into every camera;
+``labels="human+machine"`` adds the merged machine joints that pass the selection rule
+(:mod:`annotator.machine_selection`), projected the same way with a lower loss weight
+(multiview bootstrapping). A run starts from random weights, ImageNet backbone weights, or
+a whole earlier detector (``init_weights`` naming a labeller checkpoint, or
+``init_newest``: the project's newest checkpoint of the same config).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -26,12 +34,14 @@ from annotator.skeleton import FLIP_INDEX, HANDS, hand_slice
 from annotator.time_budget import TimeBudget
 from machine_labeler.checkpoint import (
     CHECKPOINT_NAME,
+    is_detector_checkpoint,
     load_checkpoint,
+    load_detector_weights,
     new_run_dir,
     newest_checkpoint,
     save_checkpoint,
 )
-from machine_labeler.config import LabelerConfig
+from machine_labeler.config import LabelerConfig, config_from_dict
 from machine_labeler.loader_workers import worker_init_fn
 from machine_labeler.model import KeypointDetector, load_imagenet_weights
 from machine_labeler.train_data import (
@@ -39,13 +49,18 @@ from machine_labeler.train_data import (
     HandCropDataset,
     LabelledViews,
     collate,
+    concat_views,
     load_labelled_views,
+    load_machine_views,
 )
 
 __all__ = [
     "StepInfo",
     "TrainResult",
+    "LABEL_SETS",
+    "NoMachineLabelsError",
     "train_labeler",
+    "init_from_file",
     "heatmap_loss",
     "location_loss",
     "lr_at",
@@ -55,6 +70,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METRICS_NAME = "metrics.jsonl"
+#: What ``--labels`` may train on.
+LABEL_SETS = ("human", "human+machine")
+
+
+class NoMachineLabelsError(ValueError):
+    """``--labels human+machine`` on a project whose machine labels were never merged."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,12 @@ class TrainResult:
     world_size: int
     stopped_by_time: bool = False  # the --max-minutes budget ended the run before its steps
     train_seconds: float = 0.0  # training-loop time, earlier attempts of a resumed run included
+    labels: str = "human"  # the label set trained on (LABEL_SETS)
+    machine_views: int = 0  # of ``views``, those from selected machine joints
+    # human+machine: the selection's counts (Selection.summary: kept, candidates,
+    # precision_5mm where the project has ground truth, rejections by reason)
+    selection: dict | None = None
+    init_weights: str | None = None  # the file the weights started from, if any
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -200,8 +227,11 @@ def train_labeler(
     progress: Callable[[int, int], None] | None = None,
     hooks: Sequence[Callable[[StepInfo], None]] = (),
     max_minutes: float | None = None,
+    labels: str = "human",
+    machine_weight: float | None = None,
+    init_newest: bool = False,
 ) -> TrainResult:
-    """Train the detector on the human labels of ``project`` and write a checkpoint.
+    """Train the detector on the labels of ``project`` and write a checkpoint.
 
     ``steps`` is the total step count of the run (a resumed run continues up to it);
     otherwise ``epochs`` (or ``config.epochs``) passes over the training views.
@@ -209,9 +239,26 @@ def train_labeler(
     :mod:`annotator.time_budget`): the run stops with a checkpoint when it is spent, and
     the learning-rate schedule runs on whichever of steps and time is further along.
     ``batch_size`` is per process. Returns the run folder, checkpoint and throughput.
+
+    ``labels``: "human", or "human+machine" to add the selected merged machine joints
+    (module docstring) with loss weight ``machine_weight`` (default
+    ``config.machine_weight``); NoMachineLabelsError when nothing was merged.
+    ``init_weights``: ImageNet EfficientNet weights (backbone only) or a labeller
+    checkpoint (the whole detector; its config must fit). ``init_newest``: start from the
+    project's newest checkpoint of ``config.name``. Neither goes with ``resume``.
     """
     from annotator.store import ProjectStore
 
+    if labels not in LABEL_SETS:
+        raise ValueError(f"--labels must be one of {', '.join(LABEL_SETS)}, got {labels!r}")
+    weight = config.machine_weight if machine_weight is None else float(machine_weight)
+    if not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"--machine-weight must be > 0, got {machine_weight}")
+    if init_weights is not None and init_newest:
+        raise ValueError("--init-weights and --init newest exclude each other")
+    if resume and (init_weights is not None or init_newest):
+        raise ValueError("--resume continues a run's own weights: it takes no --init-weights "
+                         "or --init")
     if steps is not None and steps <= 0:
         raise ValueError("--steps must be > 0")
     if epochs is not None and not epochs > 0:
@@ -227,16 +274,67 @@ def train_labeler(
     try:
         with ProjectStore.open(project, mode="r") as store:
             views = load_labelled_views(store, instants)
+            n_machine, summary = 0, None
+            if labels == "human+machine":
+                machine, summary = _machine_views(store, config, weight)
+                n_machine = len(machine)
+                views = concat_views(views, machine)
+            if init_newest:
+                init_weights = newest_checkpoint(store, config.name)
+                if init_weights is None:
+                    raise ValueError(f"--init newest: no {config.name!r} labeler checkpoint "
+                                     f"under {store.models_dir / 'labeler'}")
             models_dir = store.models_dir
-        return _train(
+        extra = {"labels": labels, "machine_views": n_machine,
+                 "init_weights": None if init_weights is None else str(init_weights)}
+        if summary is not None:
+            extra.update(machine_weight=weight, selection=summary)
+        result = _train(
             views, models_dir, config, dev, rank, world, steps=steps, epochs=epochs,
             init_weights=init_weights, resume=resume, batch_size=batch_size, workers=workers,
             seed=seed, log_every=log_every, progress=progress, hooks=hooks,
-            max_minutes=max_minutes,
+            max_minutes=max_minutes, extra=extra,
+        )  # fmt: skip
+        return dataclasses.replace(
+            result, labels=labels, machine_views=n_machine, selection=summary,
+            init_weights=extra["init_weights"],
         )  # fmt: skip
     finally:
         if started:
             dist.destroy_process_group()
+
+
+def _machine_views(store, config: LabelerConfig, weight: float) -> tuple[LabelledViews, dict]:
+    """The selected machine joints as training views, and the selection's summary."""
+    from annotator.machine_merge import DETECTIONS_NAME, read_detections
+    from annotator.machine_selection import SelectionRule, select_machine_joints
+
+    det = read_detections(store.machine_dir)
+    if det is None:
+        raise NoMachineLabelsError(
+            f"{store.machine_dir / DETECTIONS_NAME}: no merged machine labels to train on "
+            "(run 'annotator machine-label' and 'annotator merge' first, or use --labels human)"
+        )
+    selection = select_machine_joints(store, det, SelectionRule.from_config(config))
+    views = load_machine_views(store, selection, weight)
+    summary = selection.summary(store)
+    log.info("machine labels: kept %d of %d candidate joints (%d views)",
+             selection.kept_count, selection.candidates, len(views))
+    return views, summary
+
+
+def init_from_file(model: KeypointDetector, path: str | Path) -> str:
+    """Start ``model`` from ``path``: a labeller checkpoint loads the whole detector (its
+    config must fit, else a one-line ValueError naming the file), anything else is read as
+    ImageNet EfficientNet weights for the backbone. Returns "labeler" or "imagenet"."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file")
+    if is_detector_checkpoint(path):
+        load_detector_weights(model, path)
+        return "labeler"
+    load_imagenet_weights(model, path)
+    return "imagenet"
 
 
 def _broadcast_str(value: str, world: int) -> str:
@@ -266,6 +364,7 @@ def _train(
     progress: Callable[[int, int], None] | None,
     hooks: Sequence[Callable[[StepInfo], None]],
     max_minutes: float | None = None,
+    extra: dict | None = None,
 ) -> TrainResult:
     torch.manual_seed(seed)
     bs = int(batch_size or config.batch_size)
@@ -273,7 +372,8 @@ def _train(
         raise ValueError("--batch-size must be > 0")
     model = KeypointDetector(config)
     if init_weights is not None:
-        load_imagenet_weights(model, init_weights)
+        kind = init_from_file(model, init_weights)
+        log.info("started from %s (%s weights)", init_weights, kind)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start_step, total_prev, skipped, spent_before = 0, None, 0, 0.0
 
@@ -293,11 +393,17 @@ def _train(
     ck_file = run / CHECKPOINT_NAME
     if resume:
         ck = load_checkpoint(ck_file)
-        if ck["config"] != config.to_dict():
+        if config_from_dict(ck["config"]) != config:
             raise ValueError(f"{ck_file}: --resume with a different config than the checkpoint's")
         model.load_state_dict(ck["model"])
         if ck.get("optimizer"):
             optimizer.load_state_dict(ck["optimizer"])
+        ran_on = ck["extra"].get("labels", "human")
+        if extra is not None and extra.get("labels", "human") != ran_on:
+            raise ValueError(f"{ck_file}: --resume with --labels {extra.get('labels')}, but the "
+                             f"run trains on --labels {ran_on}")
+        if extra is not None and ck["extra"].get("init_weights"):
+            extra = {**extra, "init_weights": ck["extra"]["init_weights"]}
         start_step = int(ck["step"])
         total_prev = ck["extra"].get("total_steps")
         spent_before = float(ck["extra"].get("train_seconds", 0.0))
@@ -402,6 +508,7 @@ def _train(
                     "world_size": world, "skipped_images": skipped,
                     "train_seconds": round(budget.spent_s(), 3), "max_minutes": max_minutes,
                     "stopped_by_time": bool(out_of_time and step < total),
+                    **(extra or {}),
                 }  # fmt: skip
                 save_checkpoint(ck_file, model, config, optimizer, step=step,
                                 epoch=int(step * bs * world // n), extra=extra)  # fmt: skip

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from annotator.skeleton import HANDS, hand_slice
+from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
 from machine_labeler.augment import (
     GeometricAug,
     augment_affine,
@@ -42,6 +42,8 @@ __all__ = [
     "LabelledViews",
     "NoHumanLabelsError",
     "load_labelled_views",
+    "load_machine_views",
+    "concat_views",
     "HandCropDataset",
     "EpochSampler",
     "collate",
@@ -130,6 +132,96 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
     )
 
 
+def load_machine_views(store, selection, weight: float) -> LabelledViews:  # noqa: ANN001
+    """Selected machine joints (:func:`annotator.machine_selection.select_machine_joints`) as
+    2D training labels in every camera of their capture.
+
+    Each kept 3D joint is projected into every camera (not only its RANSAC inlier views);
+    a view is a sample where some kept joint lands inside the image and in front of the
+    camera. Kept joints weigh ``weight``; every other joint of a machine instant weighs 0
+    (a rejected joint, an absent hand: the detector is not taught "nothing here" from the
+    machine's own verdicts). Returns empty views when nothing was kept.
+    """
+    from triangulation import in_front, in_image, project
+
+    if not weight > 0:
+        raise ValueError(f"machine weight must be > 0, got {weight}")
+    names = store.camera_names
+    C, J = len(names), selection.kept.shape[1] if selection.kept.ndim == 2 else 0
+    rows_i, rows_c, paths, sizes, uvs, weights = [], [], [], [], [], []
+    todo = np.nonzero(selection.kept.any(axis=1))[0]
+    captures = [store.instant(int(selection.instants[k])).capture for k in todo.tolist()]
+    by_row: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for cap in dict.fromkeys(captures):  # each capture's instants projected at once
+        ks = np.array([k for k, c in zip(todo.tolist(), captures, strict=True) if c == cap])
+        rig = store.rig(cap)
+        cols = store.camera_positions(cap)
+        pts = np.where(selection.kept[ks, :, None], selection.joints_world_mm[ks], np.nan)
+        uv_rig = project(pts, rig)  # (K, J, C', 2)
+        front_rig = in_front(pts, rig)  # (K, J, C')
+        inimg_rig = in_image(uv_rig, rig)
+        for n, k in enumerate(ks.tolist()):
+            uv = np.full((C, J, 2), np.nan)
+            front = np.zeros((C, J), bool)
+            inimg = np.zeros((C, J), bool)
+            uv[cols] = uv_rig[n].transpose(1, 0, 2)
+            front[cols] = front_rig[n].T
+            inimg[cols] = inimg_rig[n].T
+            by_row[k] = (uv, front, inimg)
+    for k in todo.tolist():
+        i = int(selection.instants[k])
+        kept = selection.kept[k]
+        uv_all, front, inimg = by_row[k]
+        rig = store.rig(store.instant(i).capture)
+        size_of = {cam.name: (cam.width, cam.height) for cam in rig}
+        w = np.where(kept, np.float32(weight), np.float32(0.0)).astype(np.float32)
+        for c, p in enumerate(store.image_paths(i)):
+            if p is None or names[c] not in size_of:
+                continue
+            if not (kept & front[c] & inimg[c]).any():
+                continue
+            rows_i.append(i)
+            rows_c.append(c)
+            paths.append(str(p))
+            sizes.append(size_of[names[c]])
+            uvs.append(np.where((kept & front[c])[:, None], uv_all[c], np.nan).astype(np.float32))
+            weights.append(w)
+    if not rows_i:
+        return _empty_views(J or NUM_JOINTS)
+    return LabelledViews(
+        instants=np.asarray(rows_i, np.int64),
+        cameras=np.asarray(rows_c, np.int64),
+        paths=paths,
+        sizes=np.asarray(sizes, np.int64),
+        uv_px=np.stack(uvs),
+        weight=np.stack(weights),
+    )
+
+
+def _empty_views(num_joints: int) -> LabelledViews:
+    return LabelledViews(
+        instants=np.empty(0, np.int64),
+        cameras=np.empty(0, np.int64),
+        paths=[],
+        sizes=np.empty((0, 2), np.int64),
+        uv_px=np.empty((0, num_joints, 2), np.float32),
+        weight=np.empty((0, num_joints), np.float32),
+    )
+
+
+def concat_views(*parts: LabelledViews) -> LabelledViews:
+    """The samples of ``parts`` one after the other, as one :class:`LabelledViews`."""
+    parts = tuple(p for p in parts if len(p)) or parts[:1]
+    return LabelledViews(
+        instants=np.concatenate([p.instants for p in parts]),
+        cameras=np.concatenate([p.cameras for p in parts]),
+        paths=[x for p in parts for x in p.paths],
+        sizes=np.concatenate([p.sizes for p in parts]),
+        uv_px=np.concatenate([p.uv_px for p in parts]),
+        weight=np.concatenate([p.weight for p in parts]),
+    )
+
+
 def read_rgb(path: str) -> np.ndarray | None:
     """(H, W, 3) uint8 RGB, or None when the file is missing or not an image."""
     try:
@@ -174,7 +266,7 @@ class HandCropDataset(torch.utils.data.Dataset):
                 else GeometricAug.identity()
             )
         else:
-            box = square_box(uv, pad=cfg.box_pad)
+            box = square_box(_crop_points(uv, weight, cfg.hand_crop_fraction, rng), pad=cfg.box_pad)
             aug = (
                 sample_geometric(
                     rng, cfg.scale_jitter, cfg.translate_jitter, cfg.rotation_deg, cfg.flip_prob
@@ -207,6 +299,21 @@ class HandCropDataset(torch.utils.data.Dataset):
             "ok": bool(ok),
             "path": self.views.paths[n],
         }
+
+
+def _crop_points(
+    uv: np.ndarray, weight: np.ndarray, hand_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The joints a training crop is boxed around: all of them, or (with probability
+    ``hand_fraction``, in a view where both hands are labelled) one hand's, chosen at random.
+    The other hand's joints that fall in that box stay targets."""
+    if hand_fraction <= 0:
+        return uv
+    seen = np.isfinite(uv).all(-1) & (weight > 0)
+    both = all(seen[hand_slice(h)].sum() >= 2 for h in HANDS)
+    if not (both and rng.random() < hand_fraction):
+        return uv
+    return uv[hand_slice(HANDS[int(rng.integers(len(HANDS)))])]
 
 
 class EpochSampler(torch.utils.data.Sampler):

@@ -65,6 +65,17 @@ def run(args: argparse.Namespace) -> int:
         hd = m["hands"]
         print(f"hands    {hd['found']} of {hd['present']} present hands labelled, "
               f"{hd['missed']} missed, {hd['extra']} extra")
+    q = report.get("qc") or {}
+    if q.get("joints"):
+        def mm(v):
+            return "n/a" if v is None or v != v else f"{v:.2f} mm"
+
+        sel = q.get("selected_precision")
+        sel_text = "" if "selected_joints" not in q else (
+            f"; selection rule keeps {q['selected_joints']} joints"
+            + ("" if sel is None else f", {sel:.0%} within 5 mm"))
+        print(f"qc       {q['flagged_share']:.0%} flagged: median {mm(q['flagged_median_mm'])} "
+              f"flagged vs {mm(q['unflagged_median_mm'])} unflagged{sel_text}")
     print(f"human    median {h['median_mm']:.2f} mm  ({h['joints']} joints)")
     print(f"baseline median {b['median_mm']:.2f} mm  (mean pose at the true root)")
     for p in report["views_curve"]:

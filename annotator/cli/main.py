@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, str] = {
     "train-labeler": "machine_labeler.cli.train_labeler",
     "machine-label": "machine_labeler.cli.machine_label",
     "merge": "annotator.cli.merge",
+    "bootstrap": "machine_labeler.cli.bootstrap",
     "evaluate": "annotator.cli.evaluate",
     "train-internet": "pose_net.cli.train_internet",
     "eval-internet": "pose_net.cli.eval_internet",

@@ -73,9 +73,11 @@ def test_score_ranks_disturbed_joints_below_clean_ones(synth):
     # (c) the detections disagree with the point by 3x the threshold
     uv_c = uv.copy()
     uv_c[:, wrong] += 18.0
-    for j, (jj, uu) in {tip: (joints, uv_a), mid: (j_b, uv_b), wrong: (joints, uv_c)}.items():
+    # (a) and (c) lose most of their support; (b) only its bone term (exp(-0.5 |log 1.8|))
+    cases = {tip: (joints, uv_a, 0.5), mid: (j_b, uv_b, 0.85), wrong: (joints, uv_c, 0.5)}
+    for j, (jj, uu, factor) in cases.items():
         s = quality_score(joint_evidence(jj, uu, w, rig, 6.0, bones), 6.0)
-        assert s[j] < 0.5 * clean[j], (j, s[j], clean[j])
+        assert s[j] < factor * clean[j], (j, s[j], clean[j])
     # a hand whose chirality contradicts its slot scores lower everywhere
     bad_hand = quality_score(joint_evidence(joints, uv, w, rig, 6.0, bones,
                                             hand_ok=np.array([False, False])), 6.0)
