@@ -17,6 +17,20 @@ missed, and the all-view error re-triangulated at several RANSAC thresholds. Wri
 ``results/views_curve.png`` (the paper's 2.78 mm at 90 views as a reference line).
 
     python bench/labeler_accuracy.py --out /tmp/labeler_accuracy [--steps 1500]
+
+``--ablation`` instead compares, on one capture and with the same training time per row
+(``--minutes`` in all, split evenly over the row's trainings):
+
+- ``plain``: ``train-labeler --labels human`` for the whole time, ``machine-label --refine 0``;
+- ``+refinement``: the same detector, ``machine-label --refine 1`` (per-hand crops);
+- ``+1 round``: ``annotator bootstrap --rounds 1`` (two trainings of half the time each);
+- ``+2 rounds``: ``annotator bootstrap --rounds 2`` (three trainings of a third each);
+
+each row in its own project (the images shared), each with median / mean / two-hand
+median, the ends of the views curve, the held-out 2D error per view, the QC split and the
+selection's precision; ``results/ablation.json`` and ``results/ablation.md``.
+
+    python bench/labeler_accuracy.py --ablation --out /tmp/ablation --minutes 8
 """
 
 from __future__ import annotations
@@ -258,6 +272,106 @@ def table(ev: dict, diag: dict, timings: dict, args) -> str:
     return "\n".join(lines)
 
 
+def _row_project(base: Path, dst: Path) -> Path:
+    """A project sharing ``base``'s images (a symlink) with copies of its small files and no
+    models or machine labels: each ablation row starts from the same human labels."""
+    import shutil
+
+    if (dst / "project.toml").exists():
+        return dst
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in base.iterdir():
+        if f.name in ("images", "models", "machine") or f.name.startswith("."):
+            continue
+        if f.is_file():
+            shutil.copy2(f, dst / f.name)
+    (dst / "images").symlink_to((base / "images").resolve())
+    return dst
+
+
+def _row_figures(project: Path, ev: dict, seconds: float) -> dict:
+    curve = ev.get("views_curve") or []
+    diag = diagnostics(project)
+    m = ev["machine"]
+    qc = ev.get("qc", {})
+    return {
+        "median_mm": m["median_mm"], "mean_mm": m["mean_mm"],
+        "interacting_median_mm": m["interacting"]["median_mm"],
+        "single_median_mm": m["single"]["median_mm"],
+        "hands": m.get("hands"),
+        "views_curve_mean_mm": {str(p["views"]): p["mean_mm"] for p in curve},
+        "detector_2d_median_px": diag["detector_2d_px"]["median"],
+        "detector_2d_interacting_px": diag["detector_2d_by_hands"]["interacting_median_px"],
+        "qc": qc, "seconds": round(seconds, 1),
+    }
+
+
+def ablation(args, base: Path, results: Path) -> int:
+    """The ``--ablation`` table (module docstring)."""
+    minutes = float(args.minutes)
+    repeats = ["--repeats", str(args.repeats)]
+    views = [v for v in (2, 8, 32) if v < args.cameras] + [args.cameras]
+    vflag = ["--views", ",".join(str(v) for v in views)]
+    rows: dict[str, dict] = {}
+    path = results / "ablation.json"
+    if path.exists():
+        rows = json.loads(path.read_text())["rows"]
+    plan = [
+        ("plain", None, 0), ("+refinement", None, 1), ("+1 round", 1, 1), ("+2 rounds", 2, 1)
+    ]
+    for name, rounds, refine in plan:
+        if name in rows:
+            continue
+        t0 = time.perf_counter()
+        timings: dict = {}
+        folder = "plain" if rounds is None else name.strip("+").replace(" ", "-")
+        project = _row_project(base, results.parent / "rows" / folder / "project")
+        p = str(project)
+        if rounds is None:
+            from annotator.store import ProjectStore
+
+            with ProjectStore.open(project) as store:
+                trained = any((store.models_dir / "labeler").glob("*/model.pt"))
+            if not trained:
+                _run(["train-labeler", p, "--config", args.config, "--steps", "1000000",
+                      "--max-minutes", f"{minutes:g}", "--device", args.device], timings,
+                     "train")
+            _run(["machine-label", p, "--refine", str(refine), "--device", args.device],
+                 timings, "machine-label")
+            _run(["merge", p], timings, "merge")
+        else:
+            _run(["bootstrap", p, "--rounds", str(rounds), "--config", args.config,
+                  "--steps", "1000000", "--max-minutes", f"{minutes / (rounds + 1):g}",
+                  "--device", args.device], timings, "bootstrap")
+        out = results / f"ablation-{folder}-refine{refine}.json"
+        _run(["evaluate", p, "--json", str(out), *vflag, *repeats], timings, "evaluate")
+        rows[name] = _row_figures(project, _nan(json.loads(out.read_text())),
+                                  time.perf_counter() - t0)
+        path.write_text(json.dumps({"minutes": minutes, "config": args.config,
+                                    "cameras": args.cameras, "rows": rows}, indent=1))
+    lines = [f"| row ({minutes:g} training minutes each, {args.config}, {args.cameras} "
+             "cameras) | median | mean | two-hand median | views curve "
+             f"{views[-2]} -> {views[-1]} (mean) | 2D error / view (two hands) | flagged: "
+             "median flagged / unflagged | selection precision (5 mm) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        vc = r["views_curve_mean_mm"]
+        q = r["qc"]
+        sel = q.get("selected_precision")
+        lines.append(
+            f"| {name} | {r['median_mm']:.2f} mm | {r['mean_mm']:.2f} mm | "
+            f"{r['interacting_median_mm']:.2f} mm | {vc[str(views[-2])]:.1f} -> "
+            f"{vc[str(views[-1])]:.1f} mm | {r['detector_2d_median_px']:.1f} px "
+            f"({r['detector_2d_interacting_px']:.1f}) | {q.get('flagged_share', 0):.0%}: "
+            f"{q.get('flagged_median_mm', float('nan')):.1f} / "
+            f"{q.get('unflagged_median_mm', float('nan')):.1f} mm | "
+            f"{'n/a' if sel is None or sel != sel else f'{sel:.0%}'} |")
+    text = "\n".join(lines)
+    (results / "ablation.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="/tmp/labeler_accuracy")
@@ -272,6 +386,10 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--label-args", default="", help="extra machine-label arguments")
+    ap.add_argument("--ablation", action="store_true",
+                    help="plain / +refinement / +1 round / +2 rounds at equal training time")
+    ap.add_argument("--minutes", type=float, default=8.0,
+                    help="--ablation: training minutes per row (split over its trainings)")
     args = ap.parse_args()
 
     out = Path(args.out)
@@ -293,6 +411,9 @@ def main() -> int:
         _run(["simulate-annotator", str(project), "--fraction", str(args.human_fraction),
               "--views", str(args.human_views), "--noise-px", str(args.noise_px)],
              timings, "simulate-annotator")
+    if args.ablation:
+        timings_path.write_text(json.dumps(timings))
+        return ablation(args, project, results)
     if not has_model:
         _run(["train-labeler", str(project), "--config", args.config, "--steps",
               str(args.steps), "--device", args.device], timings, "train-labeler")

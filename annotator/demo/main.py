@@ -88,7 +88,9 @@ def write_report(out: Path, size: DemoSize, stages: Sequence[Stage],
         figures["internet"] = _guarded("InterNet pictures", lambda: internet_sheet(
             ckpt, project, size.held_out_subjects, figs / "internet.png", out / ".demo" / "infer",
             count=size.pictures))
-    runs = {"machine labeler": _newest(list((project / "models").rglob("metrics.jsonl")))}
+    labeler_runs = sorted((project / "models" / "labeler").glob("*/metrics.jsonl"))
+    runs = {(f"machine labeler, round {r}" if len(labeler_runs) > 1 else "machine labeler"): m
+            for r, m in enumerate(labeler_runs)}
     for labels in size.table4:
         runs[f"InterNet ({labels})"] = _newest(list((out / "internet" / labels)
                                                     .rglob("metrics.jsonl")))

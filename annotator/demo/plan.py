@@ -52,6 +52,12 @@ class DemoSize:
     # steps actually taken are in the report). None: the steps alone.
     labeler_minutes: float | None = None
     internet_minutes: float | None = None
+    # multiview bootstrapping (``annotator bootstrap``): rounds after the human-label round,
+    # each training on human + selected machine labels from the previous round's weights,
+    # with its own steps cap and time budget (fine-tuning needs less than round 0)
+    bootstrap_rounds: int = 1
+    round_steps: int | None = None
+    round_minutes: float | None = None
 
     @property
     def held_in_subjects(self) -> list[int]:
@@ -77,31 +83,34 @@ SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize(
         name="tiny", cameras=8, instants=9, subjects=3, held_out=1, human_fraction=0.34,
         human_views=2, noise_px=1.5, labeler_steps=3, internet_steps=3, table4=("all",),
-        views_repeats=5, labeler_batch=8, internet_batch=4, pictures=2,
+        views_repeats=5, labeler_batch=8, internet_batch=4, pictures=2, round_steps=2,
     ),
     # ``annotator demo --quick``: <= 10 minutes on 2 CPU cores; InterNet's H+M row only.
     # The same 2-core machine type (AMD EPYC) ran the stages at rates that varied 2x between
     # hours (2026-12-02/03: synth 20-36 images/s, train-labeler 2.1-4.6 steps/s at batch 16,
     # train-internet 1.5-2.5 steps/s at batch 8), so the trainings have time budgets: the
     # other stages took 2.7 minutes at the slowest rates seen (7.7 minutes in all with
-    # budgets of 3.5 + 1.5), the trainings get 4 + 2 minutes. InterNet's steps are a cap
-    # the budget ends first (its EfficientNet trunk, 2026-12-03: ~3.2 steps/s at batch 8).
+    # budgets of 3.5 + 1.5), the trainings get 4 + 2 minutes (the labeller's 4 now split into
+    # 2.5 for round 0 and 1.5 for one bootstrapping round). InterNet's steps are a cap the
+    # budget ends first (its EfficientNet trunk, 2026-12-03: ~3.2 steps/s at batch 8).
     "quick": DemoSize(
         name="quick", cameras=24, instants=72, subjects=3, held_out=1, human_fraction=1 / 3,
-        human_views=2, noise_px=1.5, labeler_steps=1200, internet_steps=800, table4=("all",),
+        human_views=2, noise_px=1.5, labeler_steps=4000, internet_steps=800, table4=("all",),
         views_repeats=20, labeler_batch=16, internet_batch=8, pictures=2,
-        labeler_minutes=4.0, internet_minutes=2.0,
+        labeler_minutes=2.5, internet_minutes=2.0, round_steps=2500, round_minutes=1.5,
     ),
     # ``annotator demo``: <= 60 minutes on 2 CPU cores; the paper's Table 4 (H, M, H+M).
     # 80 cameras for the views curve (the paper's Fig. 4 goes to 90); 40 human instants.
     # At the slowest rates seen the other stages take ~22 minutes (synth 7, machine-label 6,
-    # eval-internet 3 x 2.5); the trainings get 15 + 3 x 5.5 minutes (InterNet's 2,000 steps
-    # are a cap the budget ends first).
+    # eval-internet 3 x 2.5); the trainings get 10 + 6 (the labeller: round 0 and one
+    # bootstrapping round, plus a second labelling pass) + 3 x 5.5 minutes (InterNet's 2,000
+    # steps are a cap the budget ends first).
     "full": DemoSize(
         name="full", cameras=80, instants=160, subjects=4, held_out=1, human_fraction=0.25,
-        human_views=2, noise_px=1.5, labeler_steps=4500, internet_steps=2000,
+        human_views=2, noise_px=1.5, labeler_steps=12000, internet_steps=2000,
         table4=("human", "machine", "all"), views_repeats=50, labeler_batch=16,
-        internet_batch=8, labeler_minutes=15.0, internet_minutes=5.5,
+        internet_batch=8, labeler_minutes=10.0, internet_minutes=5.5,
+        round_steps=8000, round_minutes=6.0,
     ),
 }
 
@@ -189,26 +198,21 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             items=human_instants * size.cameras, unit="image",
         ),
         Stage(
-            "train-labeler",
-            f"train the EfficientNet machine labeler (cpu-small) on the propagated labels, "
-            f"{_length(size.labeler_steps, size.labeler_minutes)}",
-            ("train-labeler", project, "--config", "cpu-small", "--steps",
-             str(size.labeler_steps), *_budget(size.labeler_minutes), "--device", "auto",
-             *_batch(size.labeler_batch)),
-            resume_argv=("--resume",), resume_if="project/models/labeler/*-cpu-small/model.pt",
-            items=size.labeler_steps, unit="step",
-            steps_from="project/models/labeler/*-cpu-small/metrics.jsonl",
-        ),
-        Stage(
-            "machine-label",
-            "machine-label every unlabelled instant: detect in every view, lift by RANSAC",
-            ("machine-label", project),
-            items=machine_images, unit="image",
-        ),
-        Stage(
-            "merge",
-            "merge the machine shards into the project (human labels win)",
-            ("merge", project),
+            "bootstrap",
+            f"machine labels by multiview bootstrapping: train the EfficientNet labeller "
+            f"(cpu-small) on the human labels ({_length(size.labeler_steps, size.labeler_minutes)}"
+            f"), label every unlabelled instant (RANSAC-lifted, per-hand refinement) and merge; "
+            f"then {size.bootstrap_rounds} round(s) of training on the human plus the selected "
+            f"machine labels from the previous weights "
+            f"({_length(size.round_steps or size.labeler_steps, size.round_minutes)}), "
+            "labelling and merging again",
+            ("bootstrap", project, "--rounds", str(size.bootstrap_rounds), "--config",
+             "cpu-small", "--steps", str(size.labeler_steps), *_budget(size.labeler_minutes),
+             *(("--round-steps", str(size.round_steps)) if size.round_steps else ()),
+             *(("--round-minutes", f"{size.round_minutes:g}") if size.round_minutes else ()),
+             "--device", "auto", *_batch(size.labeler_batch),
+             "--json", str(results / "bootstrap.json")),
+            items=machine_images * (size.bootstrap_rounds + 1), unit="image",
         ),
         Stage(
             "evaluate",

@@ -131,7 +131,11 @@ def _headline(s: Mapping) -> str:
 
 
 def _steps(s: Mapping, stage: str) -> int:
-    """Steps a training stage took (its planned count where the run did not record it)."""
+    """Steps a training stage took (its planned count where the run did not record it);
+    for "train-labeler", the machine labeller's steps over every bootstrapping round."""
+    if stage == "train-labeler":
+        done = sum(int(r.get("steps") or 0) for r in s.get("bootstrap") or [])
+        return done or int(s["size"]["labeler_steps"])
     done = (s.get("steps") or {}).get(stage)
     key = "labeler_steps" if stage == "train-labeler" else "internet_steps"
     return int(done) if done else int(s["size"][key])
@@ -232,6 +236,52 @@ def _split_table(s: Mapping) -> str:
             "<th>mean mm</th><th>p90 mm</th></tr>" + body + "</table>" + extra)
 
 
+def _rounds_table(s: Mapping) -> str:
+    """Machine-label error after each bootstrapping round, what each round trained on."""
+    rounds = s.get("bootstrap") or []
+    if not rounds:
+        return ""
+    body = ""
+    for r in rounds:
+        m = r.get("machine") or {}
+        sel = r.get("selection") or {}
+        prec = sel.get("precision_5mm")
+        trained = ("human labels" if r.get("labels") == "human" else
+                   f"human + {_e(sel.get('kept'))} of {_e(sel.get('candidates'))} machine "
+                   f"joints ({_pct(prec)} within 5 mm)")
+        secs = r.get("train_seconds")
+        body += (f"<tr><td>{_e(r.get('round'))}</td><td>{trained}</td>"
+                 f"<td class='num'>{_e(r.get('steps'))}"
+                 + (f" ({secs / 60:.1f} min)" if isinstance(secs, (int, float)) else "")
+                 + "</td>"
+                 + "".join(f"<td class='num'>{_mm(m.get(k))}</td>" for k in
+                           ("median_mm", "mean_mm", "single_median_mm",
+                            "interacting_median_mm"))
+                 + "</tr>")
+    return ("<h3>Multiview bootstrapping, round by round</h3><table><tr><th>round</th>"
+            "<th>trained on</th><th>steps</th><th>median mm</th><th>mean mm</th>"
+            "<th>one hand</th><th>two hands</th></tr>" + body + "</table>"
+            "<p class='note'>Each round: <code>train-labeler</code> (round 0 on the human "
+            "labels, later rounds on the human plus the machine joints the selection rule "
+            "keeps, from the previous round's weights), <code>machine-label</code> (with "
+            "per-hand refinement), <code>merge</code>; errors over all views.</p>")
+
+
+def _qc_note(s: Mapping) -> str:
+    q = s.get("qc") or {}
+    if not q.get("joints"):
+        return ""
+    ratio = _ratio(q.get("unflagged_median_mm"), q.get("flagged_median_mm"))
+    return (f"<p class='note'>Review flags (quality score below the threshold): "
+            f"{_pct(q.get('flagged_share'))} of the machine joints flagged, median error "
+            f"{_mm(q.get('flagged_median_mm'))} mm flagged against "
+            f"{_mm(q.get('unflagged_median_mm'))} mm unflagged"
+            + (f" ({ratio:.2f}×)" if ratio is not None else "")
+            + f"; {_pct(q.get('flagged_recall_20mm'))} of the joints more than 20 mm off are "
+            f"flagged. The training selection rule keeps {_e(q.get('selected_joints'))} "
+            f"joints, {_pct(q.get('selected_precision'))} of them within 5 mm.</p>")
+
+
 def _hands_note(hands) -> str:
     if not isinstance(hands, Mapping) or hands.get("present") is None:
         return ""
@@ -322,7 +372,8 @@ def render_report(
         + "<figcaption>The paper's Fig. 4 method: each machine-labelled joint re-triangulated "
         "from v random views of its detections (mean ± std over random subsets). Red star: "
         f"the paper's {PAPER_MACHINE_MM} mm with {PAPER_MACHINE_VIEWS} views on real data."
-        "</figcaption></figure><div>" + _split_table(s) + _views_table(s["views_curve"])
+        "</figcaption></figure><div>" + _split_table(s) + _qc_note(s)
+        + _views_table(s["views_curve"]) + _rounds_table(s)
         + "<p class='note'>Mean-pose baseline: a mean hand placed at the true root. Human "
         f"stage: the simulated annotator, {size['human_views']} views per joint, "
         f"{size['noise_px']} px click noise, on {_e(s['human'].get('instants'))} instants."

@@ -6,6 +6,9 @@ Keys (mm unless named otherwise; ``null`` where a stage has not produced its num
 (row name -> InterNet metrics), ``internet_mean_pose`` (eval-internet's constant predictor:
 the mean pose of the evaluated samples), ``internet_mean_pose_train`` (the mean pose of the
 training subjects, :mod:`annotator.demo.baseline`),
+``bootstrap`` (per round of ``annotator bootstrap``: labels trained on, steps, training
+seconds, the machine labels' errors after the round, the selection's kept joints and 5 mm
+precision), ``qc`` (``evaluate``'s review-flag split),
 ``seconds`` (stage -> wall s), ``total_seconds``, ``commands`` (stage -> command).
 """
 
@@ -98,6 +101,12 @@ def build_summary(
     if lookup(main_json, "baseline_mpjpe_all") is not None:
         oracle = {k: _finite(lookup(main_json, f"baseline_{k}"))
                   for k in ("mpjpe_all", "mpjpe_single", "mpjpe_interacting")}
+    boot = read_json(results / "bootstrap.json")
+    rounds = [
+        {k: r.get(k) for k in ("round", "labels", "steps", "train_seconds", "machine",
+                               "selection")}
+        for r in (lookup(boot, "rounds") or [])
+    ]
     seconds = {s.name: round(records[s.name].seconds, 2) for s in stages if s.name in records}
     cpu = {s.name: round(records[s.name].cpu_seconds, 1) for s in stages
            if s.cpu_counted and s.name in records and records[s.name].cpu_seconds is not None}
@@ -110,6 +119,8 @@ def build_summary(
         "machine": machine,
         "baseline": baseline,
         "views_curve": lookup(ev, "views_curve") or [],
+        "qc": dict(lookup(ev, "qc") or {}),
+        "bootstrap": rounds,
         "internet": main_row or {k: None for k in INTERNET_KEYS},
         "table4": table4,
         # eval-internet's: the mean pose of the evaluated samples themselves (an oracle constant)

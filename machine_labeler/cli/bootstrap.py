@@ -46,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="optimiser steps of each training (default: the config's epochs)")
     p.add_argument("--max-minutes", type=float, default=None, metavar="M",
                    help="wall-time budget of each training")
+    p.add_argument("--round-steps", type=int, default=None, metavar="N",
+                   help="steps of the trainings of rounds 1..R (default: --steps); they "
+                   "start from the previous round's weights and need fewer")
+    p.add_argument("--round-minutes", type=float, default=None, metavar="M",
+                   help="wall-time budget of the trainings of rounds 1..R (default: "
+                   "--max-minutes)")
+    p.add_argument("--refine", type=int, default=None, metavar="K",
+                   help="machine-label's per-hand refinement passes (default: its own, 1)")
     p.add_argument("--config", default="cpu-small", help="cpu-small (default) or paper")
     p.add_argument("--batch-size", type=int, default=None, help="training batch per process")
     p.add_argument("--machine-weight", type=float, default=None, metavar="W",
@@ -70,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--steps must be >= 1, got {args.steps}")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise CliError(f"--max-minutes must be > 0, got {args.max_minutes}")
+    if args.round_steps is not None and args.round_steps < 1:
+        raise CliError(f"--round-steps must be >= 1, got {args.round_steps}")
+    if args.round_minutes is not None and not args.round_minutes > 0:
+        raise CliError(f"--round-minutes must be > 0, got {args.round_minutes}")
+    if args.refine is not None and args.refine < 0:
+        raise CliError(f"--refine must be >= 0, got {args.refine}")
     if args.batch_size is not None and args.batch_size < 1:
         raise CliError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.machine_weight is not None and not args.machine_weight > 0:
@@ -181,8 +195,9 @@ class _Bootstrap:
             self._train(r)
         ckpt = rs["checkpoint"]
         if "machine-label" not in rs["done"]:
+            refine = [] if self.args.refine is None else ["--refine", str(self.args.refine)]
             self._step(r, "machine-label", ["machine-label", self.project, "--model", ckpt,
-                                            "--device", self.args.device])
+                                            "--device", self.args.device, *refine])
             self._mark(r, "machine-label")
         if "merge" not in rs["done"]:
             self._step(r, "merge", ["merge", self.project])
@@ -224,10 +239,12 @@ class _Bootstrap:
         labels = "human" if r == 0 else "human+machine"
         argv = ["train-labeler", self.project, "--config", self.config, "--labels", labels,
                 "--device", a.device, "--workers", str(a.workers)]
-        if a.steps is not None:
-            argv += ["--steps", str(a.steps)]
-        if a.max_minutes is not None:
-            argv += ["--max-minutes", str(a.max_minutes)]
+        steps = a.round_steps if r > 0 and a.round_steps is not None else a.steps
+        minutes = a.round_minutes if r > 0 and a.round_minutes is not None else a.max_minutes
+        if steps is not None:
+            argv += ["--steps", str(steps)]
+        if minutes is not None:
+            argv += ["--max-minutes", str(minutes)]
         if a.batch_size is not None:
             argv += ["--batch-size", str(a.batch_size)]
         if r > 0 and a.machine_weight is not None:

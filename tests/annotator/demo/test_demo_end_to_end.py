@@ -1,7 +1,7 @@
 """``annotator demo`` for real at its smallest size: killed mid-run, resumed, then checked.
 
 One demo serves every test of this module (it takes ~2-4 minutes on 2 CPU cores): a real
-``annotator demo OUT --size tiny`` process is SIGKILLed while its train-labeler stage runs,
+``annotator demo OUT --size tiny`` process is SIGKILLed while its bootstrap stage runs,
 the same command is run again, and it must resume there and finish; then summary.json and
 report.html are checked.
 """
@@ -23,7 +23,7 @@ from annotator.demo.runner import annotator_argv, read_records
 
 pytestmark = pytest.mark.slow
 
-KILL_IN = "train-labeler"
+KILL_IN = "bootstrap"
 
 
 def _dead(pid: int) -> bool:
@@ -106,8 +106,16 @@ def test_summary_holds_the_headline_numbers(demo) -> None:
     assert s["views_curve"] and s["views_curve"][-1]["views"] == SIZES["tiny"].cameras
     assert s["machine_info"]["cores"] >= 1 and s["machine_info"]["cpu"]
     # the steps each training took, read back from its metrics.jsonl
-    assert s["steps"] == {"train-labeler": SIZES["tiny"].labeler_steps,
-                          "train-internet-all": SIZES["tiny"].internet_steps}
+    assert s["steps"] == {"train-internet-all": SIZES["tiny"].internet_steps}
+    # the bootstrapping rounds: round 0 on the human labels, round 1 on human + machine
+    rounds = s["bootstrap"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    assert [r["labels"] for r in rounds] == ["human", "human+machine"]
+    assert [r["steps"] for r in rounds] == [SIZES["tiny"].labeler_steps,
+                                            SIZES["tiny"].round_steps]
+    assert all(r["machine"] is not None for r in rounds)
+    assert rounds[1]["selection"]["candidates"] >= rounds[1]["selection"]["kept"] >= 0
+    assert "flagged_share" in s["qc"]
 
 
 def test_report_is_self_contained_and_lists_every_command(demo) -> None:

@@ -39,8 +39,12 @@ def test_stage_names_unique_and_outputs_inside_out(tmp_path: Path) -> None:
     stages = build_plan(out, SIZES["full"])
     names = [s.name for s in stages]
     assert len(names) == len(set(names))
-    assert names[:7] == ["synth", "simulate-annotator", "propagate", "train-labeler",
-                         "machine-label", "merge", "evaluate"]
+    assert names[:5] == ["synth", "simulate-annotator", "propagate", "bootstrap", "evaluate"]
+    boot = stages[3].argv
+    assert boot[0] == "bootstrap" and boot[boot.index("--rounds") + 1] == "1"
+    # round 0 and the later rounds have their own budgets; every training has a cap too
+    assert boot[boot.index("--max-minutes") + 1] == "10"
+    assert boot[boot.index("--round-minutes") + 1] == "6"
     for stage in stages:
         paths = [a for a in stage.argv if a.startswith(str(tmp_path))]
         assert all(p.startswith(str(out)) for p in paths)
