@@ -122,14 +122,7 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
             weights.append(w)
     if not rows_i:
         raise NoHumanLabelsError(f"{store.path}: the human 3D labels project into no image")
-    return LabelledViews(
-        instants=np.asarray(rows_i, np.int64),
-        cameras=np.asarray(rows_c, np.int64),
-        paths=paths,
-        sizes=np.asarray(sizes, np.int64),
-        uv_px=np.stack(uvs),
-        weight=np.stack(weights),
-    )
+    return _views_of_rows(rows_i, rows_c, paths, sizes, uvs, weights)
 
 
 def load_machine_views(store, selection, weight: float) -> LabelledViews:  # noqa: ANN001
@@ -188,10 +181,15 @@ def load_machine_views(store, selection, weight: float) -> LabelledViews:  # noq
             weights.append(w)
     if not rows_i:
         return _empty_views(J or NUM_JOINTS)
+    return _views_of_rows(rows_i, rows_c, paths, sizes, uvs, weights)
+
+
+def _views_of_rows(rows_i, rows_c, paths, sizes, uvs, weights) -> LabelledViews:  # noqa: ANN001
+    """LabelledViews from per-sample lists (instant, camera, path, size, uv, weight)."""
     return LabelledViews(
         instants=np.asarray(rows_i, np.int64),
         cameras=np.asarray(rows_c, np.int64),
-        paths=paths,
+        paths=list(paths),
         sizes=np.asarray(sizes, np.int64),
         uv_px=np.stack(uvs),
         weight=np.stack(weights),
