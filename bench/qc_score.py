@@ -90,7 +90,7 @@ def collect(project: str, weights=None) -> dict:
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}
 
 
-def report(data: dict, thresholds=(0.1, 0.2, 0.3, 0.4, 0.5)) -> dict:
+def report(data: dict, thresholds=(0.02, 0.05, 0.1, 0.2)) -> dict:
     e = data["error"]
     out: dict = {"joints": int(e.size), "median_mm": float(np.median(e)) if e.size else None}
     if e.size < 3:

@@ -440,7 +440,7 @@ class _Labeller:
             fc = np.zeros((c, J), np.float32)
             fu[v], fc[v] = uv[k : k + len(v)], conf[k : k + len(v)]
             k += len(v)
-            out.append(self._lift(p, fu, fc, assign_hands=s.pair_hands))
+            out.append(self._lift(p, fu, fc, pair=s.pair_hands))
         return out
 
     def _refine(self, pend: list[_Pending], results: list[tuple]) -> Generator:
@@ -452,7 +452,7 @@ class _Labeller:
         detector's two channel sets holds the cropped hand is decided per crop by which set
         lies nearer that reprojection (two-hand crops are trained with either assignment).
         The hands' detections are then lifted again. Returns one result per instant; an
-        instant whose refinement loses a hand the previous pass had keeps that pass.
+        instant whose refinement finds fewer hands than the previous pass keeps that pass.
         """
         S, J = self.crop_px, skeleton.NUM_JOINTS
         crops, jobs, boxes = [], [], []  # jobs: (instant k, hand h, views)
@@ -491,22 +491,24 @@ class _Labeller:
             fcs[n][v[:, None], own] = np.where(pick[:, None], c[:, other], c[:, own])
         out = []
         for p, r, fu, fc in zip(pend, results, fus, fcs, strict=True):
-            new = self._lift(p, fu, fc, assign_hands=False)
-            out.append(r if ((r[6] > 0) & ~(new[6] > 0)).any() else new)
+            new = self._lift(p, fu, fc, pair=False)
+            out.append(r if (new[6] > 0).sum() < (r[6] > 0).sum() else new)
         return out
 
-    def _lift(self, p: _Pending, fu: np.ndarray, fc: np.ndarray, assign_hands: bool) -> tuple:
+    def _lift(self, p: _Pending, fu: np.ndarray, fc: np.ndarray, pair: bool) -> tuple:
         """Lift one instant's per-view detections fu (c, J, 2) / fc (c, J) to 3D.
 
-        ``assign_hands``: pair the hands' channels across views first and put the lifted
-        hands in their slots by chirality (the joint crops of the fine pass); the per-hand
-        crops of refinement already know which hand is which. Returns the result tuple
+        ``pair``: pair the hands' channels across views first (the joint crops of the fine
+        pass; the per-hand crops of refinement already know which hand is which). With
+        ``pair_hands`` set, a hand lifted on top of the other is dropped and the hands are
+        put in their slots by chirality after every lift (a refined hand's chirality is
+        surer than the first pass's, whose slot it starts from). Returns the result tuple
         ``(joints, uv, confidence, inliers, mean error, quality, hand present, score)``.
         """
         s = self.settings
         rig = self.rigs[p.capture]
         w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
-        if assign_hands:
+        if pair:
             swap = pair_views(fu, w, rig, s.pair_clip_factor * s.threshold_px)
             fu = np.where(swap[:, None, None], fu[:, _FLIP], fu)
             fc = np.where(swap[:, None], fc[:, _FLIP], fc)
@@ -525,7 +527,7 @@ class _Labeller:
         mean_err = np.where(n_in > 0, err_sum / np.maximum(n_in, 1), np.nan)
         present = hand_presence(n_views, s.min_inliers, s.hands.min_joint_fraction)
         joints = tri.points_world_mm.copy()
-        if assign_hands:
+        if s.pair_hands:
             drop = duplicate_hand(joints, n_views, present)
             if drop >= 0:
                 present[drop] = False
