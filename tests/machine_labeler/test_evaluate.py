@@ -244,3 +244,34 @@ def test_views_curve_drops_a_fallback_point_behind_a_camera(evaluated):
         (point,) = views_curve(store, np.array([i]), uv, conf, only, [2], repeats=3,
                                threshold_px=2.0)
     assert point.triangulated == 0.0 and np.isnan(point.mean_mm)
+
+
+def test_qc_split_medians_share_and_recall():
+    from annotator.evaluation import qc_split
+
+    e = np.array([[1.0, 2.0, 30.0, np.nan], [3.0, 40.0, 50.0, 4.0]])
+    flagged = np.array([[False, False, True, True], [False, True, False, False]])
+    q = qc_split(e, flagged)
+    assert q["joints"] == 7
+    assert q["flagged_share"] == pytest.approx(2 / 7)  # the NaN joint's flag does not count
+    assert q["flagged_median_mm"] == pytest.approx(35.0)
+    assert q["unflagged_median_mm"] == pytest.approx(3.0)
+    assert q["flagged_recall_20mm"] == pytest.approx(2 / 3)
+
+
+def test_qc_reports_the_flag_split_and_the_selection_precision(evaluated):
+    """No joint of the truth-made labels failed a check: nothing flagged; the selection
+    rule's precision is the share of its kept joints whose known offset is within 5 mm."""
+    from annotator.machine_merge import read_detections
+    from annotator.machine_selection import select_machine_joints
+
+    path, report, _, machine_off = evaluated
+    q = report["qc"]
+    assert q["flagged_share"] == 0 and q["flagged_median_mm"] is None
+    assert q["unflagged_median_mm"] == pytest.approx(report["machine"]["median_mm"])
+    with ProjectStore.open(path) as store:
+        sel = select_machine_joints(store, read_detections(store.machine_dir))
+    e = np.linalg.norm(machine_off, axis=-1)[[MACHINE.index(i) for i in sel.instants]]
+    assert q["selected_joints"] == int(sel.kept.sum()) > 0
+    assert q["selected_precision"] == pytest.approx(np.mean(e[sel.kept] <= 5.0))
+    assert 0 < q["selected_precision"] < 1  # 3 mm offsets per axis: some near, some far

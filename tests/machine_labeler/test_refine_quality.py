@@ -148,3 +148,14 @@ def test_refinement_crops_each_hand_alone_and_stops_when_still(synth):
     low = (r.quality[0] & QUALITY_LOW_SCORE) > 0
     finite = np.isfinite(r.joints_world_mm[0]).all(-1)
     np.testing.assert_array_equal(low, finite & (r.score[0] < base.flag_below))
+
+
+def test_refine_flags_are_checked_before_anything_runs(synth, capsys):
+    from annotator.cli.main import main
+
+    assert main(["machine-label", str(synth), "--refine", "-1"]) == 2
+    assert "--refine must be >= 0" in capsys.readouterr().err
+    assert main(["bootstrap", str(synth), "--rounds", "1", "--round-minutes", "0"]) == 2
+    assert "--round-minutes must be > 0" in capsys.readouterr().err
+    with ProjectStore.open(synth) as store:
+        assert not (store.models_dir / "bootstrap").exists()

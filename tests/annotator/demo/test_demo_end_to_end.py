@@ -124,6 +124,7 @@ def test_report_is_self_contained_and_lists_every_command(demo) -> None:
     for stage in build_plan(out, SIZES["tiny"]):
         assert stage.argv[0] in page
     assert page.count("data:image/png;base64,") >= 3  # views curve, labels, training
+    assert "Multiview bootstrapping, round by round" in page
     assert 'src="http' not in page and "src='http" not in page
     for name in ("views_curve.png", "labels.png", "training.png"):
         assert (out / "figures" / name).stat().st_size > 5000
