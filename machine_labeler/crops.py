@@ -133,6 +133,12 @@ def warp_image(image: np.ndarray, m: np.ndarray, crop_px: int) -> np.ndarray:
         # times (OpenCV's fast 2x2 INTER_AREA path, ~5x quicker than one odd-factor
         # INTER_AREA) gives exactly the k x k means.
         k = pre_shrink_factor(scale)
+        # a box far larger than the image (e.g. around a wildly wrong hand) wants a shrink
+        # beyond the region's size: shrink as far as the region allows (the blur left on the
+        # few pixels that remain is cheap; a huge blur of the whole image is not)
+        fits = min(region.shape[0], region.shape[1]) // 2
+        if fits >= 2:
+            k = min(k, 1 << int(math.log2(fits)))
         if k >= 2 and region.shape[0] >= 2 * k and region.shape[1] >= 2 * k:
             hk, wk = region.shape[0] // k, region.shape[1] // k
             region = region[: hk * k, : wk * k]

@@ -466,6 +466,8 @@ class _Labeller:
                 only = np.zeros(len(skeleton.HANDS), bool)
                 only[h] = True
                 b = hand_boxes(joints, only, rig, self.config.box_pad)
+                # a box larger than twice the image's longest side is no hand: skip the view
+                b[~(b[:, 2] <= 2.0 * rig.sizes.max(axis=1))] = np.nan
                 cr, v = fine_crops(p.images, b, S)
                 if not len(v):
                     continue

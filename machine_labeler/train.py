@@ -503,15 +503,17 @@ def _train(
                 progress(step, total)
             if rank == 0 and (step % config.checkpoint_every == 0 or step == total
                               or out_of_time):
-                extra = {
+                # the run's own fields first, then this save's (a name reused for both kept
+                # the first checkpoint's time and stop reason in every later one)
+                saved = {
+                    **(extra or {}),
                     "total_steps": total, "seed": seed, "views": n, "batch_size": bs,
                     "world_size": world, "skipped_images": skipped,
                     "train_seconds": round(budget.spent_s(), 3), "max_minutes": max_minutes,
                     "stopped_by_time": bool(out_of_time and step < total),
-                    **(extra or {}),
                 }  # fmt: skip
                 save_checkpoint(ck_file, model, config, optimizer, step=step,
-                                epoch=int(step * bs * world // n), extra=extra)  # fmt: skip
+                                epoch=int(step * bs * world // n), extra=saved)  # fmt: skip
     finally:
         if metrics is not None:
             metrics.close()

@@ -146,7 +146,9 @@ def test_time_budget_ends_the_run_and_survives_a_resume(labelled_project: Path, 
 
     proj = _copy(labelled_project, tmp_path)
     total = 10_000
-    res = train_labeler(proj, TINY, steps=total, device="cpu", log_every=1, hooks=[tick],
+    # checkpoints every 5 steps: the last one must carry the run's final time and stop reason
+    cfg = TINY.replace(checkpoint_every=5)
+    res = train_labeler(proj, cfg, steps=total, device="cpu", log_every=1, hooks=[tick],
                         max_minutes=1.0)  # 60 s: 20 steps of 3 s, the 21st finds it spent
     assert res.stopped_by_time and res.steps == 21
     ck = load_checkpoint(res.checkpoint)
@@ -154,19 +156,19 @@ def test_time_budget_ends_the_run_and_survives_a_resume(labelled_project: Path, 
     assert ck["extra"]["train_seconds"] >= 60.0 and ck["extra"]["max_minutes"] == 1.0
     lrs = [json.loads(x)["lr"] for x in (res.run_dir / "metrics.jsonl").read_text().splitlines()]
     # step k (0-based) starts 3k s in: the schedule sees max(k, total x 3k / 60)
-    want = [lr_at(max(k, min(int(total * 3 * k / 60), total - 1)), total, TINY) for k in range(21)]
+    want = [lr_at(max(k, min(int(total * 3 * k / 60), total - 1)), total, cfg) for k in range(21)]
     assert lrs == pytest.approx(want)
-    assert lrs[-1] == pytest.approx(TINY.lr * 0.01)  # past both decays (0.75, 0.9)
+    assert lrs[-1] == pytest.approx(cfg.lr * 0.01)  # past both decays (0.75, 0.9)
     # the same budget again: already spent, nothing more is trained
-    again = train_labeler(proj, TINY, steps=total, device="cpu", resume=True, max_minutes=1.0)
+    again = train_labeler(proj, cfg, steps=total, device="cpu", resume=True, max_minutes=1.0)
     assert again.steps == 21 and again.stopped_by_time
     # a larger budget continues the same run from the time already spent
-    more = train_labeler(proj, TINY, steps=total, device="cpu", resume=True, hooks=[tick],
+    more = train_labeler(proj, cfg, steps=total, device="cpu", resume=True, hooks=[tick],
                          max_minutes=1.5)
     assert more.run_dir == res.run_dir and more.stopped_by_time
     assert 21 < more.steps <= 21 + 10
     # steps still bound a run the clock does not
-    short = train_labeler(proj, TINY, steps=3, device="cpu", hooks=[tick], max_minutes=60.0)
+    short = train_labeler(proj, cfg, steps=3, device="cpu", hooks=[tick], max_minutes=60.0)
     assert short.steps == 3 and not short.stopped_by_time
 
 
