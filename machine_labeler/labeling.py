@@ -454,7 +454,7 @@ class _Labeller:
         The hands' detections are then lifted again. Returns one result per instant; an
         instant whose refinement finds fewer hands than the previous pass keeps that pass.
         """
-        S, J = self.crop_px, skeleton.NUM_JOINTS
+        S = self.crop_px
         crops, jobs, boxes = [], [], []  # jobs: (instant k, hand h, views)
         expected = []  # per job: (C, 21, 2) reprojection of the hand's current joints
         for n, (p, r) in enumerate(zip(pend, results, strict=True)):
@@ -466,8 +466,6 @@ class _Labeller:
                 only = np.zeros(len(skeleton.HANDS), bool)
                 only[h] = True
                 b = hand_boxes(joints, only, rig, self.config.box_pad)
-                # a box larger than twice the image's longest side is no hand: skip the view
-                b[~(b[:, 2] <= 2.0 * rig.sizes.max(axis=1))] = np.nan
                 cr, v = fine_crops(p.images, b, S)
                 if not len(v):
                     continue
@@ -480,8 +478,9 @@ class _Labeller:
         uv, conf = yield allc
         if len(allc):
             uv = _to_image(uv, np.concatenate(boxes), S)
-        fus = [np.full((len(p.images), J, 2), np.nan) for p in pend]
-        fcs = [np.zeros((len(p.images), J), np.float32) for p in pend]
+        # views a hand's crop does not reach keep that hand's previous detections
+        fus = [np.array(r[1], np.float64, copy=True) for r in results]
+        fcs = [np.array(r[2], np.float32, copy=True) for r in results]
         k = 0
         for (n, h, v), want in zip(jobs, expected, strict=True):
             u, c = uv[k : k + len(v)], conf[k : k + len(v)]
