@@ -149,6 +149,9 @@ def warp_image(image: np.ndarray, m: np.ndarray, crop_px: int) -> np.ndarray:
             m[:, 2] += m[:, :2] @ np.full(2, (k - 1) / 2.0)
             m[:, :2] *= k
             sigma = math.sqrt(max(sigma**2 - (k * k - 1) / 12.0, 0.0)) / k
+        # a blur wider than the region is its mean already; a kernel of ~6 sigma taps for a
+        # box thousands of times the image would not fit in memory
+        sigma = min(sigma, float(max(region.shape[0], region.shape[1])))
         src = cv2.GaussianBlur(region, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
     return cv2.warpAffine(
         src,

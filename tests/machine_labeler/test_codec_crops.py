@@ -136,3 +136,19 @@ def test_codec_decodes_location_logits_with_heatmap_confidence() -> None:
     kp = codec.decode(heat, logits)
     assert np.abs(kp.uv_crop_px - uv).max() < 0.01
     assert kp.confidence[:, 7].max() == 0 and kp.confidence[:, 0].min() > 0.8
+
+
+def test_a_box_vastly_larger_than_the_image_crops_in_bounded_memory():
+    """A wild hand box (a lifted hand metres off) once blurred the image with a kernel of
+    millions of taps: 24 GB and an OOM kill. Its crop is (nearly) all border now."""
+    import resource
+
+    from machine_labeler.crops import crop_image
+
+    img = np.full((334, 512, 3), 200, np.uint8)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for size in (1e4, 1e7, 1e12):
+        crop = crop_image(img, np.array([256 - size / 2, 167 - size / 2, size]), 96)
+        assert crop.shape == (96, 96, 3) and crop.dtype == np.uint8
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 200 * 1024
