@@ -99,13 +99,8 @@ def _truth(store, instants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             continue
         joints[k] = gt.joints_world_mm
         present[k] = gt.hand_present
-    joints[~present[:, _hand_index()]] = np.nan
+    joints[~present[:, skeleton.HAND_INDEX]] = np.nan
     return joints, present
-
-
-def _hand_index() -> np.ndarray:
-    """(J,) int hand index of each joint, in skeleton.HANDS order."""
-    return np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT], np.int64)
 
 
 def _labels(store, instants: np.ndarray, source: str) -> np.ndarray:
@@ -125,7 +120,7 @@ def mean_pose_baseline(human_joints: np.ndarray, true_joints: np.ndarray) -> np.
     root-relative pose over the instants where that whole hand is labelled, translated to
     each evaluated hand's true root. NaN where there is no human example of the hand.
     """
-    hands = _hand_index()
+    hands = skeleton.HAND_INDEX
     pred = np.full_like(true_joints, np.nan, dtype=np.float64)
     for h, name in enumerate(skeleton.HANDS):
         root = skeleton.ROOT_INDEX[name]
@@ -167,7 +162,7 @@ def views_curve(
     """
     rng = np.random.default_rng(seed)
     captures = np.asarray(store.instants().capture)[instants]
-    hand = _hand_index()
+    hand = skeleton.HAND_INDEX
     seen = np.isfinite(true_joints).all(-1)  # (F, J)
     both_all = np.stack([seen[:, hand == h].any(-1) for h in (0, 1)], -1).all(-1)  # (F,)
     out: list[ViewsPoint] = []

@@ -21,6 +21,7 @@ from annotator import skeleton
 __all__ = [
     "chirality",
     "chirality_agreement",
+    "slots_contradicted",
     "human_hands",
     "reference_bone_lengths",
     "SubjectBones",
@@ -74,6 +75,16 @@ def chirality(hand_mm: np.ndarray) -> float:
         if np.isfinite(length) and length > 1e-6:
             terms.append(float(d @ n) / length)
     return float(np.mean(terms)) if terms else float("nan")
+
+
+def slots_contradicted(joints_world_mm: np.ndarray) -> np.ndarray:
+    """(2,) bool per hand slot (skeleton.HANDS order): the hand lifted in that slot has a
+    definite chirality (finite, non-zero) of the other hand's sign."""
+    out = np.zeros(len(skeleton.HANDS), bool)
+    for h, name in enumerate(skeleton.HANDS):
+        c = chirality(joints_world_mm[skeleton.hand_joints(name)])
+        out[h] = bool(np.isfinite(c) and c != 0 and (c > 0) != (h == 0))
+    return out
 
 
 def chirality_agreement(hands: list[tuple[str, np.ndarray]]) -> tuple[float, int]:

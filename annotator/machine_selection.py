@@ -47,6 +47,7 @@ from annotator.hand_geometry import (
     chirality,
     chirality_agreement,
     human_hands,
+    slots_contradicted,
 )
 
 __all__ = [
@@ -236,10 +237,8 @@ def select_machine_joints(store, detections, rule: SelectionRule | None = None) 
         if (present[k] == 1).all() and _one_hand_twice(joints[k], rule.duplicate_mm):
             rejected[k] |= REJECT_DUPLICATE_HAND
         if use_chirality:
-            for h, sl in enumerate(slices):
-                c = chirality(joints[k, sl])
-                if np.isfinite(c) and c != 0 and (c > 0) != (h == 0):
-                    rejected[k, sl] |= REJECT_CHIRALITY
+            for h in np.flatnonzero(slots_contradicted(joints[k])).tolist():
+                rejected[k, slices[h]] |= REJECT_CHIRALITY
 
     kept = finite & (rejected == 0)
     return Selection(

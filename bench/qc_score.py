@@ -37,11 +37,16 @@ def _auc(score: np.ndarray, bad: np.ndarray) -> float:
 def collect(project: str, weights=None) -> dict:
     """Per machine joint: true error, score, evidence (flat arrays)."""
     from annotator import skeleton
+    from annotator.hand_geometry import (
+        SubjectBones,
+        chirality_agreement,
+        human_hands,
+        slots_contradicted,
+    )
     from annotator.machine_merge import read_detections
     from annotator.store import ProjectStore
     from machine_labeler.hand_finding import confidence_mask
-    from machine_labeler.hand_pairing import chirality, chirality_agreement
-    from machine_labeler.labeling import LabelingSettings, SubjectBones, human_hands
+    from machine_labeler.labeling import LabelingSettings
     from machine_labeler.quality import ScoreWeights, joint_evidence, quality_score
 
     s = LabelingSettings()
@@ -68,11 +73,7 @@ def collect(project: str, weights=None) -> dict:
             rig = store.rig(cap)
             joints = rec.joints_world_mm[k].astype(np.float64)
             present = rec.hand_present[k] == 1
-            hand_ok = present.copy()
-            if use_chir:
-                for h, name in enumerate(skeleton.HANDS):
-                    c = chirality(joints[skeleton.hand_joints(name)])
-                    hand_ok[h] &= not (np.isfinite(c) and (c > 0) != (h == 0))
+            hand_ok = present & ~slots_contradicted(joints) if use_chir else present
             uv = rec.uv_px[k][cols].astype(np.float64)
             w = confidence_mask(rec.confidence[k][cols], float(meta.get("min_confidence", 0.02)),
                                 float(meta.get("relative_confidence", 0.3)))

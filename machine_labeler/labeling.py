@@ -45,10 +45,10 @@ import torch
 from annotator import skeleton
 from annotator.hand_geometry import (
     SubjectBones,
-    chirality,
     chirality_agreement,
     human_hands,
     reference_bone_lengths,
+    slots_contradicted,
 )
 from annotator.store.machine_shards import (
     QUALITY_BONE_LENGTH,
@@ -550,11 +550,7 @@ class _Labeller:
         s = self.settings
         rig = self.rigs[p.capture]
         bones = self.bones_of(p.instant)
-        hand_ok = present.copy()
-        if self.use_chirality:
-            for h, name in enumerate(skeleton.HANDS):
-                c = chirality(joints[skeleton.hand_joints(name)])
-                hand_ok[h] &= not (np.isfinite(c) and (c > 0) != (h == 0))
+        hand_ok = present & ~slots_contradicted(joints) if self.use_chirality else present
         w = confidence_mask(fc, s.min_confidence, s.relative_confidence)
         ev = joint_evidence(joints, fu, w, rig, s.threshold_px, bones, hand_ok)
         score = quality_score(ev, s.threshold_px, s.score_weights).astype(np.float32)
