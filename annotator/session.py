@@ -31,15 +31,17 @@ from collections.abc import Callable
 import numpy as np
 
 from annotator import skeleton
-from annotator.session_edits import SessionEdits
+from annotator.session_edits import DISAGREE_PREFIX, SessionEdits
 from annotator.session_history import History
 from annotator.session_instant import HUMAN_SOURCES, InstantWork
-from annotator.session_types import JointState, SessionEvent
-from annotator.session_views import choose_views
+from annotator.session_progress import Completion, joints_done, project_completion
+from annotator.session_types import JointState, PlaceResult, SessionEvent
+from annotator.session_views import choose_views, score_cameras
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
-from triangulation import epipolar_line
+from triangulation import epipolar_line, project
 
-__all__ = ["AnnotationSession", "JointState", "SessionEvent", "PANELS", "ERROR_FLAG_PX"]
+__all__ = ["AnnotationSession", "JointState", "PlaceResult", "SessionEvent", "PANELS",
+           "ERROR_FLAG_PX"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,13 @@ ERROR_FLAG_PX = 5.0
 EPIPOLAR_SAMPLES = 256
 #: Visited instants kept in memory (their machine proposals and panel overrides).
 _CACHE_INSTANTS = 64
+#: A camera of the previous instant's panels is kept when it sees at least this share of
+#: the estimated joints (relative to the camera that sees most) ...
+KEEP_COVERAGE = 0.9
+#: ... and scores at least this share of the best camera's view score.
+KEEP_SCORE = 0.3
+#: Earlier instants with saved panel cameras looked at for one of the same capture.
+_VIEW_LOOKBACK = 8
 J = skeleton.NUM_JOINTS
 
 
@@ -89,7 +98,8 @@ class AnnotationSession(SessionEdits):
         self._subscribers: list[Callable[[SessionEvent], None]] = []
         self._cache: OrderedDict[int, InstantWork] = OrderedDict()
         self._auto: dict[int, list[str]] = {}
-        self._overrides: dict[int, tuple[str, ...]] = {}  # panel overrides of evicted instants
+        # panel choices of evicted instants in a read-only session (a writable one saves them)
+        self._overrides: dict[int, tuple[str, ...]] = {}
         self._last_edit: float | None = None
         self._was_dirty = bool(store.dirty)
         self._joint = 0
@@ -135,11 +145,12 @@ class AnnotationSession(SessionEdits):
         work = self._cache.pop(i, None)
         if work is None:
             work = InstantWork(self.store, i)
-            work.views = self._overrides.pop(i, None)
+            if i in self._overrides:  # a read-only session's panel choice (not in the store)
+                work.views = self._overrides.pop(i)
         self._cache[i] = work
         while len(self._cache) > _CACHE_INSTANTS:
             k, old = self._cache.popitem(last=False)
-            if old.views is not None:
+            if old.views is not None and not self.store.writable:
                 self._overrides[k] = old.views
         return work
 
@@ -170,24 +181,50 @@ class AnnotationSession(SessionEdits):
         self.goto(int(np.clip(self.instant + int(delta), 0, self.store.num_instants - 1)))
 
     def next_unlabelled(self) -> int | None:
-        """Go to the next instant after the current one (wrapping) without human 3D joints."""
+        """Go to the next instant after the current one (wrapping) that is not complete
+        (see :meth:`progress`); None when every instant is."""
         F = self.store.num_instants
-        labelled = np.zeros(F, bool)
-        labelled[self.store.labelled_instants("human")] = True
+        incomplete = self.completion().joints < J
+        incomplete[self.instant] = not bool(self.joints_done().all())
         order = (self.instant + 1 + np.arange(F)) % F
-        free = order[~labelled[order]]
+        free = order[incomplete[order]]
         if free.size == 0:
             return None
         self.goto(int(free[0]))
         return int(free[0])
 
+    def completion(self) -> Completion:
+        """Done joints of every instant (see :mod:`annotator.session_progress`)."""
+        return project_completion(self.store)
+
     def progress(self) -> tuple[int, int]:
-        """(instants with human 3D labels, all instants)."""
-        return int(self.store.labelled_instants("human").size), int(self.store.num_instants)
+        """(complete instants, all instants): an instant counts once every joint of it is
+        in 3D, marked occluded, or its hand marked absent (one placed joint is not enough)."""
+        c = self.completion()
+        return c.instants_complete, c.instants
+
+    def joint_progress(self) -> tuple[int, int]:
+        """(done joints, joints of all instants), done as in :meth:`progress`."""
+        c = self.completion()
+        return c.joints_done, c.joints_total
+
+    def joints_done(self) -> np.ndarray:
+        """(J,) bool done joints of the current instant (as :meth:`progress` counts them)."""
+        w = self._work
+        return joints_done(self.labelled_joints(), w.hands, w.states)
 
     def review_queue(self) -> list[int]:
-        """Instants flagged for review in the store, ascending."""
+        """Instants flagged for review in the store, ascending (a click that disagrees with
+        the joint's other clicks puts its instant here at once)."""
         return [int(i) for i in self.store.flagged_instants()]
+
+    def review_reasons(self, i: int | None = None) -> list[tuple[int | None, str]]:
+        """(joint or None for the whole instant, reason) of instant ``i``'s review flags."""
+        if i is None or int(i) == self.instant:
+            r = self._work.reasons
+            return [(None if k == 0 else k - 1, str(r[k])) for k in np.flatnonzero(r != "")]
+        return [(None if j < 0 else j, reason)
+                for j, reason in self.store.labels(self._check_instant(i)).flags]
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -202,13 +239,58 @@ class AnnotationSession(SessionEdits):
 
     @property
     def views(self) -> list[str]:
-        """Cameras shown in the panels, in panel order (fewer than six for small rigs)."""
+        """Cameras shown in the panels, in panel order (fewer than six for small rigs).
+
+        The cameras saved for this instant (chosen by hand with :meth:`set_view`, or the
+        ones shown when it was first edited); else :meth:`continued_views`. The same list
+        after saving and reopening the project.
+        """
         w = self._work
         if w.views is not None:
             return list(w.views)
         if w.index not in self._auto:
-            self._auto[w.index] = self.auto_views(PANELS)
+            self._auto[w.index] = self.continued_views(PANELS)
         return list(self._auto[w.index])
+
+    def continued_views(self, n: int = PANELS) -> list[str]:
+        """The automatic panel cameras of an instant without saved ones.
+
+        Starts from the nearest earlier instant of the same capture that has saved panel
+        cameras (so moving between instants keeps the views) and keeps each of its cameras,
+        in its panel, that still sees the hands (see :data:`KEEP_COVERAGE`); the other
+        panels get :meth:`auto_views`' choice, spread away from the kept ones. Depends only
+        on what the project holds, so it is the same after reopening.
+        """
+        w = self._work
+        prev = self._previous_views()
+        if not prev:
+            return self.auto_views(n)
+        est = w.estimate()
+        if not np.isfinite(est[:, 0]).any():
+            est = self._neighbour_estimate()
+        scores = score_cameras(w.rig, est)
+        ok = scores.coverage >= KEEP_COVERAGE * max(float(scores.coverage.max()), 1e-9)
+        ok &= scores.score >= KEEP_SCORE * float(scores.score.max())
+        kept = [c if c in w.cam_index and ok[w.cam_index[c]] else None for c in prev[:n]]
+        kept += [None] * (min(n, len(w.cameras)) - len(kept))
+        mask = np.ones(len(w.cameras), bool)
+        mask[[w.cam_index[c] for c in kept if c is not None]] = False
+        fill = iter([w.cameras[k] for k in choose_views(
+            w.rig, est, max(1, kept.count(None)), mask,
+            chosen=[w.cam_index[c] for c in kept if c is not None])] if kept.count(None) else [])
+        return [c if c is not None else next(fill) for c in kept]
+
+    def _previous_views(self) -> tuple[str, ...] | None:
+        """Saved panel cameras of the nearest earlier instant of the same capture."""
+        saved = self.store.instants_with_panel_views()
+        earlier = saved[saved < self.instant][::-1][:_VIEW_LOOKBACK]
+        for k in earlier.tolist():
+            if self.store.instant(k).capture == self._work.capture:
+                cached = self._cache.get(k)
+                if cached is not None and cached.views is not None:
+                    return cached.views
+                return self.store.panel_views(k)
+        return None
 
     def auto_views(self, n: int = PANELS, candidates=None) -> list[str]:
         """The ``n`` cameras of the current instant that see the hands best, spread apart.
@@ -340,7 +422,7 @@ class AnnotationSession(SessionEdits):
             status = "proposal"
         else:
             status = "none"
-        store_flag = any(fj == j for fj, _ in w.flags)
+        store_flag = bool(w.reasons[j + 1])
         big = bool(np.any(err[clicked] > self.error_flag_px)) if n >= 2 else False
         return JointState(
             status=status,
@@ -351,7 +433,14 @@ class AnnotationSession(SessionEdits):
             occluded_in=tuple(w.cameras[c] for c in np.nonzero(w.states[:, j] & VIEW_OCCLUDED)[0]),
             locked_in=tuple(w.cameras[c] for c in np.nonzero(w.states[:, j] & VIEW_LOCKED)[0]),
             flagged=big or store_flag,
+            flag_reason=str(w.reasons[j + 1]),
         )
+
+    def click_counts(self) -> dict[str, int]:
+        """Camera -> number of clicks it holds at this instant (cameras with clicks only)."""
+        w = self._work
+        n = np.isfinite(w.clicks[..., 0]).sum(axis=1)
+        return {w.cameras[c]: int(n[c]) for c in np.flatnonzero(n)}
 
     def clicks(self, camera: str) -> np.ndarray:
         """(J, 2) px: this instant's clicks in ``camera``, NaN where none."""
@@ -382,6 +471,78 @@ class AnnotationSession(SessionEdits):
         if clicked.size != 1 or clicked[0] == b:
             return None
         return epipolar_line(uv[clicked[0]], w.rig, int(clicked[0]), b, n_samples=EPIPOLAR_SAMPLES)
+
+    def click_target(self, camera: str, uv_px, pick_radius_px: float = 0.0) -> int:
+        """The joint a click at ``uv_px`` in ``camera`` acts on (see :meth:`place`).
+
+        The selected joint, unless the click lands within ``pick_radius_px`` (image px) of
+        the drawn marker of another joint that already has a 3D label (its reprojection or
+        its click in this view) while the selected joint's marker is not that near: then
+        the nearest such joint. ``pick_radius_px=0`` always returns the selected joint.
+        """
+        j0 = self._joint
+        r = float(pick_radius_px)
+        if not r > 0:
+            return j0
+        c = self._camera(camera)
+        uv = np.asarray(uv_px, dtype=np.float64)
+        w = self._work
+        drawn = np.stack([w.clicks[c], self.reprojection(camera)])  # (2, J, 2)
+        d = np.nanmin(np.where(np.isfinite(drawn).all(-1),
+                               np.hypot(*(drawn - uv).transpose(2, 0, 1)), np.inf), axis=0)
+        if d[j0] <= r:
+            return j0
+        d[~self.labelled_joints()] = np.inf
+        k = int(np.argmin(d))
+        return k if d[k] <= r else j0
+
+    def place(self, camera: str, uv_px, pick_radius_px: float = 0.0,
+              advance: bool = False) -> PlaceResult:
+        """One annotator click: :meth:`click` on :meth:`click_target`'s joint.
+
+        A click that goes to a joint other than the selected one selects that joint and
+        says so in ``PlaceResult.message``. With ``advance``, the selection moves to the
+        next joint once the clicked joint reaches two views, unless its clicks disagree
+        (then ``PlaceResult.disagreement`` holds the review reason and the selection stays).
+        Raises ValueError (nothing changed) as :meth:`click` does.
+        """
+        j0 = self._joint
+        j = self.click_target(camera, uv_px, pick_radius_px)
+        w = self._work
+        before = w.n_views(j)
+        self.click(camera, uv_px, joint=j)
+        after = w.n_views(j)
+        reason = str(w.reasons[j + 1])
+        disagreement = reason if reason.startswith(DISAGREE_PREFIX) else None
+        message = ""
+        if j != j0:
+            self.select_joint(j)
+            message = (f"the click went to {skeleton.JOINT_NAMES[j]} (it was on that joint's "
+                       f"marker); {skeleton.JOINT_NAMES[j]} is now selected")
+        advanced = None
+        if advance and j == j0 and before < 2 <= after and disagreement is None:
+            self.next_joint(+1)
+            advanced = self._joint if self._joint != j else None
+        return PlaceResult(joint=j, selected_before=j0, advanced_to=advanced,
+                           disagreement=disagreement, message=message)
+
+    def preview_click(self, camera: str, uv_px, joint: int | None = None) -> np.ndarray:
+        """(Cr, 2) px: where joint's 3D point would project in every rig camera (rig
+        order, :attr:`cameras`) if its click in ``camera`` were at ``uv_px``; NaN when it
+        would have fewer than two views. Changes nothing (the live view of a drag)."""
+        j = self._joint_arg(joint)
+        c = self._camera(camera)
+        w = self._work
+        saved = w.clicks[c, j].copy()
+        saved_state = w.states[c, j]
+        try:
+            w.clicks[c, j] = np.asarray(uv_px, dtype=np.float64)
+            w.states[c, j] &= ~VIEW_OCCLUDED
+            point = w.triangulate_joint(j) if w.n_views(j) >= 2 else np.full(3, np.nan)
+        finally:
+            w.clicks[c, j] = saved
+            w.states[c, j] = saved_state
+        return project(point[None], w.rig)[0]
 
     def proposals(self) -> np.ndarray:
         """(J, 3) world mm: machine proposals of this instant (as opened), NaN where none."""

@@ -19,9 +19,11 @@ from annotator.session_history import Change, diff
 from annotator.session_instant import InstantWork
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 
-__all__ = ["SessionEdits"]
+__all__ = ["SessionEdits", "DISAGREE_PREFIX"]
 
 J = skeleton.NUM_JOINTS
+#: Start of the review-flag reason the session sets while a joint's clicks disagree.
+DISAGREE_PREFIX = "clicks disagree:"
 
 
 class SessionEdits:
@@ -36,12 +38,17 @@ class SessionEdits:
         views_only: bool = False,
     ) -> Iterator:
         """Run one edit (see the module docstring). ``views_only`` edits change only panel
-        cameras, which a read-only session may do too (nothing is written)."""
+        cameras, which a read-only session may do too (nothing is written). The first label
+        edit of an instant also saves the cameras its panels show, so the instant reopens
+        with the views it was labelled in."""
         if self.read_only and not views_only:
             raise ValueError(f"{self.store.path} is open read-only; edits are not possible")
         w = self._work
         before = w.snapshot()
+        shown = None
         try:
+            if not views_only and w.views is None:
+                w.views = shown = tuple(self.views)  # the panels stay as they are
             yield w
             change = diff(before, w.snapshot(), w.index, label)
             self._write(change, after=True)
@@ -50,14 +57,14 @@ class SessionEdits:
             raise
         self.history.push(change)
         self._last_edit = self.clock()
-        self._announce(change, joint, camera)
+        self._announce(change, joint, camera, views_event=w.views != shown)
 
     def _restore(self, w: InstantWork, before) -> None:
         """Put cache and store back to ``before`` after a failed edit."""
         change = diff(before, w.snapshot(), w.index)
         w.clicks, w.states, w.points = before.clicks, before.states, before.points
         w.source, w.annotator, w.time = before.source, before.annotator, before.time
-        w.hands, w.views = before.hands, before.views
+        w.hands, w.views, w.reasons = before.hands, before.views, before.reasons
         w.reproject()
         with contextlib.suppress(Exception):
             self._write(change, after=False)
@@ -85,15 +92,20 @@ class SessionEdits:
             s.set_joints_3d(i, row, source=str(src[k]), annotator=str(who[k]), time=t)
         for h, v in zip(change.hands.index.tolist(), pick(change.hands)[0].tolist(), strict=True):
             s.set_hand_present(i, h, None if v < 0 else bool(v))
+        for k, reason in zip(change.flags.index.tolist(), pick(change.flags)[0], strict=True):
+            s.set_flag(i, None if k == 0 else k - 1, str(reason) if reason else None)
+        if change.views is not None and s.writable:
+            self._auto.clear()  # continued views of later instants may follow this one
+            s.set_panel_views(i, change.views[side])
 
-    def _announce(self, change: Change, joint: int | None, camera: str | None) -> None:
-        if change.views is not None:
+    def _announce(self, change: Change, joint: int | None, camera: str | None,
+                  views_event: bool = True) -> None:
+        if change.views is not None and views_event:
             self._emit("views", camera=camera)
-        if not (len(change.clicks) or len(change.states) or len(change.joints)
-                or len(change.hands)):
+        if not change.labels_changed:
             self._emit_dirty()
             return
-        touched = set(change.joints.index.tolist()) | set(change.clicks.index[:, 1].tolist())
+        touched = change.joints_touched()
         j = joint if joint is not None else (touched.pop() if len(touched) == 1 else None)
         self._emit("labels", joint=j, camera=camera)
         self._emit_dirty()
@@ -111,6 +123,20 @@ class SessionEdits:
         elif views_before >= 2 and w.source[j] == "human":
             self._drop_label(w, j)
         w.reproject(j)
+        self._check_agreement(w, j)
+
+    def _check_agreement(self, w: InstantWork, j: int) -> None:
+        """Flag joint ``j`` for review while a click of it lies more than ``error_flag_px``
+        from its reprojection (the clicks disagree); clear that flag once they agree."""
+        err = w.click_errors(j)
+        worst = int(np.nanargmax(err)) if np.isfinite(err).sum() >= 2 else -1
+        current = str(w.reasons[j + 1])
+        if worst >= 0 and err[worst] > self.error_flag_px:
+            w.reasons[j + 1] = (
+                f"{DISAGREE_PREFIX} {skeleton.JOINT_NAMES[j]} is {err[worst]:.1f} px from its "
+                f"click in camera {w.cameras[worst]} (limit {self.error_flag_px:g} px)")
+        elif current.startswith(DISAGREE_PREFIX):
+            w.reasons[j + 1] = ""
 
     @staticmethod
     def _drop_label(w: InstantWork, j: int) -> None:
@@ -136,8 +162,8 @@ class SessionEdits:
         width, height = w.rig[c].size
         if not (-0.5 <= uv[0] <= width - 0.5 and -0.5 <= uv[1] <= height - 0.5):
             raise ValueError(
-                f"click ({uv[0]:.1f}, {uv[1]:.1f}) px is outside camera {camera!r}'s "
-                f"{width}x{height} image"
+                f"click ({uv[0]:.1f}, {uv[1]:.1f}) px is outside the {width}x{height} image of "
+                f"camera {camera}"
             )
         if w.hands[w.hand_of(j)] == 0:
             raise ValueError(
@@ -171,6 +197,8 @@ class SessionEdits:
                 w.states[:, j] = 0
                 if w.is_label(j):
                     self._drop_label(w, j)
+                if str(w.reasons[j + 1]).startswith(DISAGREE_PREFIX):
+                    w.reasons[j + 1] = ""
             w.reproject(idx)
 
     def set_occluded(self, camera: str, joint: int | None = None, occluded: bool = True) -> None:
@@ -213,6 +241,9 @@ class SessionEdits:
                 w.hands[h] = 0
                 w.clicks[:, idx] = np.nan
                 w.states[:, idx] = 0
+                for j in idx.tolist():
+                    if str(w.reasons[j + 1]).startswith(DISAGREE_PREFIX):
+                        w.reasons[j + 1] = ""
                 w.points[idx] = np.nan
                 w.source[idx], w.annotator[idx], w.time[idx] = "", "", np.nan
             else:
@@ -260,9 +291,7 @@ class SessionEdits:
     def _replay(self, change: Change | None, after: bool) -> bool:
         if change is None:
             return False
-        labels = len(change.clicks) or len(change.states) or len(change.joints) or len(
-            change.hands)
-        if self.read_only and labels:
+        if self.read_only and change.labels_changed:
             (self.history.unpop_redo if after else self.history.unpop_undo)()
             raise ValueError(f"{self.store.path} is open read-only; edits are not possible")
         if change.instant != self.instant:
@@ -277,10 +306,17 @@ class SessionEdits:
         ji = change.joints.index
         w.points[ji], w.source[ji], w.annotator[ji], w.time[ji] = pick(change.joints)
         w.hands[change.hands.index] = pick(change.hands)[0]
+        w.reasons[change.flags.index] = pick(change.flags)[0]
         if change.views is not None:
             w.views = change.views[k]
         w.reproject()
         self._write(change, after=after)
         self._last_edit = self.clock()
         self._announce(change, None, None)
+        touched = change.joints_touched()
+        if len(touched) == 1:  # the selection follows the joint the undo/redo changed
+            j = touched.pop()
+            if j != self._joint:
+                self._joint = j
+                self._emit("joint", joint=j)
         return True

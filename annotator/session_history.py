@@ -23,7 +23,8 @@ class Snapshot:
 
     clicks (Cr, J, 2) px NaN = none; states (Cr, J) int8 view-state bits; points (J, 3) mm;
     source, annotator (J,) object str; time (J,) unix s; hands (2,) int8 -1/0/1;
-    views: the instant's panel override (tuple of camera names) or None.
+    views: the instant's panel cameras (tuple of camera names) or None (automatic);
+    reasons: (J + 1,) object str review-flag reasons, [0] whole instant, [j + 1] joint j.
     """
 
     clicks: np.ndarray
@@ -34,6 +35,7 @@ class Snapshot:
     time: np.ndarray
     hands: np.ndarray
     views: tuple[str, ...] | None
+    reasons: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Change:
     clicks: index (K, 2) [camera, joint] rig positions, values (K, 2) px;
     states: index (K, 2), values (K,) int8; joints: index (K,), values (points (K, 3),
     source, annotator, time); hands: index (K,), values (K,) int8;
-    views: (before, after) panel overrides, or None when unchanged.
+    views: (before, after) panel cameras, or None when unchanged;
+    flags: index (K,) positions in ``Snapshot.reasons``, values (K,) object str.
     """
 
     instant: int
@@ -65,13 +68,27 @@ class Change:
     hands: Entries
     views: tuple[tuple[str, ...] | None, tuple[str, ...] | None] | None = None
     label: str = field(default="", compare=False)
+    flags: Entries = field(default_factory=lambda: _NO_ENTRIES)
+
+    @property
+    def labels_changed(self) -> bool:
+        """Whether the change touches labels (anything but the panel cameras)."""
+        return bool(len(self.clicks) or len(self.states) or len(self.joints) or len(self.hands)
+                    or len(self.flags))
 
     @property
     def empty(self) -> bool:
-        return not (
-            len(self.clicks) or len(self.states) or len(self.joints) or len(self.hands)
-            or self.views is not None
-        )
+        return not (self.labels_changed or self.views is not None)
+
+    def joints_touched(self) -> set[int]:
+        """Joints whose clicks, marks, 3D point or review flag the change touches."""
+        out = set(self.joints.index.tolist()) | set(self.clicks.index[:, 1].tolist())
+        out |= set(self.states.index[:, 1].tolist())
+        out |= {int(k) - 1 for k in self.flags.index.tolist() if k > 0}
+        return out
+
+
+_NO_ENTRIES = Entries(np.zeros(0, np.int64), (np.zeros(0, object),), (np.zeros(0, object),))
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -106,7 +123,9 @@ def diff(before: Snapshot, after: Snapshot, instant: int, label: str = "") -> Ch
     hi = np.nonzero(_differs(before.hands, after.hands))[0]
     hands = Entries(hi, (before.hands[hi],), (after.hands[hi],))
     views = None if before.views == after.views else (before.views, after.views)
-    return Change(instant, clicks, states, joints, hands, views, label)
+    fi = np.nonzero(_differs(before.reasons, after.reasons))[0]
+    flags = Entries(fi, (before.reasons[fi],), (after.reasons[fi],))
+    return Change(instant, clicks, states, joints, hands, views, label, flags)
 
 
 class History:

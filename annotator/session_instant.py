@@ -44,12 +44,18 @@ class InstantWork:
         self.annotator = lab.annotator.astype(object)
         self.time = lab.time.copy()
         self.hands = lab.hand_present.astype(np.int8).copy()
-        self.flags = lab.flags
+        #: (J + 1,) review-flag reasons: [0] the whole instant, [j + 1] joint j ("" = none)
+        self.reasons = np.full(skeleton.NUM_JOINTS + 1, "", dtype=object)
+        for fj, reason in lab.flags:
+            self.reasons[fj + 1] = reason
         machine = self.source == "machine"
         self.proposals = np.where(machine[:, None], self.points, np.nan)
         self.proposal_annotator = self.annotator.copy()
         self.proposal_time = self.time.copy()
-        self.views: tuple[str, ...] | None = None  # panel override at this instant
+        #: cameras of the panels saved for this instant (None: chosen automatically)
+        saved = store.panel_views(self.index)
+        self.views: tuple[str, ...] | None = (
+            None if saved is None or any(c not in self.cam_index for c in saved) else saved)
         self.uv = np.full((skeleton.NUM_JOINTS, len(self.cameras), 2), np.nan)
         self.reproject()
 
@@ -58,6 +64,7 @@ class InstantWork:
         return Snapshot(
             self.clicks.copy(), self.states.copy(), self.points.copy(), self.source.copy(),
             self.annotator.copy(), self.time.copy(), self.hands.copy(), self.views,
+            self.reasons.copy(),
         )
 
     # -- geometry ----------------------------------------------------------------------

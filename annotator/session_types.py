@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["JointState", "SessionEvent", "JOINT_STATUSES", "EVENT_KINDS"]
+__all__ = ["JointState", "PlaceResult", "SessionEvent", "JOINT_STATUSES", "EVENT_KINDS"]
 
 #: ``JointState.status`` values, in the order the joint list explains them.
 JOINT_STATUSES: tuple[str, ...] = ("none", "one_view", "triangulated", "proposal", "hand_absent")
@@ -30,6 +30,7 @@ class JointState:
         locked_in: cameras whose click the 3D point is forced through.
         flagged: a click's error exceeds the session's ``error_flag_px``, or the store has
             a review flag on this joint.
+        flag_reason: the review flag's reason ("" when none).
     """
 
     status: str
@@ -40,6 +41,26 @@ class JointState:
     occluded_in: tuple[str, ...]
     locked_in: tuple[str, ...]
     flagged: bool
+    flag_reason: str = ""
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    """What one :meth:`~annotator.session.AnnotationSession.place` did.
+
+    Attributes:
+        joint: the joint whose click was placed.
+        selected_before: the joint selected when the click came.
+        advanced_to: the joint auto-advance selected, or None.
+        disagreement: the review reason when the joint's clicks now disagree, else None.
+        message: what to tell the annotator ("" when the click did the obvious thing).
+    """
+
+    joint: int
+    selected_before: int
+    advanced_to: int | None
+    disagreement: str | None
+    message: str
 
 
 @dataclass(frozen=True)

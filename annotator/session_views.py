@@ -118,7 +118,8 @@ def score_cameras(rig: CameraRig, points_world_mm: np.ndarray | None) -> ViewSco
 
 
 def pick_spread(
-    score: np.ndarray, directions: np.ndarray, n: int, candidates: np.ndarray | None = None
+    score: np.ndarray, directions: np.ndarray, n: int, candidates: np.ndarray | None = None,
+    chosen: list[int] | None = None,
 ) -> np.ndarray:
     """Greedy max-min angle choice of ``n`` camera indices (best first).
 
@@ -126,14 +127,18 @@ def pick_spread(
         score: (C,) non-negative camera scores.
         directions: (C, 3) unit viewing directions (target to camera).
         candidates: optional (C,) bool mask of the cameras allowed.
+        chosen: cameras already shown; new picks spread away from them too.
     Returns:
-        (k,) int64 indices, k = min(n, number of candidates).
+        (k,) int64 indices, k = min(n, number of candidates), not including ``chosen``.
     """
     C = score.shape[0]
     allowed = np.ones(C, bool) if candidates is None else np.asarray(candidates, bool).copy()
-    n = int(min(n, allowed.sum()))
-    chosen: list[int] = []
     min_angle = np.full(C, np.pi)
+    for c in chosen or ():
+        allowed[c] = False
+        min_angle = np.minimum(min_angle, np.arccos(np.clip(directions @ directions[c], -1, 1)))
+    n = int(min(n, allowed.sum()))
+    chosen = []
     # a tiny rank term so cameras with an equal (e.g. zero) score still spread deterministically
     base = np.maximum(score, 0.0) + 1e-9
     for _ in range(n):
@@ -152,6 +157,7 @@ def choose_views(
     points_world_mm: np.ndarray | None,
     n: int = 6,
     candidates: np.ndarray | None = None,
+    chosen: list[int] | None = None,
 ) -> np.ndarray:
     """Indices into ``rig`` of the ``n`` cameras that see the estimate best, spread apart.
 
@@ -160,10 +166,11 @@ def choose_views(
         points_world_mm: (J, 3) estimate of the joints, NaN = unknown (None: no estimate).
         n: views wanted (fewer when the rig or ``candidates`` has fewer).
         candidates: optional (C,) bool mask restricting the choice.
+        chosen: indices already shown; the new ones spread away from them.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     scores = score_cameras(rig, points_world_mm)
     d = rig.centers_world - scores.target_world_mm[None]
     d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-12
-    return pick_spread(scores.score, d, int(n), candidates)
+    return pick_spread(scores.score, d, int(n), candidates, chosen)

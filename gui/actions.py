@@ -63,11 +63,21 @@ class ActionsMixin:
         return self.panels[self.hover_panel].camera
 
     # --- joints ---------------------------------------------------------------------------
+    def _name(self, j: int | None = None) -> str:
+        return skeleton.JOINT_NAMES[self.session.joint if j is None else j]
+
     def act_next_joint(self) -> None:
-        self.intent(self.session.next_joint, +1)
+        self._step_joint(+1)
 
     def act_prev_joint(self) -> None:
-        self.intent(self.session.next_joint, -1)
+        self._step_joint(-1)
+
+    def _step_joint(self, delta: int) -> None:
+        before = self.session.joint
+        self.intent(self.session.next_joint, delta)
+        if self.session.joint == before:
+            self.notify("both hands are marked absent here: no joint to move to "
+                        "(A marks the selected joint's hand present again)", 5000)
 
     def act_next_finger(self) -> None:
         j = self.session.joint
@@ -88,7 +98,31 @@ class ActionsMixin:
 
     # --- placing ----------------------------------------------------------------------------
     def act_delete_click(self) -> None:
-        self._edit(self.session.remove_click, self.hover_camera)
+        s = self.session
+        cam = self.hover_camera
+        if not np.isfinite(s.clicks(cam)[s.joint]).all():
+            self.notify(f"{self._name()} has no click in camera {cam} (the view under the "
+                        "mouse) to delete; Shift+Delete removes it from every view", 5000)
+            return
+        self._edit(s.remove_click, cam)
+
+    def act_clear_joint(self) -> None:
+        s = self.session
+        st = s.joint_state(s.joint)
+        if not (st.n_views or st.occluded_in or st.locked_in or st.status == "triangulated"):
+            self.notify(f"{self._name()} has no clicks, marks or 3D label here to remove",
+                        5000)
+            return
+        self._edit(s.clear_joint, s.joint)
+        if s.joint_state(s.joint).n_views == 0 and not self.read_only:
+            self.notify(f"{self._name()} removed from every view (Ctrl+Z brings it back)",
+                        4000)
+
+    def act_keep_click(self) -> None:
+        if not self.question.isVisible():
+            self.notify("no disagreeing click is waiting for an answer", 3000)
+            return
+        self.question.keep_button.click()
 
     def act_occluded_here(self) -> None:
         s = self.session
@@ -99,7 +133,12 @@ class ActionsMixin:
     def act_lock_view(self) -> None:
         s = self.session
         cam = self.hover_camera
-        self._edit(s.lock_view, cam, cam not in s.joint_state(s.joint).locked_in)
+        locked = cam in s.joint_state(s.joint).locked_in
+        if not locked and not np.isfinite(s.clicks(cam)[s.joint]).all():
+            self.notify(f"{self._name()} has no click in camera {cam} (the view under the "
+                        "mouse) to lock the 3D point to", 5000)
+            return
+        self._edit(s.lock_view, cam, not locked)
 
     def act_hand_absent(self) -> None:
         s = self.session
@@ -111,9 +150,14 @@ class ActionsMixin:
         self._edit(self.session.accept_proposal, self.session.joint)
 
     def act_accept_all(self) -> None:
-        self._edit(self.session.accept_proposal, None)
+        s = self.session
+        if not any(s.joint_state(j).status == "proposal" for j in range(skeleton.NUM_JOINTS)):
+            self.notify("no machine proposals to accept at this instant", 4000)
+            return
+        self._edit(s.accept_proposal, None)
 
     def act_undo(self) -> None:
+        self.question.hide()
         if not self._edit(self.session.undo):
             self.notify("nothing to undo", 2000)
 
@@ -123,14 +167,20 @@ class ActionsMixin:
 
     # --- instants ---------------------------------------------------------------------------
     def act_next_instant(self) -> None:
+        if self.session.instant >= self.store.num_instants - 1:
+            self.notify("this is the last instant", 3000)
+            return
         self.intent(self.session.step_instant, +1)
 
     def act_prev_instant(self) -> None:
+        if self.session.instant <= 0:
+            self.notify("this is the first instant", 3000)
+            return
         self.intent(self.session.step_instant, -1)
 
     def act_next_unlabelled(self) -> None:
         if self.intent(self.session.next_unlabelled) is None:
-            self.notify("every instant has human labels", 4000)
+            self.notify("every other instant is complete", 4000)
 
     def act_goto_instant(self, value: int | None = None) -> None:
         n = self.store.num_instants
@@ -153,20 +203,30 @@ class ActionsMixin:
     def act_zoom_joint(self) -> None:
         s = self.session
         j = s.joint
+        zoomed = 0
         for p in self.panels:
             clicks = s.clicks(p.camera)[j]
             at = clicks if np.isfinite(clicks).all() else s.reprojection(p.camera)[j]
             if np.isfinite(at).all():
                 side = min(p.canvas.width(), p.canvas.height())
                 p.centre_on(at, side / ZOOM_JOINT_SPAN_PX)
+                zoomed += 1
+        if not zoomed:
+            self.notify(f"{self._name()} is not placed in any shown view yet: nothing to zoom "
+                        "to (X fits the hands)", 5000)
         self.repaint_panels()
 
     def act_fit_hands(self) -> None:
         s = self.session
+        fitted = 0
         for p in self.panels:
             pts = np.concatenate([s.reprojection(p.camera), s.clicks(p.camera)])
-            if not p.fit_points(pts):
+            if p.fit_points(pts):
+                fitted += 1
+            else:
                 p.fit_image()
+        if not fitted:
+            self.notify("no joint is placed or proposed here yet: whole images shown", 4000)
         self.repaint_panels()
 
     def act_fit_images(self) -> None:

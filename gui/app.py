@@ -24,13 +24,15 @@ from PyQt5.QtWidgets import (
 )
 
 from annotator import skeleton
-from gui import overlay, theme
+from annotator.session_edits import DISAGREE_PREFIX
+from gui import mouse, overlay, theme
 from gui.actions import ActionsMixin
 from gui.epipolar import display_curve
 from gui.help_overlay import HelpOverlay
 from gui.image_cache import ImageCache
 from gui.joint_list import JointList
 from gui.panel import ImagePanel
+from gui.question_bar import QuestionBar
 from gui.toolbar import build_toolbar
 
 __all__ = ["MainWindow", "NUM_PANELS"]
@@ -71,6 +73,8 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.hover_panel = 0
         self._stale: set[str] = set()
         self._stale_joints: set[int] = set()
+        self._message_serial = 0
+        self._intent_serial = 0
         self._in_intent = 0
         self._status = np.zeros(_J, dtype=object)
         self._states: list = [None] * _J
@@ -81,7 +85,8 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._paths_cache: dict[int, list] = {}
         self._local_views: dict[int, str] = {}
         self._rig = None
-        self._progress_base = (0, self.num_instants)
+        self._completion = None
+        self._done_here = 0
         self._prefetch_timer = QTimer(self)
         self._prefetch_timer.setSingleShot(True)
         self._prefetch_timer.setInterval(0)
@@ -97,6 +102,7 @@ class MainWindow(ActionsMixin, QMainWindow):
             panel = ImagePanel(k, list(self.store.camera_names), grid_host,
                                space_held=lambda: self.space_down)
             panel.clicked.connect(self._panel_clicked)
+            panel.dragged.connect(self._panel_dragged)
             panel.cameraChosen.connect(self._panel_camera)
             panel.hovered.connect(self._panel_hovered)
             # A new display size makes the prefetched shrunk copies stale: prefetch again.
@@ -115,18 +121,32 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.joint_list = JointList(side)
         self.joint_list.jointSelected.connect(lambda j: self.intent(self.session.select_joint, j))
         side_lay.addWidget(self.joint_list, 5)
-        side_lay.addWidget(QLabel("<b>Review queue</b> (flagged instants)", side))
+        review_title = QLabel("<b>Review queue</b> (flagged instants)", side)
+        review_title.setToolTip(
+            "instants flagged for review: by the machine stage's quality checks, or by you "
+            "when a click disagreed with a joint's other clicks and you kept it")
+        side_lay.addWidget(review_title)
         self.review_list = QListWidget(side)
         self.review_list.setFocusPolicy(Qt.NoFocus)
         self.review_list.itemClicked.connect(self._review_clicked)
         side_lay.addWidget(self.review_list, 1)
 
+        left = QWidget(self)
+        left_lay = QVBoxLayout(left)
+        left_lay.setContentsMargins(0, 0, 0, 0)
+        left_lay.setSpacing(0)
+        self.question = QuestionBar(left)
+        self.question.kept.connect(self._keep_disagreeing)
+        self.question.undone.connect(self.act_undo)
+        self._asked_joint: int | None = None
+        left_lay.addWidget(self.question)
+        left_lay.addWidget(grid_host, 1)
         split = QSplitter(Qt.Horizontal, self)
-        split.addWidget(grid_host)
+        split.addWidget(left)
         split.addWidget(side)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 0)
-        split.setSizes([1200, 330])
+        split.setSizes([1160, 400])
         self.setCentralWidget(split)
         self.help = HelpOverlay(grid_host)
         self.help.hide()
@@ -158,9 +178,11 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.flush(repaint=False)
 
     def notify(self, text: str, ms: int = 4000) -> None:
-        """Show ``text`` in the status bar for ``ms`` milliseconds (beside the instant)."""
+        """Show ``text`` in the status bar for ``ms`` milliseconds (beside the instant);
+        cleared earlier when the selected joint or the instant changes."""
         self.status_message.setText(text)
         self._message_timer.start(max(1, int(ms)))
+        self._message_serial += 1
 
     # --- events from the session -------------------------------------------------------------
     def _on_event(self, ev) -> None:
@@ -179,6 +201,8 @@ class MainWindow(ActionsMixin, QMainWindow):
         Errors the user can fix (a click outside the image, a read-only project) go to the
         status bar instead of a crash.
         """
+        if not self._in_intent:
+            self._intent_serial = self._message_serial
         self._in_intent += 1
         try:
             return fn(*args, **kwargs)
@@ -198,7 +222,12 @@ class MainWindow(ActionsMixin, QMainWindow):
         if not stale:
             return
         s = self.session
+        if ("joint" in stale or "instant" in stale) and (
+                self._message_serial == self._intent_serial):
+            # A new selection: messages about the previous one no longer apply.
+            self.status_message.clear()
         if "instant" in stale:
+            self.question.hide()
             self._local_views.clear()
             self._paths = self.image_paths(s.instant)
             rig = self.store.rig(self.store.instant(s.instant).capture)
@@ -222,9 +251,12 @@ class MainWindow(ActionsMixin, QMainWindow):
                 self._status[j] = st.status
                 self.joint_list.set_state(j, st)
             self._stale_joints.clear()
+            self._done_here = int(s.joints_done().sum())
             self._update_hand_rows()
             self._update_overlays()
         if "joint" in stale:
+            if self.question.isVisible() and s.joint != self._asked_joint:
+                self.question.hide()  # moved on: the click stays kept (and flagged)
             self.joint_list.set_current(s.joint)
             self._update_current_label()
         self._update_title()
@@ -273,17 +305,14 @@ class MainWindow(ActionsMixin, QMainWindow):
         return paths
 
     def _count_progress(self) -> None:
-        """Labelled instants other than the current one (the current one is counted live)."""
-        labelled = self.store.labelled_instants("human")
-        self._progress_base = (int(np.count_nonzero(labelled != self.session.instant)),
-                               self.num_instants)
+        """Done joints of every instant from the store (the current one is counted live)."""
+        self._completion = self.session.completion()
 
-    def progress(self) -> tuple[int, int]:
-        """(instants with human labels, total), as ``session.progress()`` but without a
-        store read per click."""
-        here = bool(np.any([st is not None and st.source == "human" and
-                            st.status == "triangulated" for st in self._states]))
-        return self._progress_base[0] + int(here), self._progress_base[1]
+    def progress(self) -> tuple[int, int, int, int]:
+        """(complete instants, instants, done joints, joints) as ``session.progress()`` and
+        ``session.joint_progress()`` count them, without a store read per click."""
+        c = self._completion.with_instant(self.session.instant, self._done_here)
+        return c.instants_complete, c.instants, c.joints_done, c.joints_total
 
     def _describe_instant(self) -> str:
         inst = self.store.instant(self.session.instant)
@@ -297,6 +326,7 @@ class MainWindow(ActionsMixin, QMainWindow):
                            for st in self._states], dtype=np.int64)
         flagged = np.array([bool(st.flagged) for st in self._states])
         epi_from = self._epipolar_source() if self.show_epipolar else None
+        counts: dict[str, int] = {}
         for panel in self.panels:
             cam = panel.camera
             occluded = np.array([cam in st.occluded_in for st in self._states])
@@ -305,13 +335,17 @@ class MainWindow(ActionsMixin, QMainWindow):
             if epi_from is not None and cam != epi_from[0] and cam in self._rig:
                 epi = display_curve(self._rig, epi_from[0], epi_from[1], cam)
             clicks = s.clicks(cam)
+            counts[cam] = int(np.isfinite(clicks).all(axis=1).sum())
             panel.set_overlay(overlay.PanelOverlayInput(
                 clicks_px=clicks, reproj_px=s.reprojection(cam), source=source,
                 current_joint=s.joint, epipolar_px=epi, flagged=flagged, occluded=occluded,
                 locked=locked, show_skeleton=self.show_skeleton,
                 show_epipolar=self.show_epipolar))
-            n = int(np.isfinite(clicks).all(axis=1).sum())
-            panel.set_title(f"{n} clicks" if n else "")
+            n = counts[cam]
+            panel.set_title(f"{n} click{'s' if n != 1 else ''}" if n else "")
+        counts.update(s.click_counts())
+        for panel in self.panels:
+            panel.set_cameras(self._rig.names, counts)
 
     def _epipolar_source(self) -> tuple[str, np.ndarray] | None:
         """(camera, uv px) of the current joint's single click, when it has exactly one."""
@@ -341,14 +375,18 @@ class MainWindow(ActionsMixin, QMainWindow):
 
     def _update_title(self) -> None:
         s = self.session
-        done, total = self.progress()
+        done, total, jdone, jtotal = self.progress()
         ro = " [read-only]" if self.read_only else ""
         mark = "● " if s.dirty else ""
         self.setWindowTitle(f"{mark}{self.store.name} — instant {s.instant + 1}/{total}{ro}"
                             " — annotator")
         self.status_instant.setText(self._instant_text)
-        self.status_progress.setText(f"labelled {done}/{total} instants "
-                                     f"({100.0 * done / max(total, 1):.0f} %)")
+        self.status_progress.setText(
+            f"complete {done}/{total} instants · joints {jdone}/{jtotal} "
+            f"({100.0 * jdone / max(jtotal, 1):.0f} %)")
+        self.status_progress.setToolTip(
+            "an instant is complete when every joint of it is in 3D, marked occluded in all "
+            "views but one, or its hand is marked absent; joints: the same over all instants")
         self.status_saved.setText("read-only" if self.read_only else
                                   ("● unsaved" if s.dirty else "saved"))
 
@@ -356,7 +394,14 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.review_list.clear()
         for i in self.session.review_queue():
             inst = self.store.instant(int(i))
-            item = QListWidgetItem(f"{int(i) + 1:5d}  {inst.sequence}  frame {inst.frame}")
+            reasons = self.session.review_reasons(int(i))
+            first = reasons[0][1] if reasons else ""
+            more = f" (+{len(reasons) - 1})" if len(reasons) > 1 else ""
+            item = QListWidgetItem(f"{int(i) + 1:5d}  {inst.sequence}  frame {inst.frame}"
+                                   f"  ·  {first}{more}")
+            item.setToolTip("\n".join(
+                (skeleton.JOINT_NAMES[j] + ": " if j is not None else "instant: ") + r
+                for j, r in reasons))
             item.setData(Qt.UserRole, int(i))
             if int(i) == self.session.instant:
                 item.setSelected(True)
@@ -390,22 +435,59 @@ class MainWindow(ActionsMixin, QMainWindow):
         if self.refuse_if_read_only():
             self.flush()
             return
-        cam = self.panels[k].camera
+        panel = self.panels[k]
+        cam = panel.camera
         self.hover_panel = k
         s = self.session
         if joint < 0:
-            j = s.joint
-            self.intent(self._place, cam, (u, v), j)
+            radius = 0.0 if joint == ImagePanel.PLACE_CURRENT else (
+                mouse.PICK_RADIUS / max(panel.viewport.scale, 1e-9))
+            self.intent(self._place, cam, (u, v), radius)
         else:
             self.intent(s.click, cam, (u, v), joint=joint)
+            self._after_click(joint)
 
-    def _place(self, cam: str, uv, j: int) -> None:
-        s = self.session
-        before = s.joint_state(j).n_views
-        s.click(cam, uv)
-        after = s.joint_state(j).n_views
-        if self.auto_advance and before < 2 <= after:
-            s.next_joint(+1)
+    def _place(self, cam: str, uv, radius: float) -> None:
+        res = self.session.place(cam, uv, pick_radius_px=radius, advance=self.auto_advance)
+        if res.message:
+            self.notify(res.message + " (Shift+click places the selected joint)", 8000)
+        if res.disagreement:
+            self._ask_disagreement(res.joint, res.disagreement)
+        elif self.question.isVisible() and self._asked_joint == res.joint:
+            self.question.hide()  # the joint's clicks agree again
+
+    def _after_click(self, j: int) -> None:
+        reason = self.session.joint_state(j).flag_reason
+        if reason.startswith(DISAGREE_PREFIX):
+            self._ask_disagreement(j, reason)
+        elif self.question.isVisible() and self._asked_joint == j:
+            self.question.hide()
+
+    def _ask_disagreement(self, j: int, reason: str) -> None:
+        self._asked_joint = j
+        self.question.ask(
+            f"<b>⚑ {skeleton.JOINT_NAMES[j]}: this click does not agree with the joint's "
+            f"other clicks.</b> {reason[len(DISAGREE_PREFIX):].strip()}. Kept clicks put the "
+            "instant in the review queue; drag a click to fix it.")
+
+    def _keep_disagreeing(self) -> None:
+        j = self._asked_joint
+        self._asked_joint = None
+        if self.auto_advance and j is not None and j == self.session.joint:
+            self.intent(self.session.next_joint, +1)
+        self.notify("kept; the instant is in the review queue", 4000)
+
+    def _panel_dragged(self, k: int, joint: int, u: float, v: float) -> None:
+        """Live view of a dragged click: the joint's reprojection in the other panels."""
+        cam = self.panels[k].camera
+        try:
+            uv = self.session.preview_click(cam, (u, v), joint)
+        except ValueError:
+            return
+        index = {c: n for n, c in enumerate(self.session.cameras)}
+        for p in self.panels:
+            if p.index != k and p.camera in index:
+                p.preview_joint(joint, uv[index[p.camera]])
 
     def _panel_camera(self, k: int, cam: str) -> None:
         if self.read_only:

@@ -21,12 +21,25 @@ __all__ = ["RowText", "describe_state", "JointList"]
 
 @dataclass(frozen=True)
 class RowText:
-    """What one joint row shows: state text, error text, colour of the state, flagged."""
+    """What one joint row shows: state text, error text, colour of the state, flagged,
+    and the tooltip that explains them."""
 
     state: str
     error: str
     rgb: theme.RGB
     flagged: bool
+    tooltip: str = ""
+
+
+#: Tooltips of the list's header.
+HEADER_TIPS = (
+    "joint index and name (the colour is its finger's)",
+    "not placed · 1 view (click a second view) · 3D · n views (triangulated from n clicks) · "
+    "machine proposal (Enter accepts it) · hand absent; ⚑ = flagged: a click lies more than "
+    "the error limit from the joint's reprojection, or the joint is flagged for review",
+    "mean distance in px between the joint's clicks and its reprojection in those views "
+    "(red above the limit: a click that disagrees with the others)",
+)
 
 
 def describe_state(st) -> RowText:
@@ -52,7 +65,20 @@ def describe_state(st) -> RowText:
     err = st.mean_error_px
     err_text = f"{err:.1f} px" if err is not None and math.isfinite(err) else ""
     rgb = theme.FLAG_RGB if st.flagged else theme.STATUS_RGB.get(status, theme.FG_DIM)
-    return RowText(("⚑ " if st.flagged else "") + text, err_text, rgb, bool(st.flagged))
+    tip = [text]
+    if st.reproj_error_px and err_text:
+        tip.append("click to reprojection distance per view: " + ", ".join(
+            f"{cam} {e:.1f} px" for cam, e in st.reproj_error_px.items()))
+    if st.flagged:
+        reason = getattr(st, "flag_reason", "")
+        tip.append("⚑ flagged: " + (reason or "a click lies far from the joint's "
+                                    "reprojection; drag it, or delete it (Delete)"))
+    if st.occluded_in:
+        tip.append("occluded in " + ", ".join(st.occluded_in))
+    if st.locked_in:
+        tip.append("locked to the click in " + ", ".join(st.locked_in))
+    return RowText(("⚑ " if st.flagged else "") + text, err_text, rgb, bool(st.flagged),
+                   "\n".join(tip))
 
 
 def _swatch(rgb: theme.RGB) -> QIcon:
@@ -76,6 +102,8 @@ class JointList(QTreeWidget):
         super().__init__(parent)
         self.setColumnCount(3)
         self.setHeaderLabels(["joint", "state", "error"])
+        for k, tip in enumerate(HEADER_TIPS):
+            self.headerItem().setToolTip(k, tip)
         self.setRootIsDecorated(False)
         self.setAlternatingRowColors(True)
         self.setUniformRowHeights(True)
@@ -123,6 +151,8 @@ class JointList(QTreeWidget):
         item = self._rows[j]
         item.setText(1, row.state)
         item.setText(2, row.error)
+        for col in (1, 2):
+            item.setToolTip(col, row.tooltip)
         brush = QBrush(theme.qcolor(row.rgb))
         item.setForeground(1, brush)
         item.setForeground(2, QBrush(theme.qcolor(theme.FLAG_RGB if row.flagged
@@ -135,6 +165,9 @@ class JointList(QTreeWidget):
         item = self._rows[j]
         if self.currentItem() is not item:
             self.setCurrentItem(item)
+        parent = item.parent()
+        if parent is not None and parent.indexOfChild(item) == 0:
+            self.scrollToItem(parent)  # a hand's first joint: keep its header in sight
         self.scrollToItem(item)
 
     def row_text(self, j: int) -> tuple[str, str]:

@@ -7,7 +7,8 @@ without a window.
 
 Gestures:
 
-- left press + release on empty image: place the current joint there (``Click``);
+- left press + release: place the current joint there (``Click``; on another placed
+  joint's marker the session gives the click to that joint, Shift+click never does);
 - left press near a click or a reprojected joint, drag, release: move that joint's click in
   this view (``Click`` with ``joint``); while dragging, ``DragPreview`` shows it live;
 - middle or right drag, or space + left drag: pan; the wheel zooms about the cursor.
@@ -48,7 +49,8 @@ class Pointer:
 
     kind: "press", "move", "release" or "wheel"; button: "left", "middle", "right" or ""
     (moves, wheel); space: whether the space bar is held; wheel_delta: angle delta (120 per
-    notch, positive = away from the user).
+    notch, positive = away from the user); shift: whether Shift is held (a Shift+click
+    places the selected joint even on another joint's marker).
     """
 
     kind: str
@@ -57,6 +59,7 @@ class Pointer:
     button: str = ""
     space: bool = False
     wheel_delta: float = 0.0
+    shift: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,14 +72,18 @@ class Interaction:
     last_x: float = 0.0
     last_y: float = 0.0
     joint: int | None = None  # joint grabbed by a press (None: a press on empty image)
+    shift: bool = False  # Shift held at the press
 
 
 @dataclass(frozen=True)
 class Click:
-    """Place (joint None: the current joint) or move a joint's click at ``uv_px``."""
+    """Place (joint None: the current joint, or the placed joint whose marker it is on)
+    or move a joint's click at ``uv_px``; ``force``: place the current joint regardless
+    of markers (Shift+click)."""
 
     uv_px: tuple[float, float]
     joint: int | None = None
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ def handle(state: Interaction, ev: Pointer, viewport: Viewport,
             return Interaction("pan", ev.x, ev.y, ev.x, ev.y), ()
         if ev.button == "left":
             grabbed = hit_test(ev.x, ev.y, clicks_xy, reproj_xy, prefer=current_joint)
-            return Interaction("press", ev.x, ev.y, ev.x, ev.y, grabbed), ()
+            return Interaction("press", ev.x, ev.y, ev.x, ev.y, grabbed, ev.shift), ()
         return state, ()
 
     if ev.kind == "move":
@@ -165,10 +172,10 @@ def handle(state: Interaction, ev: Pointer, viewport: Viewport,
         if state.mode == "pan":
             return Interaction(), ()
         if state.mode == "press":
-            # A click without motion: place the current joint here (also on top of a drawn
-            # joint: the grab only matters once the pointer moves).
+            # A click without motion: the session decides which joint it places (the
+            # current one, or a placed joint whose marker it is on); Shift: the current one.
             uv = viewport.to_image((state.start_x, state.start_y))
-            return Interaction(), (Click((float(uv[0]), float(uv[1]))),)
+            return Interaction(), (Click((float(uv[0]), float(uv[1])), force=state.shift),)
         if state.mode == "drag":
             if state.joint is None:
                 return Interaction(), ()

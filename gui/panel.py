@@ -50,7 +50,8 @@ class Canvas(QWidget):
     def _pointer(self, kind: str, ev) -> mouse.Pointer:
         pos = ev.localPos()  # sub-pixel where the platform gives it (high-DPI screens, tablets)
         return mouse.Pointer(kind, pos.x(), pos.y(), _BUTTONS.get(ev.button(), ""),
-                             space=self._panel.space_held())
+                             space=self._panel.space_held(),
+                             shift=bool(ev.modifiers() & Qt.ShiftModifier))
 
     def mousePressEvent(self, ev) -> None:  # noqa: N802
         self._panel.pointer(self._pointer("press", ev))
@@ -73,11 +74,17 @@ class Canvas(QWidget):
 class ImagePanel(QWidget):
     """Camera picker + canvas for one of the six views.
 
-    Signals: ``clicked(panel, u, v, joint)`` (joint -1: the current joint),
-    ``cameraChosen(panel, camera)``, ``hovered(panel)``.
+    Signals: ``clicked(panel, u, v, joint)`` (joint -1: the current joint or the placed
+    joint whose marker the click is on, -2: the current joint whatever the markers),
+    ``dragged(panel, joint, u, v)`` while a click is dragged, ``cameraChosen(panel,
+    camera)``, ``hovered(panel)``.
     """
 
+    #: ``clicked`` joint values: the session picks the joint / the current joint (Shift).
+    PLACE, PLACE_CURRENT = -1, -2
+
     clicked = pyqtSignal(int, float, float, int)
+    dragged = pyqtSignal(int, int, float, float)
     cameraChosen = pyqtSignal(int, str)
     hovered = pyqtSignal(int)
     resized = pyqtSignal(int)
@@ -106,11 +113,14 @@ class ImagePanel(QWidget):
         self._fitted = True
         self.viewport = Viewport()
         self.active = False
+        self._click_counts: dict[str, int] = {}
 
         self.picker = QComboBox(self)
-        self.picker.addItems(cameras)
+        self._fill_picker(cameras, {})
         self.picker.setFocusPolicy(Qt.NoFocus)
-        self.picker.setToolTip("camera shown in this panel (overrides the automatic choice)")
+        self.picker.setToolTip(
+            "camera shown in this panel (your choice is saved with the project; V goes back "
+            "to the automatic choice). ● n: that camera holds n clicks at this instant")
         self.picker.activated.connect(self._picked)
         self.title = QLabel(self)
         self.title.setObjectName("panelTitle")
@@ -137,18 +147,30 @@ class ImagePanel(QWidget):
             self._fitted = True
             self.fit_image()
         # Also after a refused choice: the picker shows what the panel shows.
-        idx = self.picker.findText(camera)
+        idx = self.picker.findData(camera)
         if idx >= 0 and idx != self.picker.currentIndex():
             self.picker.setCurrentIndex(idx)
 
-    def set_cameras(self, cameras: list[str]) -> None:
-        """The cameras the picker offers (the current instant's rig)."""
-        if [self.picker.itemText(k) for k in range(self.picker.count())] != list(cameras):
-            self.picker.blockSignals(True)
-            self.picker.clear()
-            self.picker.addItems(list(cameras))
-            self.picker.blockSignals(False)
+    def set_cameras(self, cameras: list[str], clicks: dict[str, int] | None = None) -> None:
+        """The cameras the picker offers (the current instant's rig), each marked with the
+        number of clicks it holds at this instant (``clicks``: camera -> count)."""
+        clicks = clicks or {}
+        names = [self.picker.itemData(k) for k in range(self.picker.count())]
+        if names != list(cameras):
+            self._fill_picker(cameras, clicks)
             self.camera = ""  # re-selected by the next set_camera
+        elif clicks != self._click_counts:
+            for k, cam in enumerate(cameras):
+                self.picker.setItemText(k, _picker_text(cam, clicks.get(cam, 0)))
+        self._click_counts = dict(clicks)
+
+    def _fill_picker(self, cameras: list[str], clicks: dict[str, int]) -> None:
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        for cam in cameras:
+            self.picker.addItem(_picker_text(cam, clicks.get(cam, 0)), cam)
+        self.picker.blockSignals(False)
+        self._click_counts = dict(clicks)
 
     def set_image(self, img: LoadedImage) -> None:
         self._image = img
@@ -211,6 +233,19 @@ class ImagePanel(QWidget):
         self._overlay_in = inp
         self._drawlist = build_overlay(inp) if inp is not None else DrawList()
 
+    def preview_joint(self, joint: int, uv_px) -> None:
+        """Draw ``joint``'s reprojection at ``uv_px`` (image px; NaN hides it) until the
+        next :meth:`set_overlay`: the live view of a click dragged in another panel."""
+        from dataclasses import replace
+
+        inp = self._overlay_in
+        if inp is None:
+            return
+        reproj = np.array(inp.reproj_px, dtype=np.float64, copy=True)
+        reproj[joint] = np.asarray(uv_px, dtype=np.float64)
+        self._drawlist = build_overlay(replace(inp, reproj_px=reproj))
+        self.canvas.update()
+
     def set_title(self, text: str) -> None:
         self.title.setText(text)
 
@@ -245,7 +280,7 @@ class ImagePanel(QWidget):
 
     # --- events ------------------------------------------------------------------------------
     def _picked(self, idx: int) -> None:
-        cam = self.picker.itemText(idx)
+        cam = self.picker.itemData(idx)
         if cam and cam != self.camera:
             self.cameraChosen.emit(self.index, cam)
 
@@ -274,8 +309,12 @@ class ImagePanel(QWidget):
                 self._drawlist = build_overlay(_with_drag(inp, act.joint, act.uv_px))
                 self._previewing = True
                 self.canvas.update()
+                self.dragged.emit(self.index, act.joint, act.uv_px[0], act.uv_px[1])
             elif isinstance(act, mouse.Click):
-                joint = -1 if act.joint is None else act.joint
+                if act.joint is not None:
+                    joint = act.joint
+                else:
+                    joint = self.PLACE_CURRENT if act.force else self.PLACE
                 self.clicked.emit(self.index, act.uv_px[0], act.uv_px[1], joint)
         if ev.kind == "release" and self._previewing:
             # A cancelled drag (or one the session refused) goes back to the model's state.
@@ -343,6 +382,10 @@ class ImagePanel(QWidget):
     @property
     def drawlist(self) -> DrawList:
         return self._drawlist
+
+
+def _picker_text(camera: str, clicks: int) -> str:
+    return f"{camera}   ● {clicks}" if clicks else camera
 
 
 def _with_drag(inp: PanelOverlayInput, joint: int, uv_px) -> PanelOverlayInput:

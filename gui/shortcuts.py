@@ -31,6 +31,11 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     # Placing
     Shortcut("delete_click", ("Delete", "Backspace"),
              "delete the current joint's click in the hovered view", "Placing"),
+    Shortcut("clear_joint", ("Shift+Delete", "Shift+Backspace"),
+             "remove the current joint from every view (clicks, marks, 3D)", "Placing"),
+    Shortcut("keep_click", ("Ctrl+K",),
+             "keep a click that disagrees with the joint's other clicks (flagged for review)",
+             "Placing"),
     Shortcut("occluded_here", ("O",), "current joint not visible in the hovered view", "Placing"),
     Shortcut("lock_view", ("L",), "lock the current joint to its click in the hovered view",
              "Placing"),
@@ -43,7 +48,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     # Instants
     Shortcut("next_instant", ("D", "PgDown"), "next instant", "Instants"),
     Shortcut("prev_instant", ("S", "PgUp"), "previous instant", "Instants"),
-    Shortcut("next_unlabelled", ("N",), "next instant without human labels", "Instants"),
+    Shortcut("next_unlabelled", ("N",), "next instant that is not complete", "Instants"),
     Shortcut("goto_instant", ("Ctrl+G",), "jump to an instant", "Instants"),
     Shortcut("next_review", ("R",), "next instant of the review queue", "Instants"),
     # View

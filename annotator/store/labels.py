@@ -8,6 +8,9 @@ Tables (one HDF5 group each, columns of equal length, rows sorted by instant)::
     flags/   instant i8, joint i2 (-1 = whole instant), reason i4
     view_states/  instant i8, camera i4, joint i2, state i1 (bits: 1 occluded, 2 locked);
              optional (files written before it existed read as empty)
+    panel_views/  instant i8, panel i1, camera i4: the cameras the app's panels show at
+             an instant (saved once the instant is edited or a panel's camera is chosen);
+             optional, like view_states
     strings  (S,) str: annotator names and flag reasons, referenced by index
 
 Only what someone set is stored, so a project of 40k instants with a few thousand labelled
@@ -36,7 +39,9 @@ logger = logging.getLogger(__name__)
 LABELS_NAME = "labels.h5"
 _STR = h5py.string_dtype()
 #: Tables added after schema 1 was released; a file without them reads them as empty.
-_OPTIONAL_TABLES = ("view_states",)
+_OPTIONAL_TABLES = ("view_states", "panel_views")
+#: Panels a saved panel-view row may address.
+MAX_PANELS = 64
 
 
 class _Table:
@@ -125,12 +130,14 @@ class LabelStore:
         self.hands = _Table({"present": ("i1", ())})
         self.flags = _Table({"reason": ("i4", ())})
         self.view_states = _Table({"state": ("i1", ())})
+        self.panel_views = _Table({"camera": ("i4", ())})
         self._sub_size = {
             "clicks": self.C * self.J,
             "joints": self.J,
             "hands": 2,
             "flags": self.J + 1,
             "view_states": self.C * self.J,
+            "panel_views": MAX_PANELS,
         }
 
     # -- loading -------------------------------------------------------------------------
@@ -141,6 +148,7 @@ class LabelStore:
             "hands": self.hands,
             "flags": self.flags,
             "view_states": self.view_states,
+            "panel_views": self.panel_views,
         }
 
     def ensure_loaded(self) -> None:
@@ -169,6 +177,7 @@ class LabelStore:
             "hands": lambda d: d["hand"].astype(np.int64),
             "flags": lambda d: d["joint"].astype(np.int64) + 1,
             "view_states": lambda d: d["camera"].astype(np.int64) * self.J + d["joint"],
+            "panel_views": lambda d: d["panel"].astype(np.int64),
         }
         for name, table in self._tables().items():
             if name not in raw:  # an optional table the file predates: empty
@@ -189,6 +198,7 @@ class LabelStore:
             ("joints", "annotator", "strings", len(strings)),
             ("flags", "reason", "strings", len(strings)),
             ("joints", "source", "the known sources", len(JOINT_SOURCES)),
+            ("panel_views", "camera", "the project's cameras", self.C),
         ):
             v = self._tables()[name].values[col]
             if v.size and (v.min() < 0 or v.max() >= size):
@@ -245,7 +255,37 @@ class LabelStore:
         self.ensure_loaded()
         self.view_states.set(i, cam * self.J + joint, (int(state),) if state else None)
 
+    def set_panel_views(self, i: int, cameras: list[int] | None) -> None:
+        """The project camera indices shown in panels 0.. at instant ``i`` (None: none saved)."""
+        self.ensure_loaded()
+        sub, _ = self.panel_views.rows(i)
+        for k in sub.tolist():
+            self.panel_views.set(i, k, None)
+        for k, c in enumerate(cameras or ()):
+            self.panel_views.set(i, k, (int(c),))
+
     # -- reads ---------------------------------------------------------------------------
+    def panel_view(self, i: int) -> list[int] | None:
+        """Project camera indices of instant ``i``'s saved panels in panel order, or None."""
+        self.ensure_loaded()
+        sub, v = self.panel_views.rows(i)
+        if not sub.size:
+            return None
+        order = np.argsort(sub)
+        return [int(c) for c in v["camera"][order]]
+
+    def view_state_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every view-state row: (instant, camera, joint, state), pending edits applied."""
+        self.ensure_loaded()
+        inst, sub, v = self.view_states.merged(self._sub_size["view_states"])
+        return inst, sub // self.J, sub % self.J, v["state"]
+
+    def instants_with_panel_views(self) -> np.ndarray:
+        """Sorted instants that have saved panel cameras."""
+        self.ensure_loaded()
+        inst, _, _ = self.panel_views.merged(self._sub_size["panel_views"])
+        return np.unique(inst)
+
     def view_state(self, i: int) -> np.ndarray:
         """(C, J) int8 view-state bits of instant ``i`` (0 = none)."""
         self.ensure_loaded()
@@ -362,6 +402,8 @@ def write_labels_file(
                 g.create_dataset("joint", data=sub.astype(np.int16))
             elif name == "hands":
                 g.create_dataset("hand", data=sub.astype(np.int8))
+            elif name == "panel_views":
+                g.create_dataset("panel", data=sub.astype(np.int8))
             else:
                 g.create_dataset("joint", data=(sub - 1).astype(np.int16))
             for c, v in vals.items():

@@ -13,6 +13,7 @@ import numpy as np
 from annotator import skeleton
 from annotator.store import imported_layer
 from annotator.store.errors import ProjectFormatError
+from annotator.store.labels import MAX_PANELS
 from annotator.store.records import JOINT_SOURCES, InstantLabels
 
 __all__ = ["LabelsMixin", "VIEW_OCCLUDED", "VIEW_LOCKED"]
@@ -98,8 +99,8 @@ class LabelsMixin:
                 w, h = self.rig(cap)[name].size
                 if not (-0.5 <= arr[0] <= w - 0.5 and -0.5 <= arr[1] <= h - 0.5):
                     raise ProjectFormatError(
-                        f"set_click: ({arr[0]:.1f}, {arr[1]:.1f}) px is outside camera "
-                        f"{name!r}'s {w}x{h} image"
+                        f"set_click: ({arr[0]:.1f}, {arr[1]:.1f}) px is outside the {w}x{h} "
+                        f"image of camera {name}"
                     )
                 uv = (float(arr[0]), float(arr[1]))
         self._labels.set_click(i, c, j, uv, str(annotator), _now(time))
@@ -183,6 +184,46 @@ class LabelsMixin:
             if flag is not None:
                 state = (state | bit) if flag else (state & ~bit)
         self._labels.set_view_state(i, c, j, state)
+
+    def set_panel_views(self, i: int, cameras) -> None:
+        """Save the cameras the app's panels show at instant ``i`` (names, panel order);
+        ``None`` or empty removes them (the app then chooses automatically)."""
+        self._need_write()
+        i = self._check_instant(i)
+        if cameras is None or len(cameras) == 0:
+            self._labels.set_panel_views(i, None)
+            return
+        names = [str(c) for c in cameras]
+        if len(names) > MAX_PANELS:
+            raise ProjectFormatError(
+                f"set_panel_views: at most {MAX_PANELS} panels, got {len(names)}")
+        if len(set(names)) != len(names):
+            raise ProjectFormatError(f"set_panel_views: a camera is shown twice in {names}")
+        cap = self.instant(i).capture
+        rig = self.rig(cap)
+        bad = [n for n in names if n not in rig]
+        if bad:
+            raise ProjectFormatError(
+                f"set_panel_views: camera(s) {bad} are not part of capture {cap!r}")
+        self._labels.set_panel_views(i, [self.camera_index(n) for n in names])
+
+    def panel_views(self, i: int) -> tuple[str, ...] | None:
+        """The cameras saved for the app's panels at instant ``i`` (panel order), or None."""
+        idx = self._labels.panel_view(self._check_instant(i))
+        return None if idx is None else tuple(self._camera_names[c] for c in idx)
+
+    def instants_with_panel_views(self) -> np.ndarray:
+        """Sorted instant indices that have saved panel cameras."""
+        return self._labels.instants_with_panel_views().astype(np.int64)
+
+    def occluded_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sparse count of cameras marking each joint occluded: (instant, joint, count),
+        one row per (instant, joint) with at least one mark."""
+        inst, _, joint, state = self._labels.view_state_rows()
+        keep = (state & VIEW_OCCLUDED) != 0
+        key = inst[keep].astype(np.int64) * skeleton.NUM_JOINTS + joint[keep]
+        uniq, count = np.unique(key, return_counts=True)
+        return uniq // skeleton.NUM_JOINTS, uniq % skeleton.NUM_JOINTS, count
 
     def view_states(self, i: int) -> np.ndarray:
         """(C, J) int8 bits per (camera, joint) of instant ``i``: VIEW_OCCLUDED, VIEW_LOCKED."""

@@ -215,6 +215,17 @@ def test_review_queue_navigation_and_progress(store):
     a, b = visible_views(store, 3, j, 2)
     s.click(a, gt_uv(store, 3, a, j), joint=j)
     s.click(b, gt_uv(store, 3, b, j), joint=j)
+    # one joint of 42 in 3D: the instant is started, not labelled
+    assert s.progress() == (0, store.num_instants)
+    assert s.joint_progress() == (1, 42 * store.num_instants)
+    s.goto(2)
+    assert s.next_unlabelled() == 3 and s.instant == 3
+    other = 1 - skeleton.HANDS.index(skeleton.HAND_OF_JOINT[j])
+    s.set_hand_absent(other)
+    assert s.progress() == (0, store.num_instants)
+    assert s.joint_progress() == (22, 42 * store.num_instants)
+    assert s.joints_done().sum() == 22
+    s.set_hand_absent(1 - other)  # both hands absent: every joint is decided
     assert s.progress() == (1, store.num_instants)
     s.goto(2)
     assert s.next_unlabelled() == 4 and s.instant == 4
@@ -275,7 +286,7 @@ def test_bad_input_loses_nothing(store):
     before = store.labels(0)
     point = s.joint_point(j)
     w, h = store.rig(store.instant(0).capture)[a].size
-    with pytest.raises(ValueError, match=r"outside camera .* image"):
+    with pytest.raises(ValueError, match=r"outside the .* image of camera"):
         s.click(a, (w + 5.0, 10.0), joint=j)
     with pytest.raises(ValueError, match="unknown camera"):
         s.click("nope", (1.0, 1.0), joint=j)

@@ -148,14 +148,18 @@ def test_quit_and_reopen_restores_the_work(open_window, project, qtbot):
     _click_at(qtbot, p1, uv1)
     _click_at(qtbot, p2, uv2)
     point = win.session.joint_point(j)
+    shown = [p.camera for p in win.panels]
     win.close()  # saves
     win.store.close()
     win2 = open_window(project)
+    # the panels show the cameras the joint was clicked in, so the clicks are in sight
+    assert [p.camera for p in win2.panels] == shown
     assert win2.session.joint_state(j).status == "triangulated"
     np.testing.assert_allclose(win2.session.joint_point(j), point, atol=1e-6)
     np.testing.assert_allclose(win2.session.clicks(p1.camera)[j], uv1, atol=0.2)
     assert "3D" in win2.joint_list.row_text(j)[0]
-    assert win2.status_progress.text().startswith("labelled 1/3")
+    # one joint of 42 placed: no instant is complete yet
+    assert win2.status_progress.text().startswith("complete 0/3 instants · joints 1/126")
 
 
 def test_locked_project_opens_read_only_after_the_dialog(open_window, project, qtbot):

@@ -102,7 +102,7 @@ def test_bad_values_are_refused_and_change_nothing(project):
         (lambda: project.set_joints_3d(0, good, source="guess"), "source"),
         (lambda: project.set_click(0, "nope", 0, (1.0, 1.0)), "unknown camera 'nope'"),
         (lambda: project.set_click(0, 0, 42, (1.0, 1.0)), "joint index 42"),
-        (lambda: project.set_click(0, 0, 0, (1e5, 1.0)), "outside camera"),
+        (lambda: project.set_click(0, 0, 0, (1e5, 1.0)), "outside the .* image of camera"),
         (lambda: project.set_click(0, 0, 0, (np.inf, 1.0)), "infinite"),
         (lambda: project.set_hand_present(0, "middle", True), "hand"),
         (lambda: project.add_instants(["0"], ["s"], [0], [["a"] * 5]), r"\(1, 6\)"),
