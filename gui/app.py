@@ -87,6 +87,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._rig = None
         self._completion = None
         self._done_here = 0
+        self._reasons_here: tuple = ()
         self._prefetch_timer = QTimer(self)
         self._prefetch_timer.setSingleShot(True)
         self._prefetch_timer.setInterval(0)
@@ -238,6 +239,7 @@ class MainWindow(ActionsMixin, QMainWindow):
             self._instant_text = self._describe_instant()
             self._stale_joints = set(range(_J))
             stale |= {"views", "labels", "joint", "saved"}
+            self._reasons_here = tuple(s.review_reasons())
             self._refresh_review()
         if "saved" in stale:
             self._count_progress()
@@ -252,6 +254,10 @@ class MainWindow(ActionsMixin, QMainWindow):
                 self.joint_list.set_state(j, st)
             self._stale_joints.clear()
             self._done_here = int(s.joints_done().sum())
+            reasons = tuple(s.review_reasons())
+            if reasons != self._reasons_here:  # a click flagged (or cleared) this instant
+                self._reasons_here = reasons
+                self._refresh_review()
             self._update_hand_rows()
             self._update_overlays()
         if "joint" in stale:

@@ -6,10 +6,11 @@ a row; :class:`JointList` shows them and emits ``jointSelected`` when the user p
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
-from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QBrush, QFont, QIcon, QPainter, QPixmap
 from PyQt5.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem
 
@@ -169,6 +170,19 @@ class JointList(QTreeWidget):
         if parent is not None and parent.indexOfChild(item) == 0:
             self.scrollToItem(parent)  # a hand's first joint: keep its header in sight
         self.scrollToItem(item)
+
+    def showEvent(self, ev) -> None:  # noqa: N802 (Qt name)
+        # Scrolls asked for before the first layout are applied late and hide the hand's
+        # header row: apply the current row's scroll again once the list is laid out.
+        super().showEvent(ev)
+        item = self.currentItem()
+        j = None if item is None else item.data(0, Qt.UserRole)
+        if j is not None:
+            QTimer.singleShot(0, lambda: self._rescroll(int(j)))
+
+    def _rescroll(self, j: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the list was deleted meanwhile
+            self.set_current(j)
 
     def row_text(self, j: int) -> tuple[str, str]:
         """(state, error) texts of row ``j`` (tests)."""
