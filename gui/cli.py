@@ -55,6 +55,14 @@ def run(args: argparse.Namespace) -> int:
         # Qt would abort the process without a display; say what to do instead.
         raise CliError("no display (DISPLAY is not set): run it on a desktop, under "
                        "`xvfb-run`, or with --screenshot PATH")
+    from gui.platform_check import startup_problem
+
+    problem = startup_problem()
+    if problem:
+        from annotator.cli.main import CliError
+
+        # Qt would abort with "could not load the Qt platform plugin": say what is missing.
+        raise CliError(problem)
     from PyQt5.QtWidgets import QApplication
 
     from gui.project_open import default_project, default_project_dir
