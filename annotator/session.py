@@ -517,8 +517,8 @@ class AnnotationSession(SessionEdits):
         message = ""
         if j != j0:
             self.select_joint(j)
-            message = (f"the click went to {skeleton.JOINT_NAMES[j]} (it was on that joint's "
-                       f"marker); {skeleton.JOINT_NAMES[j]} is now selected")
+            message = (f"click added to {skeleton.JOINT_NAMES[j]}, whose marker it was on "
+                       f"(now selected)")
         advanced = None
         if advance and j == j0 and before < 2 <= after and disagreement is None:
             self.next_joint(+1)

@@ -133,8 +133,9 @@ class SessionEdits:
         current = str(w.reasons[j + 1])
         if worst >= 0 and err[worst] > self.error_flag_px:
             w.reasons[j + 1] = (
-                f"{DISAGREE_PREFIX} {skeleton.JOINT_NAMES[j]} is {err[worst]:.1f} px from its "
-                f"click in camera {w.cameras[worst]} (limit {self.error_flag_px:g} px)")
+                f"{DISAGREE_PREFIX} {skeleton.JOINT_NAMES[j]}'s 3D point misses its clicks by "
+                f"up to {err[worst]:.1f} px (camera {w.cameras[worst]}; limit "
+                f"{self.error_flag_px:g} px)")
         elif current.startswith(DISAGREE_PREFIX):
             w.reasons[j + 1] = ""
 

@@ -451,30 +451,30 @@ class MainWindow(ActionsMixin, QMainWindow):
             self.intent(self._place, cam, (u, v), radius)
         else:
             self.intent(s.click, cam, (u, v), joint=joint)
-            self._after_click(joint)
+            self._after_click(joint, cam)
 
     def _place(self, cam: str, uv, radius: float) -> None:
         res = self.session.place(cam, uv, pick_radius_px=radius, advance=self.auto_advance)
         if res.message:
             self.notify(res.message + " (Shift+click places the selected joint)", 8000)
         if res.disagreement:
-            self._ask_disagreement(res.joint, res.disagreement)
+            self._ask_disagreement(res.joint, res.disagreement, cam)
         elif self.question.isVisible() and self._asked_joint == res.joint:
             self.question.hide()  # the joint's clicks agree again
 
-    def _after_click(self, j: int) -> None:
+    def _after_click(self, j: int, cam: str) -> None:
         reason = self.session.joint_state(j).flag_reason
         if reason.startswith(DISAGREE_PREFIX):
-            self._ask_disagreement(j, reason)
+            self._ask_disagreement(j, reason, cam)
         elif self.question.isVisible() and self._asked_joint == j:
             self.question.hide()
 
-    def _ask_disagreement(self, j: int, reason: str) -> None:
+    def _ask_disagreement(self, j: int, reason: str, cam: str) -> None:
         self._asked_joint = j
         self.question.ask(
-            f"<b>⚑ {skeleton.JOINT_NAMES[j]}: this click does not agree with the joint's "
-            f"other clicks.</b> {reason[len(DISAGREE_PREFIX):].strip()}. Kept clicks put the "
-            "instant in the review queue; drag a click to fix it.")
+            f"<b>⚑ {skeleton.JOINT_NAMES[j]}: the click in camera {cam} does not agree with "
+            f"the joint's other clicks.</b> {reason[len(DISAGREE_PREFIX):].strip()}. A kept "
+            "click puts the instant in the review queue; drag a click to fix it.")
 
     def _keep_disagreeing(self) -> None:
         j = self._asked_joint
