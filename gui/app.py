@@ -86,6 +86,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._local_views: dict[int, str] = {}
         self._rig = None
         self._completion = None
+        self._shown_instant: int | None = None
         self._done_here = 0
         self._reasons_here: tuple = ()
         self._prefetch_timer = QTimer(self)
@@ -229,6 +230,10 @@ class MainWindow(ActionsMixin, QMainWindow):
             self.status_message.clear()
         if "instant" in stale:
             self.question.hide()
+            if self._completion is not None and self._shown_instant is not None:
+                # the instant left keeps the count it had on screen (no store read per switch)
+                self._set_done(self._shown_instant, self._done_here)
+            self._shown_instant = s.instant
             self._local_views.clear()
             self._paths = self.image_paths(s.instant)
             rig = self.store.rig(self.store.instant(s.instant).capture)
@@ -241,7 +246,7 @@ class MainWindow(ActionsMixin, QMainWindow):
             stale |= {"views", "labels", "joint", "saved"}
             self._reasons_here = tuple(s.review_reasons())
             self._refresh_review()
-        if "saved" in stale:
+        if self._completion is None:
             self._count_progress()
         if "views" in stale:
             self._load_views()
@@ -311,14 +316,25 @@ class MainWindow(ActionsMixin, QMainWindow):
         return paths
 
     def _count_progress(self) -> None:
-        """Done joints of every instant from the store (the current one is counted live)."""
+        """Done joints of every instant from the store, read once (then the current
+        instant is counted live and kept when the annotator moves on)."""
         self._completion = self.session.completion()
+        self._totals = [self._completion.instants_complete, self._completion.joints_done]
+
+    def _set_done(self, i: int, done: int) -> None:
+        old = int(self._completion.joints[i])
+        self._totals[0] += int(done == _J) - int(old == _J)
+        self._totals[1] += int(done) - old
+        self._completion.joints[i] = int(done)
 
     def progress(self) -> tuple[int, int, int, int]:
         """(complete instants, instants, done joints, joints) as ``session.progress()`` and
         ``session.joint_progress()`` count them, without a store read per click."""
-        c = self._completion.with_instant(self.session.instant, self._done_here)
-        return c.instants_complete, c.instants, c.joints_done, c.joints_total
+        c = self._completion
+        here = int(c.joints[self.session.instant])
+        complete = self._totals[0] - int(here == _J) + int(self._done_here == _J)
+        joints = self._totals[1] - here + self._done_here
+        return complete, c.instants, joints, c.joints_total
 
     def _describe_instant(self) -> str:
         inst = self.store.instant(self.session.instant)

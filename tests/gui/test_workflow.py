@@ -193,3 +193,20 @@ def test_joint_list_explains_itself_and_opens_at_the_top(open_window, project, q
     assert p1.camera in tip and p2.camera in tip and "px" in tip
     gt, _ = _gt(win)
     assert gt is not None
+
+
+def test_status_bar_progress_matches_the_session_across_switches(open_window, project, qtbot):
+    win = open_window(project)
+    s = win.session
+    j = _joint_in(win, 2)
+    win.intent(s.select_joint, j)
+    (p1, uv1), (p2, uv2) = _visible_panels(win, j)[:2]
+    _click_at(qtbot, p1, uv1)
+    _click_at(qtbot, p2, uv2)
+    qtbot.keyClick(win, Qt.Key_D)
+    qtbot.keyClick(win, Qt.Key_A)  # this instant's selected hand absent: 21 joints done
+    qtbot.keyClick(win, Qt.Key_D)
+    expect = (*s.progress(), *s.joint_progress())
+    assert win.progress() == (expect[0], expect[1], expect[2], expect[3])
+    assert expect[2] == 22
+    assert win.status_progress.text().startswith(f"complete 0/3 instants · joints 22/{42 * 3}")
