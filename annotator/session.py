@@ -405,36 +405,51 @@ class AnnotationSession(SessionEdits):
 
     def joint_state(self, j: int | None = None) -> JointState:
         """The joint list entry of joint ``j`` (see :class:`JointState`)."""
-        j = self._joint_arg(j)
+        return self.joint_states([self._joint_arg(j)])[0]
+
+    def joint_states(self, joints=None) -> list[JointState]:
+        """:meth:`joint_state` of each of ``joints`` (None: all), computed in one pass."""
         w = self._work
-        n = w.n_views(j)
-        err = w.click_errors(j)
-        clicked = np.nonzero(np.isfinite(w.usable_clicks(j)[:, 0]))[0]
-        per_view = {w.cameras[c]: float(err[c]) for c in clicked}
-        mean = float(np.mean(err[clicked])) if n >= 2 else float("nan")
-        if w.hands[w.hand_of(j)] == 0:
-            status = "hand_absent"
-        elif w.is_label(j):
-            status = "triangulated"
-        elif n == 1:
-            status = "one_view"
-        elif w.source[j] == "machine" and np.isfinite(w.points[j, 0]):
-            status = "proposal"
-        else:
-            status = "none"
-        store_flag = bool(w.reasons[j + 1])
-        big = bool(np.any(err[clicked] > self.error_flag_px)) if n >= 2 else False
-        return JointState(
-            status=status,
-            n_views=n,
-            reproj_error_px=per_view,
-            mean_error_px=mean,
-            source=str(w.source[j]),
-            occluded_in=tuple(w.cameras[c] for c in np.nonzero(w.states[:, j] & VIEW_OCCLUDED)[0]),
-            locked_in=tuple(w.cameras[c] for c in np.nonzero(w.states[:, j] & VIEW_LOCKED)[0]),
-            flagged=big or store_flag,
-            flag_reason=str(w.reasons[j + 1]),
-        )
+        idx = np.arange(J) if joints is None else np.asarray([self._joint_arg(j) for j in joints])
+        uv = w.clicks[:, idx].copy()  # (Cr, K, 2)
+        states = w.states[:, idx]
+        uv[(states & VIEW_OCCLUDED) != 0] = np.nan
+        clicked = np.isfinite(uv[..., 0])  # (Cr, K)
+        err = np.hypot(*(w.uv[idx].transpose(1, 0, 2) - uv).transpose(2, 0, 1))  # (Cr, K)
+        n = clicked.sum(axis=0)
+        present = w.hands[[w.hand_of(int(j)) for j in idx]] != 0
+        has_point = np.isfinite(w.points[idx, 0])
+        out = []
+        for k, j in enumerate(idx.tolist()):
+            cs = np.flatnonzero(clicked[:, k])
+            e = err[cs, k]
+            label = bool(has_point[k] and w.source[j] in HUMAN_SOURCES)
+            if not present[k]:
+                status = "hand_absent"
+            elif label:
+                status = "triangulated"
+            elif n[k] == 1:
+                status = "one_view"
+            elif w.source[j] == "machine" and has_point[k]:
+                status = "proposal"
+            else:
+                status = "none"
+            reason = str(w.reasons[j + 1])
+            big = bool(np.any(e > self.error_flag_px)) if n[k] >= 2 else False
+            occ = np.flatnonzero(states[:, k] & VIEW_OCCLUDED)
+            lock = np.flatnonzero(states[:, k] & VIEW_LOCKED)
+            out.append(JointState(
+                status=status,
+                n_views=int(n[k]),
+                reproj_error_px={w.cameras[c]: float(x) for c, x in zip(cs, e, strict=True)},
+                mean_error_px=float(np.mean(e)) if n[k] >= 2 else float("nan"),
+                source=str(w.source[j]),
+                occluded_in=tuple(w.cameras[c] for c in occ),
+                locked_in=tuple(w.cameras[c] for c in lock),
+                flagged=big or bool(reason),
+                flag_reason=reason,
+            ))
+        return out
 
     def click_counts(self) -> dict[str, int]:
         """Camera -> number of clicks it holds at this instant (cameras with clicks only)."""

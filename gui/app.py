@@ -252,8 +252,8 @@ class MainWindow(ActionsMixin, QMainWindow):
             self._load_views()
             stale.add("labels")
         if "labels" in stale or "joint" in stale:
-            for j in sorted(self._stale_joints):
-                st = s.joint_state(j)
+            todo = sorted(self._stale_joints)
+            for j, st in zip(todo, s.joint_states(todo) if todo else [], strict=True):
                 self._states[j] = st
                 self._status[j] = st.status
                 self.joint_list.set_state(j, st)

@@ -114,6 +114,7 @@ class ImagePanel(QWidget):
         self.viewport = Viewport()
         self.active = False
         self._click_counts: dict[str, int] = {}
+        self._picker_names: list[str] = []
 
         self.picker = QComboBox(self)
         self._fill_picker(cameras, {})
@@ -155,12 +156,12 @@ class ImagePanel(QWidget):
         """The cameras the picker offers (the current instant's rig), each marked with the
         number of clicks it holds at this instant (``clicks``: camera -> count)."""
         clicks = clicks or {}
-        names = [self.picker.itemData(k) for k in range(self.picker.count())]
-        if names != list(cameras):
+        if self._picker_names != list(cameras):
             self._fill_picker(cameras, clicks)
             self.camera = ""  # re-selected by the next set_camera
         elif clicks != self._click_counts:
-            for k, cam in enumerate(cameras):
+            for cam in set(clicks) | set(self._click_counts):
+                k = self._picker_names.index(cam)
                 self.picker.setItemText(k, _picker_text(cam, clicks.get(cam, 0)))
         self._click_counts = dict(clicks)
 
@@ -171,6 +172,7 @@ class ImagePanel(QWidget):
             self.picker.addItem(_picker_text(cam, clicks.get(cam, 0)), cam)
         self.picker.blockSignals(False)
         self._click_counts = dict(clicks)
+        self._picker_names = list(cameras)
 
     def set_image(self, img: LoadedImage) -> None:
         self._image = img

@@ -75,6 +75,7 @@ class FramesIndex:
         self._template_table: dict[tuple[str, int, str], int] | None = None
         self._sequence_names: list[str] | None = None
         self._attr_cache: dict[tuple[str, str], np.ndarray | None] = {}
+        self._num_instants: int | None = None
 
     # -- file handling -------------------------------------------------------------------
     @staticmethod
@@ -206,6 +207,7 @@ class FramesIndex:
             self._h5 = None
 
     def _invalidate(self) -> None:
+        self._num_instants = None
         self._attr_cache = {}
         self._columns = None
         self._templates = None
@@ -215,7 +217,11 @@ class FramesIndex:
     # -- reading -------------------------------------------------------------------------
     @property
     def num_instants(self) -> int:
-        return int(self.h5["instant_id"].shape[0])
+        # cached: checked on every per-instant lookup; only appends and discards change it
+        n = self._num_instants
+        if n is None:
+            n = self._num_instants = int(self.h5["instant_id"].shape[0])
+        return n
 
     @property
     def num_images(self) -> int:
