@@ -419,9 +419,12 @@ class AnnotationSession(SessionEdits):
         n = clicked.sum(axis=0)
         present = w.hands[[w.hand_of(int(j)) for j in idx]] != 0
         has_point = np.isfinite(w.points[idx, 0])
+        any_occ = ((states & VIEW_OCCLUDED) != 0).any(axis=0)
+        any_lock = ((states & VIEW_LOCKED) != 0).any(axis=0)
+        none = np.zeros(0, np.int64)
         out = []
         for k, j in enumerate(idx.tolist()):
-            cs = np.flatnonzero(clicked[:, k])
+            cs = np.flatnonzero(clicked[:, k]) if n[k] else none
             e = err[cs, k]
             label = bool(has_point[k] and w.source[j] in HUMAN_SOURCES)
             if not present[k]:
@@ -436,8 +439,8 @@ class AnnotationSession(SessionEdits):
                 status = "none"
             reason = str(w.reasons[j + 1])
             big = bool(np.any(e > self.error_flag_px)) if n[k] >= 2 else False
-            occ = np.flatnonzero(states[:, k] & VIEW_OCCLUDED)
-            lock = np.flatnonzero(states[:, k] & VIEW_LOCKED)
+            occ = np.flatnonzero(states[:, k] & VIEW_OCCLUDED) if any_occ[k] else none
+            lock = np.flatnonzero(states[:, k] & VIEW_LOCKED) if any_lock[k] else none
             out.append(JointState(
                 status=status,
                 n_views=int(n[k]),
