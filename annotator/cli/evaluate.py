@@ -41,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from annotator.cli._paths import check_output_file
     from annotator.cli._progress import tqdm_progress
     from annotator.evaluation import evaluate_project
     from annotator.store import ProjectStore
 
+    if args.json:
+        check_output_file(args.json, "--json")
     with (
         ProjectStore.open(args.project, mode="r") as store,
         tqdm_progress("views curve", "step") as progress,

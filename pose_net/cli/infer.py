@@ -62,14 +62,18 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from annotator.cli._paths import check_output_file
     from annotator.cli.main import CliError
     from pose_net.checkpoint import load_model
     from pose_net.data.crops import read_image_rgb
-    from pose_net.draw import draw_result
+    from pose_net.draw import draw_result, picture_formats
     from pose_net.infer import predict_hands
     from pose_net.internet import InterNet
     from pose_net.rootnet import RootNet
 
+    check_output_file(args.out, "--out", suffixes=picture_formats())
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     model = load_model(args.checkpoint, map_location=args.device)
     if not isinstance(model, InterNet):
         raise CliError(f"{args.checkpoint}: not an InterNet checkpoint")

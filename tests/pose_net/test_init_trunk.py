@@ -105,7 +105,7 @@ def test_weights_that_do_not_fit_are_a_clear_error_and_change_nothing(tmp_path):
         load_trunk_weights(net.trunk, bad_shape)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="not a readable torch weights file"):
+    with pytest.raises(ValueError, match="not a torch weights file"):
         load_trunk_weights(net.trunk, junk)
     partial = tmp_path / "partial.pt"
     torch.save({"_conv_stem.weight": net.trunk.net._conv_stem.weight.detach()}, partial)
