@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from annotator.cli._progress import tqdm_progress
     from annotator.cli.main import CliError
     from annotator.store import ProjectStore
+    from annotator.store.labelling_run import labelling_marker
     from annotator.store.machine_shards import (
         ShardWriter,
         archive_run,
@@ -163,7 +164,10 @@ def run(args: argparse.Namespace) -> int:
     info = D.dist_info()
     D.init_distributed(info)
     try:
-        with ProjectStore.open(args.project, mode="r") as store:
+        with (
+            ProjectStore.open(args.project, mode="r") as store,
+            labelling_marker(store.machine_dir, info.rank, info.world_size),
+        ):
             ckpt = Path(args.model) if args.model else newest_checkpoint(store)
             if ckpt is None:
                 raise CliError(
