@@ -180,8 +180,10 @@ def _apply_instant(store, i: int, rec: ShardRecords, k: int, counts: dict[str, i
         # a "present" that nobody backs with a kept (human / imported) joint is an earlier
         # machine run's verdict: a newer run that finds the hand absent replaces it. An
         # "absent" is never overturned (a person may have marked it in the app).
-        stale = stored == 1 and verdict == 0 and not kept[skeleton.hand_slice(hand)].any()
-        if (stored == -1 and verdict in (0, 1)) or stale:
+        backed = kept[skeleton.hand_slice(hand)].any()
+        stale = stored == 1 and verdict == 0 and not backed
+        # nor is a hand with human joints made absent because this run missed it
+        if (stored == -1 and verdict in (0, 1) and not (verdict == 0 and backed)) or stale:
             store.set_hand_present(i, h, bool(verdict))
             counts["hands_set"] += 1
 
