@@ -30,7 +30,7 @@ BOX = ["20", "20", "40", "40"]
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("files")
     torch.manual_seed(0)
-    ckpt = save_checkpoint(d / "internet.pt", InterNet(get_config("cpu-small")).eval())
+    save_checkpoint(d / "internet.pt", InterNet(get_config("cpu-small")).eval())
     img = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
     cv2.imwrite(str(d / "hand.png"), img)
     cv2.imwrite(str(d / "hand.jpg"), cv2.GaussianBlur(img, (5, 5), 2))
