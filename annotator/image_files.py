@@ -43,7 +43,7 @@ def decode_image_bgr(data: np.ndarray | bytes, flags: int = cv2.IMREAD_COLOR
         return None, "empty file"
     head = buf[:2].tobytes()
     if head == _JPEG_START and _JPEG_END not in buf[-_JPEG_TAIL:].tobytes():
-        return None, "truncated JPEG (no end-of-image marker)"
+        return None, "corrupt or truncated JPEG (no end-of-image marker)"
     try:
         image = cv2.imdecode(buf, flags)
     except cv2.error:
