@@ -157,7 +157,7 @@ def is_detector_checkpoint(path: str | Path) -> bool:
     code: any other file, e.g. ImageNet weights, gives False)."""
     try:
         ck = load_torch_file(path, "a detector checkpoint")
-    except ValueError:  # not readable safely: not ours
+    except (ValueError, OSError):  # missing, or not readable safely: not ours
         return False
     return isinstance(ck, dict) and ck.get("format") == _FORMAT
 
