@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from annotator import skeleton
+    from annotator.cli._paths import check_writable_folder
     from annotator.cli._progress import tqdm_progress
     from annotator.cli.main import CliError
     from annotator.store import ProjectStore
@@ -161,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("machine_labeler.cli")
     settings = _settings(args)
+    check_writable_folder(args.project, "PROJECT")  # its shards go to PROJECT/machine
     info = D.dist_info()
     D.init_distributed(info)
     try:
