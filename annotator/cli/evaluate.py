@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from annotator.store.atomic import atomic_write_bytes
 
         text = json.dumps(_no_nan(report), indent=1, allow_nan=False)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(Path(args.json), text.encode("utf-8"))
     m, h, b = report["machine"], report["human"], report["baseline"]
     print(f"machine  median {m['median_mm']:.2f} mm  mean {m['mean_mm']:.2f} mm  "

@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = Path(args.json)
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(summary, indent=2) + "\n")
         except OSError as exc:
             raise CliError(f"{out}: cannot write the JSON summary ({exc.strerror})") from None

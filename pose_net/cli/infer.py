@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                            root_depth_mm=args.root_depth, device=args.device)
     draw_result(image, result, args.out, title=Path(args.image).name)
     if args.json is not None:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     hands = [h for h, p in zip(("right", "left"), result.hand_present, strict=True) if p]
     print(f"hands: {', '.join(hands) or 'none above 0.5'} (p = "
