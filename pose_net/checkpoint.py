@@ -102,6 +102,8 @@ def save_checkpoint(path: str | Path, model: nn.Module,
 
 
 def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    if not path.exists():  # a ValueError here, as every other problem of the file
+        raise ValueError(f"{path}: no such checkpoint file")
     data = load_torch_file(path, "a torch checkpoint", map_location=map_location)
     if not isinstance(data, dict) or not isinstance(data.get("network"), dict):
         raise ValueError(f"{path}: not a pose_net checkpoint (no 'network' state dict)")

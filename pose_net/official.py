@@ -84,6 +84,8 @@ def load_official_internet(path: str | Path, map_location: str | torch.device = 
     from pose_net.internet import InterNet
 
     path = Path(path)
+    if not path.exists():  # a ValueError here, as every other problem of the file
+        raise ValueError(f"{path}: no such checkpoint file")
     ckpt = load_torch_file(path, "a torch checkpoint", map_location=map_location)
     state = ckpt.get("network") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
