@@ -32,6 +32,7 @@ import numpy as np
 from annotator import skeleton
 from annotator.store.atomic import atomic_file
 from annotator.store.errors import ProjectFormatError
+from annotator.store.labelling_run import running_labellers
 from annotator.store.machine_shards import (
     MACHINE_FLAG_PREFIX,
     SHARD_FORMAT,
@@ -169,7 +170,9 @@ def _apply_instant(store, i: int, rec: ShardRecords, k: int, counts: dict[str, i
     for j in np.nonzero((rec.quality[k] != 0) & ~kept)[0].tolist():
         store.set_flag(i, j, quality_reason(int(rec.quality[k, j])))
         counts["joints_flagged"] += int(finite[j])
-    if (rec.hand_present[k] == 0).all():
+    # An instant with human (or imported) joints has its hands: a labeller that found none
+    # there (--instants all) is wrong, not the labels, and a person need not review it.
+    if (rec.hand_present[k] == 0).all() and not kept.any():
         store.set_flag(i, None, MACHINE_FLAG_PREFIX + "no hands found")
     for h, hand in enumerate(skeleton.HANDS):
         verdict = int(rec.hand_present[k, h])
@@ -177,8 +180,10 @@ def _apply_instant(store, i: int, rec: ShardRecords, k: int, counts: dict[str, i
         # a "present" that nobody backs with a kept (human / imported) joint is an earlier
         # machine run's verdict: a newer run that finds the hand absent replaces it. An
         # "absent" is never overturned (a person may have marked it in the app).
-        stale = stored == 1 and verdict == 0 and not kept[skeleton.hand_slice(hand)].any()
-        if (stored == -1 and verdict in (0, 1)) or stale:
+        backed = kept[skeleton.hand_slice(hand)].any()
+        stale = stored == 1 and verdict == 0 and not backed
+        # nor is a hand with human joints made absent because this run missed it
+        if (stored == -1 and verdict in (0, 1) and not (verdict == 0 and backed)) or stale:
             store.set_hand_present(i, h, bool(verdict))
             counts["hands_set"] += 1
 
@@ -211,9 +216,18 @@ def merge_machine_labels(store, progress: Progress | None = None) -> MergeReport
     """Merge ``store.machine_dir``'s shards into ``store`` (open for writing) and save.
 
     Raises:
-        MergeError: no shards, or an expected instant missing / one in several shards.
+        MergeError: a labelling run still at work (its marker, ``labelling_run``), no
+            shards, or an expected instant missing / one in several shards.
         ProjectFormatError: a shard is unreadable or was written for other cameras.
     """
+    running = running_labellers(store.machine_dir, remove_stale=True)
+    if running:
+        more = f" and {len(running) - 1} more process(es)" if len(running) > 1 else ""
+        raise MergeError(
+            f"{store.machine_dir}: machine labelling is still in progress "
+            f"({running[0].describe()}{more}); merge when it has finished (if that run is "
+            f"dead, delete {running[0].path.name})"
+        )
     remove_dead_temps(store.machine_dir)
     paths = shard_paths(store.machine_dir)
     if not paths:

@@ -21,6 +21,7 @@ import torch
 from annotator.model_files import LABELER_CHECKPOINT, labeler_runs_dir, newest_labeler_checkpoint
 from machine_labeler.config import LabelerConfig, config_from_dict
 from machine_labeler.model import KeypointDetector
+from torch_common import load_torch_file
 
 __all__ = [
     "LoadedDetector",
@@ -133,14 +134,7 @@ def save_checkpoint(
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint dict (on CPU); a one-line ValueError for a bad file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(
-            f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})"
-        ) from None
+    ck = load_torch_file(path, "a machine_labeler detector checkpoint")
     if not isinstance(ck, dict) or ck.get("format") != _FORMAT:
         raise ValueError(f"{path}: not a machine_labeler detector checkpoint")
     return ck
@@ -162,8 +156,8 @@ def is_detector_checkpoint(path: str | Path) -> bool:
     """Whether ``path`` is a file :func:`save_checkpoint` wrote (read without unpickling
     code: any other file, e.g. ImageNet weights, gives False)."""
     try:
-        ck = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 (not readable this way: not ours)
+        ck = load_torch_file(path, "a detector checkpoint")
+    except (ValueError, OSError):  # missing, or not readable safely: not ours
         return False
     return isinstance(ck, dict) and ck.get("format") == _FORMAT
 

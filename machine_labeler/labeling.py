@@ -50,6 +50,7 @@ from annotator.hand_geometry import (
     reference_bone_lengths,
     slots_contradicted,
 )
+from annotator.image_files import decode_image_bgr
 from annotator.store.machine_shards import (
     QUALITY_BONE_LENGTH,
     QUALITY_FEW_INLIERS,
@@ -192,9 +193,9 @@ def read_view(path: str | None, size: tuple[int, int] | None) -> tuple[np.ndarra
         return None, f"{p}: missing image"
     except OSError as exc:
         return None, f"{p}: unreadable image ({exc.strerror or exc})"
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    bgr, why = decode_image_bgr(data)
     if bgr is None:
-        return None, f"{p}: corrupt or not an image"
+        return None, f"{p}: {why}"
     if size is not None and (bgr.shape[1], bgr.shape[0]) != tuple(size):
         return None, (
             f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is {size[0]}x{size[1]}"

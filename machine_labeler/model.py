@@ -19,6 +19,7 @@ from torch import nn
 
 from annotator.skeleton import NUM_JOINTS
 from machine_labeler.config import LabelerConfig
+from torch_common import load_torch_file
 
 __all__ = ["KeypointDetector", "load_imagenet_weights", "build_backbone"]
 
@@ -140,12 +141,7 @@ def load_imagenet_weights(model: KeypointDetector, path: str | Path) -> list[str
     the file did not provide.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 (any unreadable file is one clear error)
-        raise ValueError(f"{path}: not a readable torch state dict ({exc})") from None
+    state = load_torch_file(path, "a torch weights file")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from annotator.image_files import read_image_bgr
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
 from machine_labeler.augment import (
     GeometricAug,
@@ -223,10 +224,8 @@ def concat_views(*parts: LabelledViews) -> LabelledViews:
 def read_rgb(path: str) -> np.ndarray | None:
     """(H, W, 3) uint8 RGB, or None when the file is missing or not an image."""
     try:
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    except cv2.error:
-        return None
-    if bgr is None:
+        bgr = read_image_bgr(path)
+    except OSError:
         return None
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 

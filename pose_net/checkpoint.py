@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from pose_net.config import InterNetConfig, RootNetConfig, config_from_dict
+from torch_common import load_torch_file
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "load_model", "FORMAT_VERSION"]
 
@@ -101,13 +102,9 @@ def save_checkpoint(path: str | Path, model: nn.Module,
 
 
 def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():  # a ValueError here, as every other problem of the file
         raise ValueError(f"{path}: no such checkpoint file")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types on a corrupt or foreign file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path}: cannot read as a torch checkpoint ({first})") from exc
+    data = load_torch_file(path, "a torch checkpoint", map_location=map_location)
     if not isinstance(data, dict) or not isinstance(data.get("network"), dict):
         raise ValueError(f"{path}: not a pose_net checkpoint (no 'network' state dict)")
     return data

@@ -21,6 +21,13 @@ def _rgb(j: int) -> tuple[float, float, float]:
     return (r / 255.0, g / 255.0, b / 255.0)
 
 
+def picture_formats() -> frozenset[str]:
+    """File extensions (lower case, no dot) :func:`draw_result` can write."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return frozenset(FigureCanvasBase.get_supported_filetypes())
+
+
 def draw_result(image_rgb: np.ndarray, result, path: str | Path, title: str = "") -> Path:
     """Write a PNG of ``result`` (a ``pose_net.infer.HandPoseResult``) over ``image_rgb``."""
     # A Figure with an Agg canvas: no pyplot, no global backend state, no display needed.

@@ -21,6 +21,8 @@ import torch
 from efficientnet_pytorch import EfficientNet
 from torch import nn
 
+from torch_common import load_torch_file
+
 __all__ = ["EfficientNetTrunk", "load_trunk_weights", "EFFICIENTNETS"]
 
 log = logging.getLogger(__name__)
@@ -93,13 +95,7 @@ def _state_dict_in(path: Path) -> dict[str, torch.Tensor]:
     "model", its backbone under ``backbone.``), an efficientnet-pytorch state dict (ImageNet
     weights, classifier ``_fc`` dropped) and a ``{"state_dict": ...}`` wrapper of either.
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 (a corrupt or foreign file is one clear error)
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path}: not a readable torch weights file ({first})") from None
+    data = load_torch_file(path, "a torch weights file")
     for key in ("model", "state_dict"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]

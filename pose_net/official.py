@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from pose_net.config import get_config
+from torch_common import load_torch_file
 
 __all__ = ["OFFICIAL_PREFIXES", "official_to_internet", "internet_to_official",
            "load_official_internet", "save_official_style"]
@@ -83,13 +84,9 @@ def load_official_internet(path: str | Path, map_location: str | torch.device = 
     from pose_net.internet import InterNet
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # a ValueError here, as every other problem of the file
         raise ValueError(f"{path}: no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for a bad or foreign file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path}: cannot read as a torch checkpoint ({first})") from exc
+    ckpt = load_torch_file(path, "a torch checkpoint", map_location=map_location)
     state = ckpt.get("network") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: no 'network' state dict (not an InterHand2.6M snapshot)")

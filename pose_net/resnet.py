@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from torch_common import load_torch_file
+
 __all__ = ["BasicBlock", "Bottleneck", "ResNetTrunk", "resnet_trunk", "load_imagenet_weights"]
 
 log = logging.getLogger(__name__)
@@ -145,11 +147,9 @@ def load_imagenet_weights(trunk: ResNetTrunk, path: str | Path) -> None:
     Nothing is downloaded. Raises ValueError naming the file when keys or shapes disagree.
     """
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types on a corrupt or foreign file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path}: cannot read ImageNet weights ({first})") from exc
+    state = load_torch_file(path, "a torch weights file")
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: holds no state dict")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith("fc.")}

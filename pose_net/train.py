@@ -321,11 +321,11 @@ class Trainer:
 
     def _run(self) -> TrainResult:
         o = self.options
+        if o.resume:  # first: a resume with nothing to resume makes no folder
+            self._resume()
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        if o.resume:
-            self._resume()
-        elif self.rank == 0:
+        if not o.resume and self.rank == 0:
             (self.out_dir / "metrics.jsonl").unlink(missing_ok=True)
         if self.rank == 0:
             (self.out_dir / "config.json").write_text(json.dumps(

@@ -41,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from annotator.cli._paths import check_output_file
     from annotator.cli._progress import tqdm_progress
     from annotator.evaluation import evaluate_project
     from annotator.store import ProjectStore
 
+    if args.json:
+        check_output_file(args.json, "--json")
     with (
         ProjectStore.open(args.project, mode="r") as store,
         tqdm_progress("views curve", "step") as progress,
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from annotator.store.atomic import atomic_write_bytes
 
         text = json.dumps(_no_nan(report), indent=1, allow_nan=False)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(Path(args.json), text.encode("utf-8"))
     m, h, b = report["machine"], report["human"], report["baseline"]
     print(f"machine  median {m['median_mm']:.2f} mm  mean {m['mean_mm']:.2f} mm  "

@@ -16,10 +16,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from annotator.cli._paths import check_output_file
     from annotator.cli._progress import tqdm_progress
     from annotator.interchange import export_coco
     from annotator.store import ProjectStore
 
+    check_output_file(args.out, "OUT")
     with (
         ProjectStore.open(args.project, mode="r") as store,
         tqdm_progress("export", "instant") as progress,

@@ -23,10 +23,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from annotator.cli._paths import check_output_folder
     from annotator.cli._progress import tqdm_progress
     from annotator.interchange import export_interhand
     from annotator.store import ProjectStore
 
+    check_output_folder(args.out, "OUT")
     with (
         ProjectStore.open(args.project, mode="r") as store,
         tqdm_progress("export", "entry") as progress,

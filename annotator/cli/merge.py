@@ -23,10 +23,12 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
+    from annotator.cli._paths import check_writable_folder
     from annotator.cli._progress import tqdm_progress
     from annotator.machine_merge import merge_machine_labels
     from annotator.store import ProjectStore
 
+    check_writable_folder(args.project, "PROJECT")
     with (
         ProjectStore.open(args.project, mode="w") as store,
         tqdm_progress("merging", "instant") as progress,

@@ -51,17 +51,24 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from annotator.cli._paths import check_output_file, check_writable_folder
     from annotator.cli._progress import tqdm_progress
     from annotator.cli.main import CliError
     from annotator.simulate import simulate_annotator
     from annotator.store import ProjectStore
 
+    check_writable_folder(args.project, "PROJECT")
+    if args.json:
+        check_output_file(args.json, "--json")
     with ProjectStore.open(args.project, mode="w") as store:
         if not store.has_ground_truth:
             raise CliError(
                 f"{store.path}: no ground truth in this project (simulate-annotator needs a "
                 "synthetic project, e.g. from 'annotator synth')"
             )
+        cameras = len(store.camera_names)
+        if args.views > cameras:
+            raise CliError(f"--views {args.views}: more than the project's {cameras} cameras")
         with tqdm_progress("simulated annotator", "instant") as progress:
             result = simulate_annotator(
                 store, fraction=args.fraction, views=args.views, noise_px=args.noise_px,
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = Path(args.json)
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(summary, indent=2) + "\n")
         except OSError as exc:
             raise CliError(f"{out}: cannot write the JSON summary ({exc.strerror})") from None

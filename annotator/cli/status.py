@@ -16,14 +16,18 @@ def _project_info(path: str) -> dict:
     import dataclasses
 
     from annotator.store import ProjectStore
+    from annotator.store.labelling_run import running_labellers
 
     with ProjectStore.open(path, mode="r") as store:
+        running = running_labellers(store.machine_dir)
         return {
             "project": store.name,
             "path": str(store.path),
             "schema_version": store.schema_version,
             "captures": store.captures,
             **dataclasses.asdict(store.status()),
+            # processes of 'annotator machine-label' at work on this project
+            "machine_labelling": [r.describe() for r in running],
         }
 
 

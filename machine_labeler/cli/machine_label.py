@@ -143,9 +143,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from annotator import skeleton
+    from annotator.cli._paths import check_writable_folder
     from annotator.cli._progress import tqdm_progress
     from annotator.cli.main import CliError
     from annotator.store import ProjectStore
+    from annotator.store.labelling_run import labelling_marker
     from annotator.store.machine_shards import (
         ShardWriter,
         archive_run,
@@ -160,10 +162,14 @@ def run(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("machine_labeler.cli")
     settings = _settings(args)
+    check_writable_folder(args.project, "PROJECT")  # its shards go to PROJECT/machine
     info = D.dist_info()
     D.init_distributed(info)
     try:
-        with ProjectStore.open(args.project, mode="r") as store:
+        with (
+            ProjectStore.open(args.project, mode="r") as store,
+            labelling_marker(store.machine_dir, info.rank, info.world_size),
+        ):
             ckpt = Path(args.model) if args.model else newest_checkpoint(store)
             if ckpt is None:
                 raise CliError(

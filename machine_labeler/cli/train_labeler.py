@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from annotator.cli.main import CliError
     from machine_labeler.config import get_config
     from machine_labeler.train import train_labeler
+    from torch_common import load_torch_file
 
     config = get_config(args.config)
     rank = int(os.environ.get("RANK", "0"))
@@ -74,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--init-weights and --init exclude each other")
     if args.resume and (args.init_weights is not None or args.init is not None):
         raise CliError("--resume continues a run's own weights: drop --init-weights / --init")
-    if args.init_weights is not None and not os.path.isfile(args.init_weights):
-        raise CliError(f"--init-weights {args.init_weights}: no such file")
+    if args.init_weights is not None:  # read now: a bad file fails before the data load
+        load_torch_file(args.init_weights, "a torch weights file",
+                        name=f"--init-weights {args.init_weights}")
     if args.machine_weight is not None:
         if args.labels != "human+machine":
             raise CliError("--machine-weight needs --labels human+machine")

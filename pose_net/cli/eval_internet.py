@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
 
+    from annotator.cli._paths import check_output_file
     from annotator.cli._progress import tqdm_progress
     from annotator.cli.main import CliError
     from annotator.skeleton import JOINT_NAMES
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from pose_net.internet import InterNet
     from pose_net.rootnet import RootNet
 
+    if args.json_out:
+        check_output_file(args.json_out, "--json")
     model = load_model(args.checkpoint)
     if not isinstance(model, InterNet):
         raise CliError(f"{args.checkpoint}: not an InterNet checkpoint")

@@ -62,14 +62,18 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from annotator.cli._paths import check_output_file
     from annotator.cli.main import CliError
     from pose_net.checkpoint import load_model
     from pose_net.data.crops import read_image_rgb
-    from pose_net.draw import draw_result
+    from pose_net.draw import draw_result, picture_formats
     from pose_net.infer import predict_hands
     from pose_net.internet import InterNet
     from pose_net.rootnet import RootNet
 
+    check_output_file(args.out, "--out", suffixes=picture_formats())
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     model = load_model(args.checkpoint, map_location=args.device)
     if not isinstance(model, InterNet):
         raise CliError(f"{args.checkpoint}: not an InterNet checkpoint")
@@ -88,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                            root_depth_mm=args.root_depth, device=args.device)
     draw_result(image, result, args.out, title=Path(args.image).name)
     if args.json is not None:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     hands = [h for h, p in zip(("right", "left"), result.hand_present, strict=True) if p]
     print(f"hands: {', '.join(hands) or 'none above 0.5'} (p = "

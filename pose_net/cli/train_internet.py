@@ -66,9 +66,7 @@ def _init_trunk(args, project_dir) -> str | None:
     if args.net != "internet":
         raise CliError("--init-trunk initialises InterNet's trunk; RootNet has none to take")
     if args.init_trunk != "labeler":
-        if not Path(args.init_trunk).is_file():
-            raise CliError(f"--init-trunk {args.init_trunk}: no such weights file")
-        return args.init_trunk
+        return args.init_trunk  # read once already by _check_paths
     if project_dir is None:
         raise CliError("--init-trunk labeler needs a project (SOURCE is an InterHand2.6M root); "
                        "pass a weights file instead")
@@ -80,6 +78,29 @@ def _init_trunk(args, project_dir) -> str | None:
                        f"train-labeler {project_dir} --config {args.config}` first, or pass "
                        f"a weights file")
     return str(found)
+
+
+def _check_paths(args) -> None:
+    """The arguments that name files, checked before the data are read (minutes on a big
+    source): --out writable, --resume's checkpoint there, --init-trunk a weights file."""
+    from pathlib import Path
+
+    from annotator.cli._paths import check_output_folder
+    from annotator.cli.main import CliError
+    from pose_net.train import CHECKPOINT_NAME
+    from torch_common import load_torch_file
+
+    if args.out is not None:
+        check_output_folder(args.out, "--out")
+    if args.resume:
+        if args.out is None:
+            raise CliError("--resume needs --out (the folder of the run to continue)")
+        if not (Path(args.out) / CHECKPOINT_NAME).is_file():
+            raise CliError(f"--resume: {Path(args.out) / CHECKPOINT_NAME}: no checkpoint to "
+                           "resume from")
+    elif args.init_trunk not in (None, "labeler"):
+        load_torch_file(args.init_trunk, "a torch weights file",
+                        name=f"--init-trunk {args.init_trunk}")
 
 
 def _default_out(args, project_dir) -> str:
@@ -105,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from pose_net.data import load_samples
     from pose_net.train import TrainOptions, train
 
+    _check_paths(args)
     src = load_samples(args.source, split=args.split, labels=args.labels,
                        subjects=args.subjects, exclude_subjects=args.exclude_subjects)
     opts = TrainOptions(

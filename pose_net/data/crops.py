@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from annotator.image_files import read_image_bgr
 from annotator.skeleton import FLIP_INDEX, HANDS, LEFT_ROOT, RIGHT_ROOT, ROOT_INDEX, hand_slice
 from pose_net.data.sample import HandSample
 
@@ -138,10 +139,7 @@ def crop_image(image: np.ndarray, affine: np.ndarray, out_px: int) -> np.ndarray
 
 def read_image_rgb(path) -> np.ndarray:
     """(H, W, 3) uint8 RGB; a missing or unreadable file is an ``OSError`` naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{path}: cannot read the image (missing or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(read_image_bgr(path), cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True, eq=False)
