@@ -12,6 +12,8 @@ import re
 
 from annotator.cli._argtypes import int_at_least
 
+#: Picture formats ``--screenshot`` writes (Qt's image writers that need no plugin).
+_SHOT_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm")
 #: Instants are numbered from 1 on the command line.
 _instant = int_at_least(1, "an instant number")
 
@@ -55,15 +57,28 @@ def run(args: argparse.Namespace) -> int:
         # Qt would abort the process without a display; say what to do instead.
         raise CliError("no display (DISPLAY is not set): run it on a desktop, under "
                        "`xvfb-run`, or with --screenshot PATH")
+    from pathlib import Path
+
+    from annotator.cli.main import CliError
     from gui.platform_check import startup_problem
 
+    # Arguments first: a bad one is one line, before Qt prints anything.
+    if args.project is not None and not (Path(args.project) / "project.toml").is_file():
+        raise CliError(f"{args.project}: not a project (no project.toml)")
+    if args.screenshot:
+        from annotator.cli._paths import check_output_file
+
+        shot = check_output_file(args.screenshot, "--screenshot", suffixes=_SHOT_FORMATS)
+        shot.parent.mkdir(parents=True, exist_ok=True)
     problem = startup_problem()
     if problem:
-        from annotator.cli.main import CliError
-
         # Qt would abort with "could not load the Qt platform plugin": say what is missing.
         raise CliError(problem)
     from PyQt5.QtWidgets import QApplication
+
+    from gui.qt_messages import install_quiet_handler
+
+    install_quiet_handler()
 
     from gui.project_open import default_project, default_project_dir
     from gui.theme import apply_dark_theme

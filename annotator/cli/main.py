@@ -89,4 +89,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m annotator.cli.main``: run the imported module's main, so that CliError
+    # raised by the commands (imported from annotator.cli.main) is the class caught here.
+    from annotator.cli.main import main as _main
+
+    sys.exit(_main())
