@@ -252,6 +252,22 @@ class AnnotationSession(SessionEdits):
             self._auto[w.index] = self.continued_views(PANELS)
         return list(self._auto[w.index])
 
+    def views_at(self, i: int) -> list[str]:
+        """What :attr:`views` will be at instant ``i`` (to prefetch its images); loads the
+        instant into the session's cache, so going there later is cheaper. No events."""
+        i = self._check_instant(i)
+        cur = self._work
+        if i == cur.index:
+            return self.views
+        work = self._load(i)
+        try:
+            self._work = work
+            return self.views
+        finally:
+            self._work = cur
+            if cur.index in self._cache:
+                self._cache.move_to_end(cur.index)
+
     def continued_views(self, n: int = PANELS) -> list[str]:
         """The automatic panel cameras of an instant without saved ones.
 

@@ -441,16 +441,21 @@ class MainWindow(ActionsMixin, QMainWindow):
                        ).astype(np.uint8)
 
     def prefetch_neighbours(self) -> None:
-        """Queue the decoding of the shown cameras' images at the previous and next instants."""
+        """Queue the decoding of the images the previous and next instants will show (the
+        session's panel cameras there, shrunk to each panel's display size)."""
         s = self.session
-        shown = [(self._cam_index[p.camera], p.display_size()) for p in self.panels
-                 if p.camera in self._cam_index]
+        sizes = [p.display_size() for p in self.panels]
         for i in (s.instant + 1, s.instant - 1):
             if 0 <= i < self.num_instants:
                 paths = self.image_paths(i)
-                # Decoded, and shrunk to the panel's display size where it is shown smaller.
-                self.cache.prefetch_display((paths[c], size) for c, size in shown if size)
-                self.cache.prefetch(paths[c] for c, size in shown if not size)
+                try:
+                    views = s.views_at(i)
+                except (ValueError, OSError):
+                    views = [p.camera for p in self.panels]
+                pairs = [(paths[self._cam_index[c]], size)
+                         for c, size in zip(views, sizes, strict=False) if c in self._cam_index]
+                self.cache.prefetch_display((p, size) for p, size in pairs if size)
+                self.cache.prefetch(p for p, size in pairs if not size)
 
     # --- panel signals ------------------------------------------------------------------------
     def _panel_clicked(self, k: int, u: float, v: float, joint: int) -> None:

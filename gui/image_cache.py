@@ -192,6 +192,12 @@ class ImageCache:
             while len(self._shrunk) > self.max_shrunk:
                 self._shrunk.popitem(last=False)
 
+    @staticmethod
+    def _display_key(key: str, size: tuple[int, int]) -> str:
+        # its own pending entry per size: a request after a resize is not dropped because
+        # a job for the old size is still queued
+        return f"{key}@{int(size[0])}x{int(size[1])}"
+
     def _prepare(self, path, size) -> None:
         key = self._key(path)
         try:
@@ -200,7 +206,7 @@ class ImageCache:
                 self.put_shrunk(path, size, shrink_for_display(img.bgr, size))
         finally:
             with self._lock:
-                self._pending.pop(key, None)
+                self._pending.pop(self._display_key(key, size), None)
 
     def prefetch_display(self, items: Iterable[tuple[Path | str | None, tuple[int, int]]]
                          ) -> int:
@@ -209,7 +215,7 @@ class ImageCache:
         for path, size in items:
             if path is None or self.shrunk(path, size) is not None:
                 continue
-            key = self._key(path)
+            key = self._display_key(self._key(path), size)
             with self._lock:
                 if key in self._pending:
                     continue

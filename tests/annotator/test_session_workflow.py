@@ -243,3 +243,13 @@ def test_click_counts_and_polite_messages(store):
     w, h = s.rig[a].size
     with pytest.raises(ValueError, match=rf"outside the {w}x{h} image of camera {a}$"):
         s.click(a, (w + 50.0, 1.0), joint=j)
+
+
+def test_views_at_predicts_the_views_of_another_instant_without_going_there(store):
+    s = AnnotationSession(store, annotator="ana", instant=0)
+    events = []
+    s.subscribe(events.append)
+    predicted = s.views_at(1)
+    assert s.instant == 0 and events == []
+    s.goto(1)
+    assert s.views == predicted

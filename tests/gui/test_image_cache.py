@@ -51,3 +51,23 @@ def test_lru_is_bounded_in_bytes_and_prefetch_fills_it(tmp_path):
         assert cache.get(missing).bgr is not None
     finally:
         cache.close()
+
+
+def test_a_second_display_size_is_prepared_while_the_first_is_still_queued(tmp_path):
+    path = tmp_path / "a.jpg"
+    cv2.imwrite(str(path), np.full((334, 512, 3), 90, np.uint8))
+    cache = ImageCache(workers=1)
+    try:
+        # one worker busy with a slow job, so both requests below are queued together
+        import threading
+
+        gate = threading.Event()
+        cache._pool.submit(gate.wait, 5)
+        assert cache.prefetch_display([(path, (256, 167))]) == 1
+        assert cache.prefetch_display([(path, (300, 196))]) == 1  # after a panel resize
+        gate.set()
+        cache.wait_idle(timeout=10)
+        assert cache.shrunk(path, (256, 167)).shape[:2] == (167, 256)
+        assert cache.shrunk(path, (300, 196)).shape[:2] == (196, 300)
+    finally:
+        cache.close()
