@@ -76,6 +76,21 @@ def _joint(win, n: int) -> int:
     raise RuntimeError("no joint seen in enough panels")
 
 
+def _start(master: Path, proj: Path, views: int):
+    """A fresh copy of the capture in a window, a joint seen in ``views`` panels selected;
+    returns the window and (panel, ground-truth uv) of those panels."""
+    shutil.copytree(master, proj)
+    win = _window(proj)
+    j = _joint(win, views)
+    win.intent(win.session.select_joint, j)
+    return win, _seen(win, j)[:views]
+
+
+def _close(win) -> None:
+    win.close()
+    win.store.close()
+
+
 def _shot(win, path: Path) -> None:
     from PyQt5.QtWidgets import QApplication
 
@@ -98,46 +113,26 @@ def main() -> None:
     try:
         master = _project(tmp)
         # 1. the third-view click
-        proj = tmp / "p1"
-        shutil.copytree(master, proj)
-        win = _window(proj)
-        j = _joint(win, 3)
-        win.intent(win.session.select_joint, j)
-        (p1, uv1), (p2, uv2), (p3, uv3) = _seen(win, j)[:3]
-        _click(p1, uv1)
-        _click(p2, uv2)
-        _click(p3, uv3)
+        win, seen = _start(master, tmp / "p1", 3)
+        for panel, uv in seen:
+            _click(panel, uv)
         _shot(win, args.out / f"app_third_view_{args.tag}.png")
-        win.close()
-        win.store.close()
+        _close(win)
         # 2. reopening
-        proj = tmp / "p2"
-        shutil.copytree(master, proj)
-        win = _window(proj)
-        j = _joint(win, 2)
-        win.intent(win.session.select_joint, j)
-        (p1, uv1), (p2, uv2) = _seen(win, j)[:2]
-        _click(p1, uv1)
-        _click(p2, uv2)
-        win.close()
-        win.store.close()
-        win = _window(proj)
+        win, seen = _start(master, tmp / "p2", 2)
+        for panel, uv in seen:
+            _click(panel, uv)
+        _close(win)
+        win = _window(tmp / "p2")
         win.act_fit_images()
         _shot(win, args.out / f"app_reopen_{args.tag}.png")
-        win.close()
-        win.store.close()
+        _close(win)
         # 3. a clearly wrong second click
-        proj = tmp / "p3"
-        shutil.copytree(master, proj)
-        win = _window(proj)
-        j = _joint(win, 2)
-        win.intent(win.session.select_joint, j)
-        (p1, uv1), (p2, uv2) = _seen(win, j)[:2]
+        win, ((p1, uv1), (p2, uv2)) = _start(master, tmp / "p3", 2)
         _click(p1, uv1)
         _click(p2, np.asarray(uv2) + np.array([60.0, 36.0]))
         _shot(win, args.out / f"app_wrong_click_{args.tag}.png")
-        win.close()
-        win.store.close()
+        _close(win)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     app.quit()
