@@ -198,8 +198,7 @@ class SessionEdits:
                 w.states[:, j] = 0
                 if w.is_label(j):
                     self._drop_label(w, j)
-                if str(w.reasons[j + 1]).startswith(DISAGREE_PREFIX):
-                    w.reasons[j + 1] = ""
+                self._check_agreement(w, j)  # no clicks left: its disagreement flag goes
             w.reproject(idx)
 
     def set_occluded(self, camera: str, joint: int | None = None, occluded: bool = True) -> None:
@@ -243,8 +242,7 @@ class SessionEdits:
                 w.clicks[:, idx] = np.nan
                 w.states[:, idx] = 0
                 for j in idx.tolist():
-                    if str(w.reasons[j + 1]).startswith(DISAGREE_PREFIX):
-                        w.reasons[j + 1] = ""
+                    self._check_agreement(w, j)  # no clicks left: its disagreement flag goes
                 w.points[idx] = np.nan
                 w.source[idx], w.annotator[idx], w.time[idx] = "", "", np.nan
             else:
@@ -315,9 +313,6 @@ class SessionEdits:
         self._last_edit = self.clock()
         self._announce(change, None, None)
         touched = change.joints_touched()
-        if len(touched) == 1:  # the selection follows the joint the undo/redo changed
-            j = touched.pop()
-            if j != self._joint:
-                self._joint = j
-                self._emit("joint", joint=j)
+        if len(touched) == 1 and touched != {self._joint}:
+            self.select_joint(touched.pop())  # the selection follows the joint undone/redone
         return True

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator import skeleton
+from annotator.session_instant import HUMAN_SOURCES
 from annotator.store.records import JOINT_SOURCES
 from annotator.store.store_labels import VIEW_OCCLUDED
 
-__all__ = ["Completion", "occluded_views_needed", "joints_done", "project_completion",
-           "LABEL_SOURCES"]
+__all__ = ["Completion", "occluded_views_needed", "joints_done", "project_completion"]
 
-#: 3D sources that count as labels (not machine proposals).
-LABEL_SOURCES = ("human", "imported")
 #: Hand of each joint as an index into ``skeleton.HANDS``.
 _HAND_OF = np.array([skeleton.HANDS.index(h) for h in skeleton.HAND_OF_JOINT])
 
@@ -48,12 +46,6 @@ class Completion:
     def joints_total(self) -> int:
         return self.instants * skeleton.NUM_JOINTS
 
-    def with_instant(self, i: int, done: int) -> Completion:
-        """This completion with instant ``i`` counted as ``done`` joints."""
-        joints = self.joints.copy()
-        joints[int(i)] = int(done)
-        return Completion(joints)
-
 
 def occluded_views_needed(num_cameras: int, panels: int = 6) -> int:
     """Occluded marks that make an unplaced joint done: all panels but one (a joint seen in
@@ -78,7 +70,7 @@ def joints_done(labelled: np.ndarray, hands: np.ndarray, states: np.ndarray) -> 
 def project_completion(store) -> Completion:
     """Done joints of every instant of ``store`` (pending edits included)."""
     _, source = store.joints_3d_all()
-    codes = [JOINT_SOURCES.index(s) for s in LABEL_SOURCES]
+    codes = [JOINT_SOURCES.index(s) for s in HUMAN_SOURCES]
     done = np.isin(source, codes) | (store.hand_present_all()[:, _HAND_OF] == 0)
     inst, joint, count = store.occluded_counts()
     if inst.size:

@@ -348,7 +348,7 @@ class MainWindow(ActionsMixin, QMainWindow):
                            for st in self._states], dtype=np.int64)
         flagged = np.array([bool(st.flagged) for st in self._states])
         epi_from = self._epipolar_source() if self.show_epipolar else None
-        counts: dict[str, int] = {}
+        counts = s.click_counts()
         for panel in self.panels:
             cam = panel.camera
             occluded = np.array([cam in st.occluded_in for st in self._states])
@@ -357,16 +357,13 @@ class MainWindow(ActionsMixin, QMainWindow):
             if epi_from is not None and cam != epi_from[0] and cam in self._rig:
                 epi = display_curve(self._rig, epi_from[0], epi_from[1], cam)
             clicks = s.clicks(cam)
-            counts[cam] = int(np.isfinite(clicks).all(axis=1).sum())
             panel.set_overlay(overlay.PanelOverlayInput(
                 clicks_px=clicks, reproj_px=s.reprojection(cam), source=source,
                 current_joint=s.joint, epipolar_px=epi, flagged=flagged, occluded=occluded,
                 locked=locked, show_skeleton=self.show_skeleton,
                 show_epipolar=self.show_epipolar))
-            n = counts[cam]
+            n = counts.get(cam, 0)
             panel.set_title(f"{n} click{'s' if n != 1 else ''}" if n else "")
-        counts.update(s.click_counts())
-        for panel in self.panels:
             panel.set_cameras(self._rig.names, counts)
 
     def _epipolar_source(self) -> tuple[str, np.ndarray] | None:
@@ -478,17 +475,18 @@ class MainWindow(ActionsMixin, QMainWindow):
         res = self.session.place(cam, uv, pick_radius_px=radius, advance=self.auto_advance)
         if res.message:
             self.notify(res.message + " (Shift+click places the selected joint)", 8000)
-        if res.disagreement:
-            self._ask_disagreement(res.joint, res.disagreement, cam)
-        elif self.question.isVisible() and self._asked_joint == res.joint:
-            self.question.hide()  # the joint's clicks agree again
+        self._after_click(res.joint, cam, res.disagreement)
 
-    def _after_click(self, j: int, cam: str) -> None:
-        reason = self.session.joint_state(j).flag_reason
-        if reason.startswith(DISAGREE_PREFIX):
-            self._ask_disagreement(j, reason, cam)
+    def _after_click(self, j: int, cam: str, disagreement: str | None = None) -> None:
+        """Ask about joint ``j``'s clicks when they disagree; hide the question once they
+        agree again. ``disagreement``: the reason, when the caller has it already."""
+        if disagreement is None:
+            reason = self.session.joint_state(j).flag_reason
+            disagreement = reason if reason.startswith(DISAGREE_PREFIX) else None
+        if disagreement:
+            self._ask_disagreement(j, disagreement, cam)
         elif self.question.isVisible() and self._asked_joint == j:
-            self.question.hide()
+            self.question.hide()  # the joint's clicks agree again
 
     def _ask_disagreement(self, j: int, reason: str, cam: str) -> None:
         self._asked_joint = j
