@@ -7,8 +7,8 @@ figure is the median over rounds, and the ratios are against the plain eager fp3
 
 Variants:
 - ``eager-fp32``: the reference.
-- ``fast-fp32``: BatchNorm folded into the convolutions (``pose_net.fuse``), channels-last
-  memory format, ``torch.inference_mode``.
+- ``fast-fp32``: BatchNorm folded into the convolutions (``torch_common.batchnorm_fold``),
+  channels-last memory format, ``torch.inference_mode``.
 - ``fast-bf16``: the same under bfloat16 autocast (the GPU path; runs on CPU too, where it
   is usually slower unless the CPU has AMX/AVX512-BF16).
 - ``compiled`` (``--compile``): ``torch.compile`` of the fast model (slow to compile on CPU).
@@ -38,8 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pose_net.config import get_config  # noqa: E402
-from pose_net.fuse import fold_batchnorm  # noqa: E402
 from pose_net.internet import InterNet  # noqa: E402
+from torch_common.batchnorm_fold import fold_batchnorm  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

@@ -122,9 +122,9 @@ def main() -> int:
             from machine_labeler.codec import HeatmapCodec
 
             codec = HeatmapCodec.from_config(config)
-            from machine_labeler.fusion import fused_for_inference
+            from torch_common.batchnorm_fold import fold_batchnorm
 
-            model = fused_for_inference(model)  # as label_instants runs it
+            model = fold_batchnorm(model)  # as label_instants runs it
             t0 = time.perf_counter()
             for lo in range(0, len(crops), args.batch_size):
                 predict_crops(model, codec, crops[lo:lo + args.batch_size], device)

@@ -10,7 +10,7 @@ import argparse
 import getpass
 import re
 
-from annotator.cli._argtypes import int_at_least
+from annotator.cli.support import CliError, check_output_file, int_at_least, tqdm_progress
 
 #: Picture formats ``--screenshot`` writes (Qt's image writers that need no plugin).
 _SHOT_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm")
@@ -24,6 +24,9 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected WxH of at least 320x240, got {text!r}")
     return int(m.group(1)), int(m.group(2))
 
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 40
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -52,21 +55,18 @@ def run(args: argparse.Namespace) -> int:
     if args.screenshot and not has_display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif not has_display:
-        from annotator.cli.main import CliError
 
         # Qt would abort the process without a display; say what to do instead.
         raise CliError("no display (DISPLAY is not set): run it on a desktop, under "
                        "`xvfb-run`, or with --screenshot PATH")
     from pathlib import Path
 
-    from annotator.cli.main import CliError
     from gui.platform_check import startup_problem
 
     # Arguments first: a bad one is one line, before Qt prints anything.
     if args.project is not None and not (Path(args.project) / "project.toml").is_file():
         raise CliError(f"{args.project}: not a project (no project.toml)")
     if args.screenshot:
-        from annotator.cli._paths import check_output_file
 
         shot = check_output_file(args.screenshot, "--screenshot", suffixes=_SHOT_FORMATS)
         shot.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
     if project is None:
         folder = default_project_dir()
         if not (folder / "project.toml").is_file():
-            from annotator.cli._progress import tqdm_progress
 
             print(f"generating the embedded default project in {folder} (once)...",
                   file=sys.stderr)
@@ -140,7 +139,6 @@ def _dialog(message: str) -> bool:
 def launch(app, project, *, read_only=False, annotator=None, instant=None, screenshot=None,
            size=None, ask_read_only=None) -> int:
     """Open ``project`` in a window on ``app``; run it, or save a screenshot and return."""
-    from annotator.cli.main import CliError
     from annotator.session import AnnotationSession
     from gui.app import MainWindow
     from gui.project_open import open_for_app

@@ -9,7 +9,8 @@ Per instant (all of its views):
 2. the coarse pass finds the hands (:mod:`machine_labeler.hand_finding`); every view is
    cropped around them at full resolution for the fine pass. Forwards are batched across
    instants (groups of at least ``batch_size`` crops), under AMP and channels-last on CUDA,
-   on an inference copy of the model with its BatchNorms folded (:mod:`machine_labeler.fusion`);
+   on an inference copy of the model with its BatchNorms folded
+   (:mod:`torch_common.batchnorm_fold`);
 3. the fine detections are lifted with ``triangulate_ransac(confidence=...)``; each joint
    gets its inlier count and mean inlier reprojection error, and quality bits
    (:mod:`annotator.store.machine_shards`): too few inliers, large error, implausible bone
@@ -62,7 +63,6 @@ from annotator.store.machine_shards import (
     ShardWriter,
 )
 from machine_labeler.codec import HeatmapCodec
-from machine_labeler.fusion import fused_for_inference
 from machine_labeler.hand_finding import (
     HandFindingSettings,
     coarse_threshold_px,
@@ -82,6 +82,7 @@ from machine_labeler.loader_workers import worker_init_fn
 from machine_labeler.model import KeypointDetector
 from machine_labeler.predict import predict_crops
 from machine_labeler.quality import ScoreWeights, joint_evidence, quality_score
+from torch_common.batchnorm_fold import fold_batchnorm
 from triangulation import project, triangulate_ransac
 
 __all__ = [
@@ -704,7 +705,7 @@ def label_instants(
     """
     device = torch.device(device)
     if isinstance(model, KeypointDetector):
-        model = fused_for_inference(model)
+        model = fold_batchnorm(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     lab = _Labeller(store, model, config, device, settings)

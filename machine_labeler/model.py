@@ -19,35 +19,30 @@ from torch import nn
 
 from annotator.skeleton import NUM_JOINTS
 from machine_labeler.config import LabelerConfig
-from torch_common import load_torch_file
+from torch_common.efficientnet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    build_efficientnet,
+    efficientnet_stages,
+    efficientnet_weights,
+    shape_mismatches,
+)
 
 __all__ = ["KeypointDetector", "load_imagenet_weights", "build_backbone"]
 
 log = logging.getLogger(__name__)
 
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 def build_backbone(config: LabelerConfig) -> EfficientNet:
-    """The EfficientNet of ``config`` without its classifier (no ``_fc``).
-
-    Its swish activations are PyTorch's fused SiLU (the same function): efficientnet-pytorch's
-    own is a Python autograd function around ``x * sigmoid(x)``, two passes over the tensor.
-    """
-    net = EfficientNet.from_name(
+    """The EfficientNet of ``config`` without its classifier (no ``_fc``), SiLU swish."""
+    return build_efficientnet(
         config.backbone,
-        width_coefficient=config.width_coefficient,
-        depth_coefficient=config.depth_coefficient,
-        image_size=config.crop_px,
-        include_top=False,
-        drop_connect_rate=config.drop_connect_rate or None,
-        batch_norm_momentum=1.0 - config.bn_momentum,  # TF convention: 1 - PyTorch's
+        width=config.width_coefficient,
+        depth=config.depth_coefficient,
+        image_px=config.crop_px,
+        drop_connect_rate=config.drop_connect_rate,
+        bn_momentum=config.bn_momentum,
     )
-    for module in list(net.modules()):
-        if hasattr(module, "_swish"):
-            module._swish = nn.SiLU()
-    return net
 
 
 def _conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:
@@ -66,6 +61,8 @@ class KeypointDetector(nn.Module):
         super().__init__()
         self.config = config
         self.num_joints = num_joints
+        # The attribute's name is torch_common.efficientnet.DETECTOR_BACKBONE_PREFIX: how
+        # InterNet finds this network in a labeller checkpoint.
         self.backbone = build_backbone(config)
         chans = self._endpoint_channels()
         c = config.head_channels
@@ -78,9 +75,9 @@ class KeypointDetector(nn.Module):
         nn.init.normal_(self.final.weight, std=1e-3)
         nn.init.zeros_(self.final.bias)
         self.register_buffer(
-            "mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False
+            "mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False
         )
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     @torch.no_grad()
     def _endpoint_channels(self) -> dict[int, int]:
@@ -92,24 +89,8 @@ class KeypointDetector(nn.Module):
         return {k: v.shape[1] for k, v in feats.items()}
 
     def _features(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        """Backbone outputs keyed by stride: the last block output at strides 4, 8, 16 and
-        the 1x1 conv head output at stride 32."""
-        bb = self.backbone
-        size = x.shape[-1]
-        x = bb._swish(bb._bn0(bb._conv_stem(x)))
-        feats: dict[int, torch.Tensor] = {}
-        n = len(bb._blocks)
-        for idx, block in enumerate(bb._blocks):
-            rate = bb._global_params.drop_connect_rate
-            if rate:
-                rate *= float(idx) / n
-            y = block(x, drop_connect_rate=rate)
-            if y.shape[-1] < x.shape[-1]:  # a stride change: x is the last of its level
-                feats[size // x.shape[-1]] = x
-            x = y
-        x = bb._swish(bb._bn1(bb._conv_head(x)))
-        feats[size // x.shape[-1]] = x
-        return feats
+        """Backbone outputs keyed by stride (``torch_common.efficientnet_stages``)."""
+        return efficientnet_stages(self.backbone, x)
 
     def forward(
         self, images: torch.Tensor, with_logits: bool = False
@@ -141,18 +122,9 @@ def load_imagenet_weights(model: KeypointDetector, path: str | Path) -> list[str
     the file did not provide.
     """
     path = Path(path)
-    state = load_torch_file(path, "a torch weights file")
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a state dict")
-    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
+    state = efficientnet_weights(path)
     own = model.backbone.state_dict()
-    mismatched = [
-        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
-        for k, v in state.items()
-        if k in own and tuple(v.shape) != tuple(own[k].shape)
-    ]
+    mismatched = shape_mismatches(state, own)
     if mismatched:
         raise ValueError(
             f"{path}: {len(mismatched)} tensors do not fit config {model.config.name!r} "

@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,14 @@ from machine_labeler.train_data import (
     load_labelled_views,
     load_machine_views,
 )
+from torch_common.distributed import (
+    any_rank,
+    barrier,
+    dist_info,
+    init_distributed,
+    pick_device,
+    shutdown,
+)
 
 __all__ = [
     "StepInfo",
@@ -64,7 +71,6 @@ __all__ = [
     "heatmap_loss",
     "location_loss",
     "lr_at",
-    "resolve_device",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,17 +114,6 @@ class TrainResult:
     # precision_5mm where the project has ground truth, rejections by reason)
     selection: dict | None = None
     init_weights: str | None = None  # the file the weights started from, if any
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """ "auto" -> cuda when available else cpu; "cuda" without a GPU is a ValueError."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"unknown device {device!r} (auto, cpu or cuda)")
-    return torch.device(device)
 
 
 def lr_at(step: int, total_steps: int, config: LabelerConfig) -> float:
@@ -199,17 +194,6 @@ def detector_loss(
     return torch.where(both, torch.minimum(own, swapped), own).sum()
 
 
-def _dist_setup(device: torch.device) -> tuple[int, int, int, bool]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    started = False
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        started = True
-    return rank, world, local, started
-
-
 def train_labeler(
     project: str | Path,
     config: LabelerConfig,
@@ -266,11 +250,10 @@ def train_labeler(
     if workers < 0:
         raise ValueError("--workers must be >= 0")
     TimeBudget(max_minutes)  # validates before any process group or file exists
-    dev = resolve_device(device)
-    rank, world, local, started = _dist_setup(dev)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", local if world > 1 else (dev.index or 0))
-        torch.cuda.set_device(dev)
+    info = dist_info()
+    dev = pick_device(device, info)
+    started = init_distributed(info, dev)
+    rank, world = info.rank, info.world_size
     try:
         with ProjectStore.open(project, mode="r") as store:
             views = load_labelled_views(store, instants)
@@ -301,7 +284,7 @@ def train_labeler(
         )  # fmt: skip
     finally:
         if started:
-            dist.destroy_process_group()
+            shutdown()
 
 
 def _machine_views(store, config: LabelerConfig, weight: float) -> tuple[LabelledViews, dict]:
@@ -451,7 +434,7 @@ def _train(
     step = start_step
     warned: set[str] = set()
     budget = TimeBudget(max_minutes, spent_before)
-    out_of_time = budget.limited and _all_ranks_agree(budget.exhausted(), world)
+    out_of_time = budget.limited and any_rank(budget.exhausted())
     net.train()
     try:
         while step < total and not out_of_time:
@@ -477,7 +460,7 @@ def _train(
             optimizer.step()
             step += 1
             if budget.limited:  # every rank stops after the same step (DDP would hang)
-                out_of_time = _all_ranks_agree(budget.exhausted(), world)
+                out_of_time = any_rank(budget.exhausted())
             window_loss.append(float(loss.detach()))
             window_images += int(batch["size"]) * world
             run_images += int(batch["size"]) * world
@@ -519,7 +502,7 @@ def _train(
             metrics.close()
         del batches
     if world > 1:
-        dist.barrier()
+        barrier()
     elapsed = time.perf_counter() - run_t0
     if skipped:
         log.warning("skipped %d unreadable images during training", skipped)
@@ -535,17 +518,6 @@ def _train(
         stopped_by_time=bool(out_of_time and step < total),
         train_seconds=budget.spent_s(),
     )
-
-
-def _all_ranks_agree(flag: bool, world: int) -> bool:
-    """True on every rank when ``flag`` is True on any (one tiny all-reduce per call)."""
-    if world == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
 
 
 def _note_skipped(batch: dict, warned: set[str]) -> int:

@@ -24,7 +24,6 @@ __all__ = [
     "load_model",
     "predict_hands",
     "HandPoseResult",
-    "fold_batchnorm",
 ]
 
 _WHERE = {
@@ -42,7 +41,6 @@ _WHERE = {
     "load_model": "pose_net.checkpoint",
     "predict_hands": "pose_net.infer",
     "HandPoseResult": "pose_net.infer",
-    "fold_batchnorm": "pose_net.fuse",
 }
 
 

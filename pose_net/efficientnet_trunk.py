@@ -18,20 +18,20 @@ import logging
 from pathlib import Path
 
 import torch
-from efficientnet_pytorch import EfficientNet
 from torch import nn
 
-from torch_common import load_torch_file
+from torch_common.efficientnet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    build_efficientnet,
+    efficientnet_stages,
+    efficientnet_weights,
+    shape_mismatches,
+)
 
-__all__ = ["EfficientNetTrunk", "load_trunk_weights", "EFFICIENTNETS"]
+__all__ = ["EfficientNetTrunk", "load_trunk_weights"]
 
 log = logging.getLogger(__name__)
-
-#: The EfficientNet names a trunk can have (efficientnet-pytorch's model names).
-EFFICIENTNETS = tuple(f"efficientnet-b{i}" for i in range(8))
-
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
 
 
 class EfficientNetTrunk(nn.Module):
@@ -39,21 +39,18 @@ class EfficientNetTrunk(nn.Module):
 
     The parameters live under ``net.`` with efficientnet-pytorch's names (``net._conv_stem``,
     ``net._blocks.0 ...``), and the swish activations are PyTorch's SiLU (the same function).
+    InterNet's trunk trains without stochastic depth (drop-connect off).
     """
 
     def __init__(self, name: str = "efficientnet-b0", width: float = 1.0, depth: float = 1.0,
                  input_px: int = 224) -> None:
         super().__init__()
-        if name not in EFFICIENTNETS:
-            raise ValueError(f"unknown EfficientNet {name!r}; expected one of {EFFICIENTNETS}")
         self.name = name
-        self.net = EfficientNet.from_name(name, width_coefficient=width, depth_coefficient=depth,
-                                          image_size=input_px, include_top=False)
-        for module in list(self.net.modules()):
-            if hasattr(module, "_swish"):
-                module._swish = nn.SiLU()
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.net = build_efficientnet(name, width=width, depth=depth, image_px=input_px)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
+                             persistent=False)
         was = self.net.training
         with torch.no_grad():
             self.net.eval()
@@ -75,44 +72,18 @@ class EfficientNetTrunk(nn.Module):
 
     def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The outputs at strides 4, 8, 16 (last block of each) and 32 (the head conv)."""
-        net = self.net
-        side = x.shape[-1]
-        x = net._swish(net._bn0(net._conv_stem((x - self.mean) / self.std)))
-        by_stride: dict[int, torch.Tensor] = {}
-        for block in net._blocks:
-            y = block(x)
-            if y.shape[-1] < x.shape[-1]:  # the block halves the map: x ends its level
-                by_stride[side // x.shape[-1]] = x
-            x = y
-        by_stride[32] = net._swish(net._bn1(net._conv_head(x)))
+        by_stride = efficientnet_stages(self.net, (x - self.mean) / self.std)
         return [by_stride[s] for s in (4, 8, 16, 32)]
-
-
-def _state_dict_in(path: Path) -> dict[str, torch.Tensor]:
-    """The EfficientNet tensors of a weights file, with efficientnet-pytorch's key names.
-
-    Understood: a machine-labeller checkpoint (``model.pt``: the detector's state dict under
-    "model", its backbone under ``backbone.``), an efficientnet-pytorch state dict (ImageNet
-    weights, classifier ``_fc`` dropped) and a ``{"state_dict": ...}`` wrapper of either.
-    """
-    data = load_torch_file(path, "a torch weights file")
-    for key in ("model", "state_dict"):
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
-            data = data[key]
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: holds no state dict")
-    if any(k.startswith("backbone.") for k in data):  # a labeller detector: keep its backbone
-        data = {k[len("backbone."):]: v for k, v in data.items() if k.startswith("backbone.")}
-    return {k.removeprefix("module."): v for k, v in data.items() if not k.startswith("_fc.")}
 
 
 def load_trunk_weights(trunk: nn.Module, path: str | Path) -> int:
     """Initialise ``trunk`` from the weights file ``path``; returns the tensors loaded.
 
     An :class:`EfficientNetTrunk` takes a labeller checkpoint or efficientnet-pytorch weights
-    (see ``_state_dict_in``) and must get every one of its tensors with its shape; a ResNet
-    trunk takes a torchvision ImageNet state dict (``pose_net.resnet.load_imagenet_weights``).
-    Anything else is a ValueError naming the file; the trunk is then unchanged.
+    (``torch_common.efficientnet.efficientnet_weights``) and must get every one of its tensors
+    with its shape; a ResNet trunk takes a torchvision ImageNet state dict
+    (``pose_net.resnet.load_imagenet_weights``). Anything else is a ValueError naming the
+    file; the trunk is then unchanged.
     """
     path = Path(path)
     if not isinstance(trunk, EfficientNetTrunk):
@@ -120,11 +91,10 @@ def load_trunk_weights(trunk: nn.Module, path: str | Path) -> int:
 
         load_imagenet_weights(trunk, path)
         return len(trunk.state_dict())
-    state = _state_dict_in(path)
+    state = efficientnet_weights(path)
     own = trunk.net.state_dict()
     missing = [k for k in own if k not in state]
-    wrong = [f"{k}: {tuple(state[k].shape)} in the file, {tuple(v.shape)} here"
-             for k, v in own.items() if k in state and state[k].shape != v.shape]
+    wrong = shape_mismatches(state, own)
     if missing or wrong:
         detail = wrong[0] if wrong else f"{len(missing)} tensors missing, e.g. {missing[0]}"
         raise ValueError(f"{path}: does not fit the {trunk.name} trunk with "

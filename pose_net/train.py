@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from annotator.time_budget import TimeBudget
@@ -40,6 +39,7 @@ from pose_net.checkpoint import load_checkpoint, save_checkpoint
 from pose_net.config import get_config, get_rootnet_config
 from pose_net.data.sample import HandSample
 from pose_net.data.torch_dataset import InterNetDataset, RootNetDataset
+from torch_common.distributed import any_rank, barrier, dist_info, init_distributed, pick_device
 
 __all__ = ["TrainOptions", "TrainResult", "Trainer", "Hook", "train", "CHECKPOINT_NAME"]
 
@@ -125,27 +125,6 @@ class _EpochSampler(DistributedSampler):
         return ((self.epoch, i) for i in super().__iter__())
 
 
-def _distributed(device: str) -> tuple[int, int, int]:
-    """(rank, world size, local rank); initialises the process group under torchrun
-    (NCCL when the run uses CUDA, else gloo)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1, 0
-    if not dist.is_initialized():
-        cuda = device != "cpu" and torch.cuda.is_available()
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def _device(choice: str, local_rank: int) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
 @dataclass
 class Trainer:
     """The loop's state, readable by hooks (``step``, ``epoch``, ``model``, ``last`` losses)."""
@@ -165,8 +144,10 @@ class Trainer:
 
     def __post_init__(self) -> None:
         o = self.options
-        self.rank, self.world, local = _distributed(o.device)
-        self.device = _device(o.device, local)
+        info = dist_info()
+        self.device = pick_device(o.device, info)
+        init_distributed(info, self.device)  # kept for the process's life (torchrun ends it)
+        self.rank, self.world = info.rank, info.world_size
         if o.net == "internet":
             self.config = get_config(o.config)
         else:
@@ -382,8 +363,7 @@ class Trainer:
                 h.after_epoch(self, epoch)
         for h in self.hooks:
             h.after_train(self)
-        if self.world > 1:
-            dist.barrier()
+        barrier()
         return TrainResult(self.out_dir, self.checkpoint_path, self.step, self.total_steps,
                            self.epoch, self.last.get("total", float("nan")),
                            time.perf_counter() - t0, self.stopped_by_time)
@@ -393,11 +373,7 @@ class Trainer:
         if not self.budget.limited or self.stopped_by_time:
             return
         spent = self.budget.exhausted()
-        if self.world > 1:
-            flag = torch.tensor([1.0 if spent else 0.0],
-                                device=self.device if self.device.type == "cuda" else "cpu")
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            spent = bool(flag.item() > 0)
+        spent = any_rank(spent)
         if spent and self.step < self.total_steps:
             logger.info("time budget of %g min spent at step %d of %d: stopping",
                         self.options.max_minutes, self.step, self.total_steps)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 10
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(

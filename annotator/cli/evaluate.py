@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from annotator.cli._argtypes import positive_int
+from annotator.cli.support import check_output_file, positive_int, tqdm_progress
 
 
 def _views(text: str) -> list[int]:
@@ -17,6 +17,9 @@ def _views(text: str) -> list[int]:
         raise argparse.ArgumentTypeError("--views is empty")
     return views
 
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 110
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -41,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from annotator.cli._paths import check_output_file
-    from annotator.cli._progress import tqdm_progress
     from annotator.evaluation import evaluate_project
     from annotator.store import ProjectStore
 

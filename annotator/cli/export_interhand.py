@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import check_output_folder, tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 160
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -23,8 +27,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cli._paths import check_output_folder
-    from annotator.cli._progress import tqdm_progress
     from annotator.interchange import export_interhand
     from annotator.store import ProjectStore
 

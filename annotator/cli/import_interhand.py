@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError, tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 150
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -30,8 +34,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cli._progress import tqdm_progress
-    from annotator.cli.main import CliError
     from annotator.interchange import InterHandLayout, import_interhand
 
     files = {

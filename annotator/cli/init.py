@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 20
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -23,7 +27,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cli._progress import tqdm_progress
     from annotator.store.scan import init_project
 
     with tqdm_progress("scanning", "seq") as progress:

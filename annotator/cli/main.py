@@ -1,50 +1,62 @@
-"""The ``annotator`` command line: one module per subcommand, heavy imports deferred.
+"""The ``annotator`` command line: commands found as entry points, heavy imports deferred.
 
-Each subcommand module defines ``register(subparsers)`` (adds its parser, importing nothing
-heavy) and ``run(args) -> int``. ``main(argv)`` is what the console script calls and what the
-tests call in-process.
+A command is a module with ``register(subparsers) -> ArgumentParser`` (adds its parser,
+importing nothing heavy) and ``run(args) -> int``, declared in ``pyproject.toml``::
 
-Commands of the upper layers (the app in ``gui``, the machine stage in ``machine_labeler``,
-the networks in ``pose_net``) are named here by module path and imported by name only when
-the parser is built: ``annotator`` never imports those packages statically (the layer
-contract in pyproject.toml), and their ``register`` functions import no Qt or torch.
+    [project.entry-points."annotator.commands"]
+    machine-label = "machine_labeler.cli.machine_label"
+
+The entry point's name is the command's. Commands of the upper layers (the app in ``gui``,
+the machine stage in ``machine_labeler``, the networks in ``pose_net``) are found this way
+like the store's own, so ``annotator`` never imports those packages (the layer contract in
+pyproject.toml); another installed package can add commands the same way. A module's
+``ORDER`` (an int) places it in ``--help`` (the workflow's order; plugins without one last).
+Command modules take their shared pieces (:class:`CliError`, argument types, output checks,
+the progress bar) from :mod:`annotator.cli.support`.
+
+``main(argv)`` is what the console script calls and what the tests call in-process.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
+from types import ModuleType
 
-__all__ = ["main", "build_parser", "SUBCOMMANDS"]
+from annotator.cli.support import CliError
 
-#: Subcommand name -> module defining ``register``/``run``, in the order ``--help`` lists them.
-SUBCOMMANDS: dict[str, str] = {
-    "demo": "annotator.cli.demo",
-    "init": "annotator.cli.init",
-    "status": "annotator.cli.status",
-    "gui": "gui.cli",
-    "simulate-annotator": "annotator.cli.simulate_annotator",
-    "propagate": "annotator.cli.propagate",
-    "train-labeler": "machine_labeler.cli.train_labeler",
-    "machine-label": "machine_labeler.cli.machine_label",
-    "merge": "annotator.cli.merge",
-    "bootstrap": "machine_labeler.cli.bootstrap",
-    "evaluate": "annotator.cli.evaluate",
-    "train-internet": "pose_net.cli.train_internet",
-    "eval-internet": "pose_net.cli.eval_internet",
-    "infer": "pose_net.cli.infer",
-    "import-interhand": "annotator.cli.import_interhand",
-    "export-interhand": "annotator.cli.export_interhand",
-    "export-coco": "annotator.cli.export_coco",
-    "synth": "annotator.cli.synth",
-}
+__all__ = ["main", "build_parser", "commands", "ENTRY_POINT_GROUP"]
+
+#: The entry-point group that declares commands.
+ENTRY_POINT_GROUP = "annotator.commands"
+_LAST = 10_000
 
 
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit status 2."""
+def commands() -> dict[str, ModuleType]:
+    """Command name -> its module, in ``--help`` order.
+
+    Raises RuntimeError when none is declared (the package is not installed: its entry
+    points are written by ``pip install``) or when two modules claim one name.
+    """
+    found: dict[str, ModuleType] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in found:
+            raise RuntimeError(f"two packages declare the command {ep.name!r}")
+        module = ep.load()
+        for attr in ("register", "run"):
+            if not callable(getattr(module, attr, None)):
+                raise RuntimeError(f"command {ep.name!r} ({ep.value}) has no {attr}() function")
+        found[ep.name] = module
+    if not found:
+        raise RuntimeError(
+            f"no {ENTRY_POINT_GROUP!r} entry points: install the toolkit "
+            "(pip install -e . in its folder) so that its commands are declared"
+        )
+    order = sorted(found, key=lambda name: (getattr(found[name], "ORDER", _LAST), name))
+    return {name: found[name] for name in order}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMANDS.values():
-        module = importlib.import_module(module_name)
+    for name, module in commands().items():
         subparser = module.register(sub)
+        if subparser.prog.split()[-1] != name:
+            raise RuntimeError(f"entry point {name!r} registers {subparser.prog!r}")
         subparser.set_defaults(_run=module.run)
     return parser
 
@@ -89,8 +102,4 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    # ``python -m annotator.cli.main``: run the imported module's main, so that CliError
-    # raised by the commands (imported from annotator.cli.main) is the class caught here.
-    from annotator.cli.main import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import check_writable_folder, tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 90
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -23,8 +27,6 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from annotator.cli._paths import check_writable_folder
-    from annotator.cli._progress import tqdm_progress
     from annotator.machine_merge import merge_machine_labels
     from annotator.store import ProjectStore
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 60
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -19,7 +23,6 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from annotator.cli._progress import tqdm_progress
     from annotator.store import ProjectStore
 
     with (

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from annotator.cli._argtypes import int_at_least
+from annotator.cli.support import (
+    CliError,
+    check_output_file,
+    check_writable_folder,
+    int_at_least,
+    tqdm_progress,
+)
 
 _views = int_at_least(2, "a view count")
 
@@ -23,6 +29,9 @@ def _noise(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
     return value
 
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 50
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -51,9 +60,6 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from annotator.cli._paths import check_output_file, check_writable_folder
-    from annotator.cli._progress import tqdm_progress
-    from annotator.cli.main import CliError
     from annotator.simulate import simulate_annotator
     from annotator.store import ProjectStore
 

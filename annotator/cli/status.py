@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 30
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show the toolkit's status, or a project's progress")

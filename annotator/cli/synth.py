@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from annotator.cli._argtypes import positive_int as _positive
+from annotator.cli.support import positive_int as _positive
+from annotator.cli.support import tqdm_progress
 
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 180
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -35,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cli._progress import tqdm_progress
     from annotator.synth.contact_sheet import write_contact_sheet
     from annotator.synth.studio import StudioConfig
     from annotator.synth.writer import write_capture

@@ -23,10 +23,15 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError
+
 STATE_NAME = "state.json"
 _STATE_VERSION = 1
 _EVAL_REPEATS = 2  # random view subsets per count of the views curve: cheap, per round
 
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 100
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -68,7 +73,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from annotator.cli.main import CliError
     from annotator.store import ProjectStore
     from machine_labeler.config import get_config
 
@@ -123,7 +127,6 @@ class _Bootstrap:
     def _load_state(self) -> dict:
         import json
 
-        from annotator.cli.main import CliError
 
         if not self.state_path.exists():
             return {"version": _STATE_VERSION, "project": self.project, "config": self.config,
@@ -164,7 +167,6 @@ class _Bootstrap:
         import fcntl
         import json
 
-        from annotator.cli.main import CliError
         from annotator.store.atomic import atomic_write_bytes
 
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +212,7 @@ class _Bootstrap:
             self._mark(r, "evaluate", evaluate_json=str(out), machine=_machine_errors(out))
 
     def _step(self, r: int, name: str, argv: list[str]) -> None:
-        from annotator.cli.main import CliError, main
+        from annotator.cli.main import main
 
         print(f"bootstrap round {r}: annotator {' '.join(argv)}", flush=True)
         rc = main(argv)
@@ -231,7 +233,6 @@ class _Bootstrap:
     def _train(self, r: int) -> None:
         import shutil
 
-        from annotator.cli.main import CliError
         from machine_labeler.checkpoint import CHECKPOINT_NAME, labeler_dir, newest_checkpoint
 
         a = self.args

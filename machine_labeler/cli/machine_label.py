@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError, check_writable_folder, tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 80
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -143,9 +147,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from annotator import skeleton
-    from annotator.cli._paths import check_writable_folder
-    from annotator.cli._progress import tqdm_progress
-    from annotator.cli.main import CliError
     from annotator.store import ProjectStore
     from annotator.store.labelling_run import labelling_marker
     from annotator.store.machine_shards import (

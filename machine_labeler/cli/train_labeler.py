@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError, tqdm_progress
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 70
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -63,8 +67,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from annotator.cli._progress import tqdm_progress
-    from annotator.cli.main import CliError
     from machine_labeler.config import get_config
     from machine_labeler.train import train_labeler
     from torch_common import load_torch_file

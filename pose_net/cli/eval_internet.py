@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError, check_output_file, tqdm_progress
 from pose_net.cli.train_internet import _names
 
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 130
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -42,9 +45,6 @@ def run(args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
 
-    from annotator.cli._paths import check_output_file
-    from annotator.cli._progress import tqdm_progress
-    from annotator.cli.main import CliError
     from annotator.skeleton import JOINT_NAMES
     from pose_net.checkpoint import load_model
     from pose_net.data import load_samples

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError, check_output_file
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 140
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -62,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from annotator.cli._paths import check_output_file
-    from annotator.cli.main import CliError
     from pose_net.checkpoint import load_model
     from pose_net.data.crops import read_image_rgb
     from pose_net.draw import draw_result, picture_formats

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from annotator.cli.support import CliError, check_output_folder, tqdm_progress
+
 
 def _names(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -12,6 +14,9 @@ def _names(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. 0,1")
     return names
 
+
+#: Place in ``annotator --help`` (``annotator.cli.main``).
+ORDER = 120
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -58,7 +63,6 @@ def _init_trunk(args, project_dir) -> str | None:
     """The weights file of ``--init-trunk`` ('labeler' resolved in the project)."""
     from pathlib import Path
 
-    from annotator.cli.main import CliError
     from annotator.model_files import newest_labeler_checkpoint
 
     if args.init_trunk is None or args.resume:
@@ -85,8 +89,6 @@ def _check_paths(args) -> None:
     source): --out writable, --resume's checkpoint there, --init-trunk a weights file."""
     from pathlib import Path
 
-    from annotator.cli._paths import check_output_folder
-    from annotator.cli.main import CliError
     from pose_net.train import CHECKPOINT_NAME
     from torch_common import load_torch_file
 
@@ -107,7 +109,6 @@ def _default_out(args, project_dir) -> str:
     import time
     from pathlib import Path
 
-    from annotator.cli.main import CliError
 
     if args.resume:
         raise CliError("--resume needs --out (the folder of the run to continue)")
@@ -122,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from annotator.cli._progress import tqdm_progress
     from pose_net.data import load_samples
     from pose_net.train import TrainOptions, train
 

@@ -9,8 +9,8 @@ from efficientnet_pytorch.utils import MemoryEfficientSwish
 from torch import nn
 
 from machine_labeler.config import get_config
-from machine_labeler.fusion import fused_for_inference
 from machine_labeler.model import KeypointDetector
+from torch_common.batchnorm_fold import fold_batchnorm
 
 
 def _trained_looking(name: str) -> KeypointDetector:
@@ -32,7 +32,7 @@ def _trained_looking(name: str) -> KeypointDetector:
 @pytest.mark.parametrize("name", ["cpu-small", "paper"])
 def test_fused_copy_gives_the_same_heatmaps(name):
     model = _trained_looking(name)
-    fused = fused_for_inference(model)
+    fused = fold_batchnorm(model)
     s = model.config.crop_px
     x = torch.rand(2, 3, s, s)
     with torch.no_grad():

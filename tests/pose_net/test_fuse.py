@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from pose_net.config import get_config
-from pose_net.fuse import fold_batchnorm
 from pose_net.internet import InterNet
 from pose_net.rootnet import RootNet
+from torch_common.batchnorm_fold import fold_batchnorm
 
 
 def _randomise_bn(model: nn.Module) -> None:

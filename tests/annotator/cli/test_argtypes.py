@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from annotator.cli._argtypes import int_at_least, positive_int
+from annotator.cli.support import int_at_least, positive_int
 
 
 def _parser(kind) -> argparse.ArgumentParser:
