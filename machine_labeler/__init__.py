@@ -1,3 +1,49 @@
-"""machine_labeler (later issues)."""
+"""The machine stage: an EfficientNet keypoint detector trained on the human labels
+(:func:`train_labeler`), run over every unlabelled instant and lifted to 3D by RANSAC
+triangulation (:func:`label_project`, one process or torchrun ranks), with quality checks.
 
-__all__: list[str] = []
+Layered above ``annotator`` (the store, the skeleton, the selection of machine joints) and
+``torch_common`` (the EfficientNet, BatchNorm folding, process groups); ``pose_net`` sits
+beside it. Attributes load their module on first use, so importing the package is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "LabelerConfig",
+    "get_config",
+    "KeypointDetector",
+    "train_labeler",
+    "TrainResult",
+    "label_project",
+    "LabelRun",
+    "LabelingSettings",
+    "load_detector",
+    "newest_checkpoint",
+]
+
+_WHERE = {
+    "LabelerConfig": "machine_labeler.config",
+    "get_config": "machine_labeler.config",
+    "KeypointDetector": "machine_labeler.model",
+    "train_labeler": "machine_labeler.train",
+    "TrainResult": "machine_labeler.train",
+    "label_project": "machine_labeler.label_project",
+    "LabelRun": "machine_labeler.label_project",
+    "LabelingSettings": "machine_labeler.labeling",
+    "load_detector": "machine_labeler.checkpoint",
+    "newest_checkpoint": "machine_labeler.checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'machine_labeler' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

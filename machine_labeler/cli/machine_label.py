@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from annotator.cli.support import CliError, check_writable_folder, tqdm_progress
+from annotator.cli.support import check_writable_folder, tqdm_progress
 
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 80
@@ -110,7 +110,6 @@ def _settings(args: argparse.Namespace):
     s = LabelingSettings()
     changes = dict(
         batch_size=args.batch_size,
-        workers=s.workers if args.workers is None else args.workers,
         pipeline_depth=args.pipeline_depth,
         cpu_threads=args.cpu_threads,
         fine_passes=args.fine_passes,
@@ -137,124 +136,33 @@ def _settings(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-    import logging
-    import os
     import sys
-    from pathlib import Path
 
-    import numpy as np
-    import torch
+    from machine_labeler.label_project import label_project
 
-    from annotator import skeleton
-    from annotator.store import ProjectStore
-    from annotator.store.labelling_run import labelling_marker
-    from annotator.store.machine_shards import (
-        ShardWriter,
-        archive_run,
-        completed_instants,
-        read_manifest,
-        remove_dead_temps,
-        write_manifest,
-    )
-    from machine_labeler import distributed as D
-    from machine_labeler.checkpoint import load_detector, newest_checkpoint
-    from machine_labeler.labeling import label_instants
-
-    log = logging.getLogger("machine_labeler.cli")
     settings = _settings(args)
     check_writable_folder(args.project, "PROJECT")  # its shards go to PROJECT/machine
-    info = D.dist_info()
-    D.init_distributed(info)
-    try:
-        with (
-            ProjectStore.open(args.project, mode="r") as store,
-            labelling_marker(store.machine_dir, info.rank, info.world_size),
-        ):
-            ckpt = Path(args.model) if args.model else newest_checkpoint(store)
-            if ckpt is None:
-                raise CliError(
-                    f"{store.models_dir / 'labeler'}: no detector checkpoint "
-                    "(run 'annotator train-labeler' first, or give --model)"
-                )
-            device = D.pick_device(args.device, info)
-            if device.type == "cpu" and info.distributed:
-                torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.local_world_size))
-            if args.workers is None:
-                settings = dataclasses.replace(settings, workers=4 if device.type == "cuda" else 0)
-            loaded = load_detector(ckpt, device)
-            F = store.num_instants
-            if args.instants == "all":
-                expected = np.arange(F, dtype=np.int64)
-            else:
-                expected = np.setdiff1d(
-                    np.arange(F, dtype=np.int64), store.labelled_instants("human")
-                )
-            stat = ckpt.stat()
-            key = {
-                "model": str(ckpt.resolve()),
-                "model_mtime": stat.st_mtime,
-                "model_size": stat.st_size,
-                "instants": args.instants,
-                "config": loaded.config.name,
-                **settings.meta(),
-            }
-            machine_dir = store.machine_dir
-            if info.rank == 0:
-                remove_dead_temps(machine_dir)
-                manifest = read_manifest(machine_dir)
-                same = (
-                    manifest is not None
-                    and manifest[1].get("run_key") == key
-                    and np.array_equal(np.unique(manifest[0]), expected)
-                )
-                if not same:
-                    moved = archive_run(machine_dir)
-                    if moved is not None:
-                        log.warning(
-                            "a new labelling run: the earlier run's shards moved to %s", moved
-                        )
-                    write_manifest(machine_dir, expected, {"run_key": key})
-            D.barrier()  # the manifest is settled
-            done = completed_instants(machine_dir)
-            D.barrier()  # every rank has read the shards before any rank writes one
-            todo = np.setdiff1d(expected, done)
-            mine = D.shard_instants(todo, info.rank, info.world_size)
-            writer = ShardWriter(
-                machine_dir,
-                info.rank,
-                info.world_size,
-                store.camera_names,
-                skeleton.NUM_JOINTS,
-                meta={**key, "threshold_px": settings.threshold_px},
-            )
-            show = info.rank == 0
-            with tqdm_progress(
-                f"labelling (rank {info.rank}/{info.world_size})", "instant"
-            ) as progress:
-                stats = label_instants(
-                    store,
-                    loaded.model,
-                    loaded.config,
-                    mine,
-                    writer,
-                    settings,
-                    device,
-                    progress if show else None,
-                )
-        for b in stats.bad_images[:20]:
-            print(f"skipped image: instant {b.instant}: {b.reason}", file=sys.stderr)
-        if len(stats.bad_images) > 20:
-            print(f"... and {len(stats.bad_images) - 20} more skipped images", file=sys.stderr)
-        print(
-            f"rank {info.rank}/{info.world_size}: labelled {stats.instants} instants "
-            f"({len(done)} of {len(expected)} were done already), {stats.images} images, "
-            f"{len(stats.bad_images)} skipped, {stats.images_per_s:.1f} images/s, "
-            f"model busy {stats.busy_share:.0%} on {device}"
+    with tqdm_progress("labelling", "instant") as progress:
+        done = label_project(
+            args.project,
+            model=args.model,
+            instants=args.instants,
+            device=args.device,
+            settings=settings,
+            workers=args.workers,
+            progress=progress,
         )
-        D.barrier()
-        if info.rank == 0:
-            print(f"next: annotator merge {args.project}")
-        return 0
-    finally:
-        D.shutdown()
+    stats = done.stats
+    for b in stats.bad_images[:20]:
+        print(f"skipped image: instant {b.instant}: {b.reason}", file=sys.stderr)
+    if len(stats.bad_images) > 20:
+        print(f"... and {len(stats.bad_images) - 20} more skipped images", file=sys.stderr)
+    print(
+        f"rank {done.rank}/{done.world_size}: labelled {stats.instants} instants "
+        f"({done.done_before} of {done.expected} were done already), {stats.images} images, "
+        f"{len(stats.bad_images)} skipped, {stats.images_per_s:.1f} images/s, "
+        f"model busy {stats.busy_share:.0%} on {done.device}"
+    )
+    if done.rank == 0:
+        print(f"next: annotator merge {args.project}")
+    return 0
