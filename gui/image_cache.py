@@ -44,23 +44,12 @@ class LoadedImage:
 
 def decode_image(path: Path | str | None) -> LoadedImage:
     """Read one image file; never raises for a missing, unreadable or corrupt file."""
-    import cv2
+    from annotator.images import try_read_image_bgr
 
     if path is None:
         return LoadedImage(None, None, "no image for this camera at this instant")
-    p = Path(path)
-    try:
-        data = np.fromfile(p, dtype=np.uint8)
-    except FileNotFoundError:
-        return LoadedImage(p, None, f"image file not found: {p}")
-    except OSError as exc:
-        return LoadedImage(p, None, f"cannot read {p}: {exc.strerror or exc}")
-    if data.size == 0:
-        return LoadedImage(p, None, f"empty image file: {p}")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if img is None:
-        return LoadedImage(p, None, f"corrupt or unsupported image: {p}")
-    return LoadedImage(p, np.ascontiguousarray(img))
+    bgr, why = try_read_image_bgr(path)
+    return LoadedImage(Path(path), bgr, why)
 
 
 def shrink_for_display(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:

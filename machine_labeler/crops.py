@@ -13,12 +13,12 @@ import math
 import cv2
 import numpy as np
 
+from annotator.images import apply_affine, invert_affine
+
 __all__ = [
     "square_box",
     "letterbox_box",
     "crop_affine",
-    "invert_affine",
-    "apply_affine",
     "crop_image",
     "warp_image",
     "pre_shrink_factor",
@@ -63,19 +63,6 @@ def crop_affine(box: np.ndarray, crop_px: int) -> np.ndarray:
     x0, y0, size = _check_box(box)
     s = crop_px / size
     return np.array([[s, 0.0, -x0 * s - 0.5], [0.0, s, -y0 * s - 0.5]])
-
-
-def invert_affine(m: np.ndarray) -> np.ndarray:
-    """Inverse of a (2, 3) affine."""
-    a = np.vstack([np.asarray(m, dtype=np.float64), [0.0, 0.0, 1.0]])
-    return np.linalg.inv(a)[:2]
-
-
-def apply_affine(m: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Apply a (2, 3) affine to points (..., 2); NaN stays NaN."""
-    uv = np.asarray(uv, dtype=np.float64)
-    m = np.asarray(m, dtype=np.float64)
-    return uv @ m[:, :2].T + m[:, 2]
 
 
 def crop_to_image(uv_crop_px: np.ndarray, box: np.ndarray, crop_px: int) -> np.ndarray:

@@ -37,7 +37,6 @@ import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -51,7 +50,7 @@ from annotator.hand_geometry import (
     reference_bone_lengths,
     slots_contradicted,
 )
-from annotator.image_files import decode_image_bgr
+from annotator.images import try_read_image_bgr
 from annotator.store.machine_shards import (
     QUALITY_BONE_LENGTH,
     QUALITY_FEW_INLIERS,
@@ -185,21 +184,12 @@ class LabelingStats:
 
 def read_view(path: str | None, size: tuple[int, int] | None) -> tuple[np.ndarray | None, str]:
     """(H, W, 3) uint8 RGB of one view and '' or (None, why it was skipped)."""
-    if path is None:
-        return None, ""
-    p = Path(path)
-    try:
-        data = np.fromfile(p, dtype=np.uint8)
-    except FileNotFoundError:
-        return None, f"{p}: missing image"
-    except OSError as exc:
-        return None, f"{p}: unreadable image ({exc.strerror or exc})"
-    bgr, why = decode_image_bgr(data)
+    bgr, why = try_read_image_bgr(path)
     if bgr is None:
-        return None, f"{p}: {why}"
+        return None, why
     if size is not None and (bgr.shape[1], bgr.shape[0]) != tuple(size):
         return None, (
-            f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is {size[0]}x{size[1]}"
+            f"{path}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is {size[0]}x{size[1]}"
         )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ""
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from annotator.image_files import read_image_bgr
+from annotator.images import apply_affine, read_image_bgr
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
 from machine_labeler.augment import (
     GeometricAug,
@@ -37,7 +37,7 @@ from machine_labeler.augment import (
 )
 from machine_labeler.codec import HeatmapCodec
 from machine_labeler.config import LabelerConfig
-from machine_labeler.crops import apply_affine, letterbox_box, square_box, warp_image
+from machine_labeler.crops import letterbox_box, square_box, warp_image
 
 __all__ = [
     "LabelledViews",

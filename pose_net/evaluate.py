@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from annotator.images import apply_affine
 from annotator.skeleton import HANDS, LEFT_ROOT, RIGHT_ROOT, ROOT_INDEX, hand_slice
-from pose_net.data.crops import apply_affine
 from pose_net.data.sample import HandSample
 from pose_net.data.torch_dataset import InterNetDataset, RootNetDataset
 from pose_net.metrics import InterHandMetrics, interhand_metrics

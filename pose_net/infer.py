@@ -126,7 +126,8 @@ def predict_hands(model, image_rgb: np.ndarray, bbox_xywh, camera: Camera | None
     ``model`` is an InterNet, ``rootnet`` an optional RootNet; see the module docstring for
     the root depth and the camera.
     """
-    from pose_net.data.crops import BOX_PAD, crop_affine, crop_image, invert_affine
+    from annotator.images import invert_affine
+    from pose_net.data.crops import BOX_PAD, crop_affine, crop_image
 
     image_rgb = np.asarray(image_rgb)
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from annotator.demo.runner import annotator_argv
+from annotator.images import try_read_image_bgr
 from annotator.skeleton import BONES, LEFT_ROOT, RIGHT_ROOT, joint_color_bgr
 from annotator.store import ProjectStore
 from annotator.synth.contact_sheet import contact_sheet
@@ -122,7 +123,7 @@ def label_sheet(project_dir: Path, path: Path, *, views: int = 4, per_kind: int 
             paths = store.image_paths(pick.instant)
             for c in np.argsort(-seen, kind="stable")[:views]:
                 p = paths[cols[c]]
-                image = cv2.imread(str(p)) if p is not None else None
+                image = try_read_image_bgr(p)[0]
                 if image is None:
                     continue
                 drawn = _draw(image, label_uv[c], np.where(gt.visible[cols[c]][:, None],
@@ -188,7 +189,7 @@ def internet_sheet(
         for i, c in samples:
             image = store.image_paths(i)[c]
             gt = store.ground_truth(i)
-            img = cv2.imread(str(image)) if image is not None else None
+            img = try_read_image_bgr(image)[0]
             if img is None:
                 continue
             h, w = img.shape[:2]
@@ -216,7 +217,7 @@ def internet_sheet(
             logger.warning("annotator infer failed on %s: %s", image,
                            (done.stderr or done.stdout).strip().splitlines()[-1:])
             continue
-        pictures.append(cv2.imread(str(out_png)))
+        pictures.append(try_read_image_bgr(out_png)[0])
     pictures = [p for p in pictures if p is not None]
     if not pictures:
         return None

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from annotator.images import read_image_bgr
 from annotator.skeleton import BONES, joint_color_bgr
 
 __all__ = ["draw_skeleton", "contact_sheet", "write_contact_sheet"]
@@ -78,9 +79,7 @@ def write_contact_sheet(
             order = np.argsort(-gt.visible.sum(axis=1), kind="stable")
             paths = store.image_paths(int(i))
             for c in order[:per]:
-                img = cv2.imread(str(paths[c]))
-                if img is None:
-                    raise ValueError(f"cannot read image {paths[c]}")
+                img = read_image_bgr(paths[c])
                 if skeleton:
                     img = draw_skeleton(img, gt.uv_px[c], gt.visible[c])
                 images.append(img)

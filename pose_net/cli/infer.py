@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from annotator.images import read_image_rgb
     from pose_net.checkpoint import load_model
-    from pose_net.data.crops import read_image_rgb
     from pose_net.draw import draw_result, picture_formats
     from pose_net.infer import predict_hands
     from pose_net.internet import InterNet

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from annotator.image_files import read_image_bgr
+from annotator.images import apply_affine, invert_affine
 from annotator.skeleton import FLIP_INDEX, HANDS, LEFT_ROOT, RIGHT_ROOT, ROOT_INDEX, hand_slice
 from pose_net.data.sample import HandSample
 
@@ -35,10 +35,7 @@ __all__ = [
     "BOX_PAD",
     "sample_augmentation",
     "crop_affine",
-    "invert_affine",
-    "apply_affine",
     "crop_image",
-    "read_image_rgb",
     "CropTargets",
     "make_crop",
 ]
@@ -112,19 +109,6 @@ def crop_affine(
     return (to_crop @ mirror)[:2]
 
 
-def invert_affine(affine: np.ndarray) -> np.ndarray:
-    """The (2, 3) inverse of a (2, 3) affine."""
-    m = np.vstack([np.asarray(affine, dtype=np.float64), [0.0, 0.0, 1.0]])
-    return np.linalg.inv(m)[:2]
-
-
-def apply_affine(affine: np.ndarray, uv) -> np.ndarray:
-    """(..., 2) points through a (2, 3) affine (NaN stays NaN)."""
-    a = np.asarray(affine, dtype=np.float64)
-    p = np.asarray(uv, dtype=np.float64)
-    return p @ a[:, :2].T + a[:, 2]
-
-
 def crop_image(image: np.ndarray, affine: np.ndarray, out_px: int) -> np.ndarray:
     """(H, W, 3) uint8 image -> (S, S, 3) uint8 crop (bilinear; black outside the image)."""
     return cv2.warpAffine(
@@ -135,11 +119,6 @@ def crop_image(image: np.ndarray, affine: np.ndarray, out_px: int) -> np.ndarray
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(0, 0, 0),
     )
-
-
-def read_image_rgb(path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; a missing or unreadable file is an ``OSError`` naming it."""
-    return cv2.cvtColor(read_image_bgr(path), cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
+from annotator.images import read_image_rgb
 from annotator.interchange import enlarged_bbox_xywh
 from annotator.skeleton import HANDS, ROOT_INDEX, hand_slice
 from pose_net.data.crops import (
@@ -20,7 +21,6 @@ from pose_net.data.crops import (
     crop_affine,
     crop_image,
     make_crop,
-    read_image_rgb,
     sample_augmentation,
 )
 from pose_net.data.sample import HandSample

@@ -16,9 +16,9 @@ def _jpeg(path, value: int, size=(40, 30)):
 
 def test_decode_reports_why_instead_of_raising(tmp_path):
     assert "no image" in decode_image(None).error
-    assert "not found" in decode_image(tmp_path / "nope.jpg").error
+    assert "no such image file" in decode_image(tmp_path / "nope.jpg").error
     (tmp_path / "empty.jpg").write_bytes(b"")
-    assert "empty" in decode_image(tmp_path / "empty.jpg").error
+    assert "empty file" in decode_image(tmp_path / "empty.jpg").error
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not a jpeg at all" * 10)
     bad = decode_image(tmp_path / "bad.jpg")
     assert bad.bgr is None and "corrupt" in bad.error and "bad.jpg" in bad.error

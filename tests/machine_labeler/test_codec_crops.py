@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from annotator.images import invert_affine
 from machine_labeler.codec import HeatmapCodec
 from machine_labeler.crops import (
     crop_affine,
     crop_image,
     crop_to_image,
     image_to_crop,
-    invert_affine,
     letterbox_box,
     square_box,
 )

@@ -69,7 +69,7 @@ def test_locate_hands_from_noisy_coarse_detections(synth):
 def test_read_view_reports_problems(tmp_path):
     assert read_view(None, None) == (None, "")
     img, why = read_view(str(tmp_path / "nope.jpg"), None)
-    assert img is None and "missing image" in why
+    assert img is None and "no such image file" in why
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     img, why = read_view(str(tmp_path / "bad.jpg"), None)
     assert img is None and "corrupt" in why
@@ -85,7 +85,7 @@ def test_bad_images_skipped_reported_and_resume(project, capsys):
     rc = main(["machine-label", str(project), "--workers", "1", "--flush-every", "1", *LOOSE])
     out, err = capsys.readouterr()
     assert rc == 0
-    assert "instant 1" in err and "missing image" in err and "instant 2" in err
+    assert "instant 1" in err and "no such image file" in err and "instant 2" in err
     assert "labelled 4 instants" in out and "2 skipped" in out
     bad = [b for p in shard_paths(project / "machine") for b in read_shard(p).bad_images]
     assert sorted((b.instant, b.camera) for b in bad) == [(1, 3), (2, 5)]

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from annotator.images import apply_affine, invert_affine
 from annotator.skeleton import FLIP_INDEX, LEFT_ROOT, NUM_JOINTS, RIGHT_ROOT
 from pose_net.data.crops import (
     IDENTITY,
     Augmentation,
-    apply_affine,
     crop_affine,
     crop_image,
-    invert_affine,
     make_crop,
     sample_augmentation,
 )

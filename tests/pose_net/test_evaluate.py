@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from annotator.cli.main import main
+from annotator.images import read_image_rgb
 from pose_net.checkpoint import save_checkpoint
 from pose_net.config import get_config
 from pose_net.data import load_samples, make_crop
-from pose_net.data.crops import read_image_rgb
 from pose_net.evaluate import Predictions, camera_space_predictions, mean_pose_baseline
 from pose_net.internet import InterNet
 from pose_net.metrics import interhand_metrics

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from annotator.cli.main import main
+from annotator.images import read_image_rgb
 from annotator.interchange import enlarged_bbox_xywh
 from annotator.skeleton import LEFT_ROOT, RIGHT_ROOT
 from pose_net.checkpoint import save_checkpoint
 from pose_net.config import get_config
 from pose_net.data import interhand_samples, interhand_splits, load_samples, make_crop
-from pose_net.data.crops import read_image_rgb
 from pose_net.internet import InterNet
 from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
     interhand_sample_root,
