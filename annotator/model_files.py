@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from annotator.store.layout import runs_in
+
 __all__ = ["LABELER_CHECKPOINT", "labeler_runs_dir", "newest_labeler_checkpoint"]
 
 #: File name of a machine-labeller checkpoint inside its run folder.
@@ -19,7 +21,7 @@ LABELER_CHECKPOINT = "model.pt"
 
 def labeler_runs_dir(models_dir: str | Path) -> Path:
     """The folder of the machine labeller's training runs (``models/labeler``)."""
-    return Path(models_dir) / "labeler"
+    return runs_in(models_dir, "labeler")
 
 
 def newest_labeler_checkpoint(store_or_models_dir: Any, config_name: str | None = None

@@ -277,11 +277,13 @@ def _row_project(base: Path, dst: Path) -> Path:
     models or machine labels: each ablation row starts from the same human labels."""
     import shutil
 
-    if (dst / "project.toml").exists():
+    from annotator.store.layout import MACHINE_DIR, MODELS_DIR, is_project
+
+    if is_project(dst):
         return dst
     dst.mkdir(parents=True, exist_ok=True)
     for f in base.iterdir():
-        if f.name in ("images", "models", "machine") or f.name.startswith("."):
+        if f.name in ("images", MODELS_DIR, MACHINE_DIR) or f.name.startswith("."):
             continue
         if f.is_file():
             shutil.copy2(f, dst / f.name)
@@ -328,10 +330,11 @@ def ablation(args, base: Path, results: Path) -> int:
         project = _row_project(base, results.parent / "rows" / folder / "project")
         p = str(project)
         if rounds is None:
+            from annotator.model_files import newest_labeler_checkpoint
             from annotator.store import ProjectStore
 
             with ProjectStore.open(project) as store:
-                trained = any((store.models_dir / "labeler").glob("*/model.pt"))
+                trained = newest_labeler_checkpoint(store) is not None
             if not trained:
                 _run(["train-labeler", p, "--config", args.config, "--steps", "1000000",
                       "--max-minutes", f"{minutes:g}", "--device", args.device], timings,
@@ -399,14 +402,17 @@ def main() -> int:
     timings_path = results / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     t_all = time.perf_counter()
-    if not (project / "project.toml").exists():
+    from annotator.model_files import newest_labeler_checkpoint
+    from annotator.store.layout import is_project
+
+    if not is_project(project):
         _run(["synth", str(project), "--cameras", str(args.cameras), "--instants",
               str(args.instants), "--subjects", str(args.subjects)], timings, "synth")
     from annotator.store import ProjectStore
 
     with ProjectStore.open(project) as store:
         has_human = store.labelled_instants("human").size > 0
-        has_model = any((store.models_dir / "labeler").glob("*/model.pt"))
+        has_model = newest_labeler_checkpoint(store) is not None
     if not has_human:
         _run(["simulate-annotator", str(project), "--fraction", str(args.human_fraction),
               "--views", str(args.human_views), "--noise-px", str(args.noise_px)],

@@ -59,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
         # Qt would abort the process without a display; say what to do instead.
         raise CliError("no display (DISPLAY is not set): run it on a desktop, under "
                        "`xvfb-run`, or with --screenshot PATH")
-    from pathlib import Path
-
-    from gui.platform_check import startup_problem
 
     # Arguments first: a bad one is one line, before Qt prints anything.
-    if args.project is not None and not (Path(args.project) / "project.toml").is_file():
+    from annotator.store.layout import is_project
+    from gui.platform_check import startup_problem
+
+    if args.project is not None and not is_project(args.project):
         raise CliError(f"{args.project}: not a project (no project.toml)")
     if args.screenshot:
 
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     project = args.project
     if project is None:
         folder = default_project_dir()
-        if not (folder / "project.toml").is_file():
+        if not is_project(folder):
 
             print(f"generating the embedded default project in {folder} (once)...",
                   file=sys.stderr)

@@ -81,7 +81,9 @@ def default_project(progress: Callable[[int, int], None] | None = None,
     from annotator.synth.writer import write_capture
 
     folder = Path(folder) if folder is not None else default_project_dir()
-    if (folder / "project.toml").is_file():
+    from annotator.store.layout import is_project
+
+    if is_project(folder):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     config = StudioConfig(cameras=cameras, instants=instants, subjects=subjects, seed=0)

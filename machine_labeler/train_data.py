@@ -92,7 +92,7 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
             f"{store.path}: no human 3D labels to train on (label some instants in "
             "'annotator gui' or with 'annotator simulate-annotator' first)"
         )
-    prop = store.propagate(instants=instants)
+    prop = store.propagation(instants=instants)
     rows_i, rows_c, paths, sizes, uvs, weights = [], [], [], [], [], []
     sizes_of = {
         cap: {cam.name: (cam.width, cam.height) for cam in store.rig(cap)} for cap in store.captures

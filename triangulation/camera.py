@@ -1,8 +1,8 @@
 """Calibrated pinhole cameras with OpenCV lens distortion, and ordered rigs of them.
 
-Conventions (DESIGN.md): millimetres in 3D, pixels in 2D with the top-left pixel's centre
-at (0, 0); ``x_cam = R_cam_from_world @ X_world + t_cam_from_world``; the camera centre is
-``center_world = -R.T @ t``. Distortion is the OpenCV vector
+Conventions (docs/formats.md, "Conventions"): millimetres in 3D, pixels in 2D with the
+top-left pixel's centre at (0, 0); ``x_cam = R_cam_from_world @ X_world + t_cam_from_world``;
+the camera centre is ``center_world = -R.T @ t``. Distortion is the OpenCV vector
 (k1, k2, p1, p2[, k3[, k4, k5, k6[, s1, s2, s3, s4[, tx, ty]]]]).
 """
 

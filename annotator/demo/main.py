@@ -63,12 +63,13 @@ def write_report(out: Path, size: DemoSize, stages: Sequence[Stage],
     from annotator.demo.pictures import internet_sheet, label_sheet
     from annotator.demo.report import render_report
     from annotator.demo.summary import build_summary
+    from annotator.store.layout import is_project, model_runs_dir
 
     out = Path(out)
     project = out / "project"
     figs = out / "figures"
     mean_pose = None
-    if (project / "project.toml").exists():
+    if is_project(project):
         mean_pose = _guarded("mean-pose baseline", lambda: mean_pose_baseline(
             project, size.held_in_subjects, size.held_out_subjects))
     summary = build_summary(out, size, stages, records, machine_info=machine_info(),
@@ -79,7 +80,7 @@ def write_report(out: Path, size: DemoSize, stages: Sequence[Stage],
             summary["views_curve"], figs / "views_curve.png",
             human_median_mm=summary["human"]["median_mm"],
             baseline_median_mm=summary["baseline"]["median_mm"]))
-    if (project / "project.toml").exists():
+    if is_project(project):
         figures["labels"] = _guarded("label pictures",
                                      lambda: label_sheet(project, figs / "labels.png"))
     main_labels = "all" if "all" in size.table4 else size.table4[0]
@@ -88,7 +89,7 @@ def write_report(out: Path, size: DemoSize, stages: Sequence[Stage],
         figures["internet"] = _guarded("InterNet pictures", lambda: internet_sheet(
             ckpt, project, size.held_out_subjects, figs / "internet.png", out / ".demo" / "infer",
             count=size.pictures))
-    labeler_runs = sorted((project / "models" / "labeler").glob("*/metrics.jsonl"))
+    labeler_runs = sorted(model_runs_dir(project, "labeler").glob("*/metrics.jsonl"))
     runs = {(f"machine labeler, round {r}" if len(labeler_runs) > 1 else "machine labeler"): m
             for r, m in enumerate(labeler_runs)}
     for labels in size.table4:

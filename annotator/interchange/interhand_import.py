@@ -41,6 +41,7 @@ import numpy as np
 from annotator.interchange.interhand_plan import ImportPlan, plan_import, rigs_with_sizes
 from annotator.interchange.interhand_stream import StreamedSplit, read_interhand_stream
 from annotator.skeleton import NUM_JOINTS
+from annotator.store.layout import is_project
 from annotator.store.paths import EncodedPaths
 from triangulation.camera import CameraRig
 
@@ -103,7 +104,7 @@ def _open_store(path: Path, split: StreamedSplit, rigs: dict, image_root: Path):
     """Open (or create) the project and check it can take the import; returns (store, created)."""
     from annotator.store import ProjectStore
 
-    if not (path / "project.toml").exists():
+    if not is_project(path):
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise ValueError(f"{path}: exists and is not a project; give a new or empty folder")
         store = ProjectStore.create(path, name=path.name, rigs=rigs, image_root=str(image_root))

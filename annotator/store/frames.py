@@ -34,13 +34,13 @@ import numpy as np
 
 from annotator.store.atomic import fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
+from annotator.store.layout import FRAMES_NAME
 from annotator.store.paths import EncodedPaths, PathEncoder, encode_paths, remap_paths
 
 __all__ = ["FramesIndex", "encode_paths", "EncodedPaths", "PathEncoder", "FRAMES_NAME"]
 
 logger = logging.getLogger(__name__)
 
-FRAMES_NAME = "frames.h5"
 _STR = h5py.string_dtype()
 _ATTR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COLUMNS = ("instant_id", "capture", "sequence", "frame")

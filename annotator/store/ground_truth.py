@@ -19,11 +19,11 @@ import numpy as np
 
 from annotator.store.atomic import atomic_file
 from annotator.store.errors import ProjectFormatError
+from annotator.store.layout import GROUND_TRUTH_NAME
 from annotator.store.records import GroundTruth
 
 __all__ = ["GroundTruthStore", "GROUND_TRUTH_NAME"]
 
-GROUND_TRUTH_NAME = "ground_truth.h5"
 
 
 class GroundTruthStore:

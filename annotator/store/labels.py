@@ -30,13 +30,13 @@ import numpy as np
 
 from annotator.store.atomic import atomic_file, fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
+from annotator.store.layout import LABELS_NAME
 from annotator.store.records import JOINT_SOURCES, InstantLabels
 
 __all__ = ["LabelStore", "LABELS_NAME"]
 
 logger = logging.getLogger(__name__)
 
-LABELS_NAME = "labels.h5"
 _STR = h5py.string_dtype()
 #: Tables added after schema 1 was released; a file without them reads them as empty.
 _OPTIONAL_TABLES = ("view_states", "panel_views")

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from annotator.store.atomic import COMMIT_NAME, pending_commit, recover_commit
 from annotator.store.errors import ProjectFormatError, ProjectLockedError
+from annotator.store.layout import LOCK_NAME
 
 __all__ = ["ProjectLock", "LOCK_NAME", "finish_pending_commit", "READER_WAIT_S"]
 
 logger = logging.getLogger(__name__)
 
-LOCK_NAME = ".lock"
 
 
 def _user() -> str:

@@ -26,7 +26,8 @@ import numpy as np
 
 from annotator.store.atomic import atomic_file
 from annotator.store.errors import ProjectFormatError
-from annotator.store.labels import LABELS_NAME, write_labels_file
+from annotator.store.labels import write_labels_file
+from annotator.store.layout import LABELS_NAME
 from annotator.store.project_file import (
     SCHEMA_VERSION,
     SKELETON_ID,

@@ -26,6 +26,7 @@ import tomllib
 
 from annotator.store.atomic import atomic_write_bytes
 from annotator.store.errors import ProjectFormatError
+from annotator.store.layout import PROJECT_NAME
 
 __all__ = [
     "ProjectFile",
@@ -41,7 +42,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: The only skeleton supported: annotator.skeleton (InterHand2.6M order, 42 joints).
 SKELETON_ID = "interhand2.6m-42"
-PROJECT_NAME = "project.toml"
 _KEYS = {"name", "schema_version", "skeleton", "image_root", "settings", "metadata"}
 
 

@@ -1,7 +1,7 @@
 """The :class:`ProjectStore` facade: the only code that reads or writes a project folder.
 
-See ``docs/store_api.md`` for the contract and DESIGN.md ("The project on disk") for the
-layout. Files: ``project.toml`` (:mod:`.project_file`), ``cameras.toml``
+See ``docs/store_api.md`` for the contract and its section "The project on disk" for the
+layout (named in :mod:`.layout`). Files: ``project.toml`` (:mod:`.project_file`), ``cameras.toml``
 (``triangulation.io``), ``frames.h5`` (:mod:`.frames`), ``labels.h5`` (:mod:`.labels`),
 ``ground_truth.h5`` (:mod:`.ground_truth`), ``propagated.h5`` (:mod:`.propagate`).
 
@@ -36,9 +36,16 @@ from annotator.store.atomic import (
     remove_stale_temps,
 )
 from annotator.store.errors import ProjectFormatError, ProjectReadOnlyError
-from annotator.store.frames import FRAMES_NAME, FramesIndex
-from annotator.store.ground_truth import GROUND_TRUTH_NAME, GroundTruthStore
-from annotator.store.labels import LABELS_NAME, LabelStore
+from annotator.store.frames import FramesIndex
+from annotator.store.ground_truth import GroundTruthStore
+from annotator.store.labels import LabelStore
+from annotator.store.layout import (
+    CAMERAS_NAME,
+    FRAMES_NAME,
+    GROUND_TRUTH_NAME,
+    LABELS_NAME,
+    PROPAGATED_NAME,
+)
 from annotator.store.locking import ProjectLock, finish_pending_commit
 from annotator.store.project_file import (
     PROJECT_NAME,
@@ -47,11 +54,10 @@ from annotator.store.project_file import (
     read_project_file,
     write_project_file,
 )
-from annotator.store.propagate import PROPAGATED_NAME
 from annotator.store.records import (
     ProjectStatus,
 )
-from annotator.store.store_cameras import CAMERAS_NAME, CamerasMixin
+from annotator.store.store_cameras import CamerasMixin
 from annotator.store.store_derived import DerivedDataMixin
 from annotator.store.store_instants import InstantsMixin
 from annotator.store.store_labels import LabelsMixin

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.store import layout
 from annotator.store.errors import ProjectFormatError
+from annotator.store.layout import CAMERAS_NAME
 from triangulation.camera import CameraRig
 
 __all__ = ["CamerasMixin", "CAMERAS_NAME"]
 
-CAMERAS_NAME = "cameras.toml"
 
 
 class CamerasMixin:
@@ -73,18 +74,18 @@ class CamerasMixin:
 
     @property
     def machine_dir(self) -> Path:
-        return self._subdir("machine")
+        return self._subdir(layout.machine_dir(self.path))
 
     @property
     def models_dir(self) -> Path:
-        return self._subdir("models")
+        return self._subdir(layout.models_dir(self.path))
 
     @property
     def exports_dir(self) -> Path:
-        return self._subdir("exports")
+        return self._subdir(layout.exports_dir(self.path))
 
-    def _subdir(self, name: str) -> Path:
-        d = self.path / name
+    @staticmethod
+    def _subdir(d: Path) -> Path:
         with contextlib.suppress(OSError):
             d.mkdir(exist_ok=True)
         return d

@@ -15,8 +15,8 @@ import numpy as np
 
 from annotator import skeleton
 from annotator.store.errors import ProjectFormatError
-from annotator.store.labels import LABELS_NAME
-from annotator.store.propagate import PROPAGATED_NAME
+from annotator.store.layout import LABELS_NAME, PROPAGATED_NAME
+from annotator.store.propagate import rigs_digest
 from annotator.store.records import GroundTruth, Propagation, PropagationSummary
 
 __all__ = ["DerivedDataMixin"]
@@ -70,26 +70,27 @@ class DerivedDataMixin:
 
     # -- propagation -----------------------------------------------------------------------
     def _human_joints(self, instants: np.ndarray) -> np.ndarray:
-        """(F', J, 3) human 3D joints of ``instants`` (NaN elsewhere)."""
+        """(F', J, 3) human 3D joints of ``instants`` (NaN elsewhere; repeats allowed)."""
         inst, joint, vals = self._labels.joints_table()
         keep = vals["source"] == 1
         inst, joint, xyz = inst[keep], joint[keep], vals["xyz_mm"][keep]
-        out = np.full((instants.size, skeleton.NUM_JOINTS, 3), np.nan)
-        order = np.argsort(instants)
-        pos = np.searchsorted(instants[order], inst)
-        pos = np.clip(pos, 0, max(instants.size - 1, 0))
-        hit = instants.size > 0
-        if hit:
-            found = instants[order][pos] == inst
-            out[order[pos[found]], joint[found]] = xyz[found]
-        return out
+        uniq, back = np.unique(np.asarray(instants, np.int64), return_inverse=True)
+        out = np.full((uniq.size, skeleton.NUM_JOINTS, 3), np.nan)
+        if uniq.size:
+            pos = np.clip(np.searchsorted(uniq, inst), 0, uniq.size - 1)
+            found = uniq[pos] == inst
+            out[pos[found], joint[found]] = xyz[found]
+        return out[back.reshape(-1)]
 
-    def _propagate_batch(self, instants: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _propagate_batch(
+        self, instants: np.ndarray, joints: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from annotator.store.propagate import project_joints
 
         C, J = len(self._camera_names), skeleton.NUM_JOINTS
         F = instants.size
-        joints = self._human_joints(instants)
+        if joints is None:
+            joints = self._human_joints(instants)
         uv = np.full((F, C, J, 2), np.nan)
         inimg = np.zeros((F, C, J), bool)
         front = np.zeros((F, C, J), bool)
@@ -124,6 +125,35 @@ class DerivedDataMixin:
             progress(idx.size, idx.size)
         return Propagation(uv_px=uv, in_image=inimg & front, in_front=front, instants=idx)
 
+    def propagation(self, instants=None) -> Propagation:
+        """The human 3D joints of ``instants`` (default: every human-labelled one) as 2D in
+        every camera: what the machine labeller trains from.
+
+        Rows of ``propagated.h5`` (``annotator propagate``) are used where their joints and
+        the cameras are the project's now; the other instants are computed as
+        :meth:`propagate` does. The result is the same either way.
+        """
+        from annotator.store.propagate import read_current_rows
+
+        idx = self._propagation_instants(instants)
+        joints = self._human_joints(idx)
+        stored = read_current_rows(self.path / PROPAGATED_NAME, idx, joints,
+                                   rigs_digest(self._rigs))  # fmt: skip
+        if stored is None or not stored[0].any():
+            uv, inimg, front = self._propagate_batch(idx, joints)
+            return Propagation(uv_px=uv, in_image=inimg & front, in_front=front, instants=idx)
+        found, (uv_f, img_f, front_f) = stored
+        C, J = len(self._camera_names), skeleton.NUM_JOINTS
+        uv = np.empty((idx.size, C, J, 2))
+        inimg = np.empty((idx.size, C, J), bool)
+        front = np.empty((idx.size, C, J), bool)
+        uv[found], inimg[found], front[found] = uv_f, img_f, front_f
+        rest = ~found
+        if rest.any():
+            u, m_img, m_front = self._propagate_batch(idx[rest], joints[rest])
+            uv[rest], inimg[rest], front[rest] = u, m_img & m_front, m_front
+        return Propagation(uv_px=uv, in_image=inimg, in_front=front, instants=idx)
+
     def write_propagation(
         self, instants=None, progress: Progress | None = None, batch: int = 256
     ) -> PropagationSummary:
@@ -139,9 +169,12 @@ class DerivedDataMixin:
             "labels_saved": labels_path.stat().st_mtime if labels_path.exists() else 0.0,
         }
 
+        attrs["rigs_digest"] = rigs_digest(self._rigs)
+
         def compute(chunk: np.ndarray):
-            uv, inimg, front = self._propagate_batch(chunk)
-            return uv, inimg & front, front
+            joints = self._human_joints(chunk)
+            uv, inimg, front = self._propagate_batch(chunk, joints)
+            return joints, uv, inimg & front, front
 
         views, joint_views = write_propagated(
             self.path / PROPAGATED_NAME,

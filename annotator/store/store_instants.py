@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from annotator.store.errors import ProjectFormatError
+from annotator.store.layout import CAMERAS_NAME
 from annotator.store.paths import EncodedPaths
 from annotator.store.records import Instant, InstantTable
-from annotator.store.store_cameras import CAMERAS_NAME
 
 __all__ = ["InstantsMixin"]
 

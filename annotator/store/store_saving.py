@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 from annotator.store.atomic import commit_files, pending_commit, stage_bytes
-from annotator.store.project_file import PROJECT_NAME, encode_project_file
+from annotator.store.layout import PROJECT_NAME
+from annotator.store.project_file import encode_project_file
 
 __all__ = ["SavingMixin"]
 

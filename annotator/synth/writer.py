@@ -23,6 +23,13 @@ import cv2
 import numpy as np
 
 from annotator.skeleton import NUM_JOINTS
+from annotator.store.layout import (
+    CAMERAS_NAME,
+    FRAMES_NAME,
+    GROUND_TRUTH_NAME,
+    LOCK_NAME,
+    PROJECT_NAME,
+)
 from annotator.synth.studio import Studio, StudioConfig
 
 __all__ = ["SynthResult", "image_paths", "write_capture"]
@@ -86,7 +93,7 @@ def _render_instant(i: int) -> tuple[int, np.ndarray]:
 #: What a synthetic studio project folder holds right after ``write_capture``; a folder
 #: with anything more (labels.h5, models/, ...) holds someone's work and is never replaced.
 _SYNTH_ENTRIES = frozenset(
-    {".lock", "project.toml", "cameras.toml", "frames.h5", "ground_truth.h5", _IMAGE_ROOT}
+    {LOCK_NAME, PROJECT_NAME, CAMERAS_NAME, FRAMES_NAME, GROUND_TRUTH_NAME, _IMAGE_ROOT}
 )
 
 
@@ -102,7 +109,7 @@ def _check_target(out: Path, overwrite: bool) -> None:
     entries = {p.name for p in out.iterdir()}
     if not entries:
         return
-    if "project.toml" not in entries:
+    if PROJECT_NAME not in entries:
         raise ValueError(f"{out}: folder is not empty and holds no project; choose a new folder")
     if not overwrite:
         raise ProjectFormatError(

@@ -61,9 +61,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _init_trunk(args, project_dir) -> str | None:
     """The weights file of ``--init-trunk`` ('labeler' resolved in the project)."""
-    from pathlib import Path
 
     from annotator.model_files import newest_labeler_checkpoint
+    from annotator.store.layout import models_dir
 
     if args.init_trunk is None or args.resume:
         return None
@@ -74,7 +74,7 @@ def _init_trunk(args, project_dir) -> str | None:
     if project_dir is None:
         raise CliError("--init-trunk labeler needs a project (SOURCE is an InterHand2.6M root); "
                        "pass a weights file instead")
-    models = Path(project_dir) / "models"
+    models = models_dir(project_dir)
     found = newest_labeler_checkpoint(models, args.config)
     if found is None:
         raise CliError(f"--init-trunk labeler: no machine-labeller checkpoint of config "
@@ -107,7 +107,8 @@ def _check_paths(args) -> None:
 
 def _default_out(args, project_dir) -> str:
     import time
-    from pathlib import Path
+
+    from annotator.store.layout import model_runs_dir
 
 
     if args.resume:
@@ -115,7 +116,7 @@ def _default_out(args, project_dir) -> str:
     if project_dir is None:
         raise CliError("--out is required when SOURCE is an InterHand2.6M root")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return str(Path(project_dir) / "models" / args.net / f"{stamp}-{args.config}")
+    return str(model_runs_dir(project_dir, args.net) / f"{stamp}-{args.config}")
 
 
 def run(args: argparse.Namespace) -> int:

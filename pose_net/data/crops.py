@@ -7,9 +7,9 @@ square), scaled and rotated about its centre, optionally mirrored, and warped to
 ``crop_from_image`` carries all of it, the mirror included (``x -> W - 1 - x``), so the
 joints go through the very matrix the pixels do and its inverse brings predictions back.
 
-Pixel convention (DESIGN.md): pixel centres at integers, the top-left one at (0, 0). The
-square's centre lands on the crop's centre ``((S - 1) / 2, (S - 1) / 2)`` and its edges on
-the crop's edges (-0.5 and S - 0.5).
+Pixel convention (docs/formats.md, "Conventions"): pixel centres at integers, the top-left
+one at (0, 0). The square's centre lands on the crop's centre ``((S - 1) / 2, (S - 1) / 2)``
+and its edges on the crop's edges (-0.5 and S - 0.5).
 
 Augmentation (InterHand2.6M paper §5 and its public code): translation uniform ±15 % of the
 box in x and y; scale 1 + 0.25·clip(N(0, 1), -1, 1) (±25 %); rotation 45°·clip(N(0, 1), -2, 2)

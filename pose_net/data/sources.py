@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from annotator.store.layout import is_project
 from pose_net.data.interhand_dataset import interhand_samples, is_interhand_root
 from pose_net.data.project_dataset import project_samples
 from pose_net.data.sample import HandSample
 
-__all__ = ["SourceSamples", "load_samples", "is_project"]
+__all__ = ["SourceSamples", "load_samples"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,10 +23,6 @@ class SourceSamples:
     samples: list[HandSample]
     kind: str
     project_dir: Path | None
-
-
-def is_project(path: str | os.PathLike[str]) -> bool:
-    return (Path(path) / "project.toml").is_file()
 
 
 def load_samples(

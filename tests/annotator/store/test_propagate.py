@@ -66,3 +66,71 @@ def test_write_propagation_file_round_trip(tmp_path):
         np.testing.assert_allclose(got.uv_px, expect.uv_px, rtol=1e-6, atol=1e-3)
         np.testing.assert_array_equal(got.in_image, expect.in_image)
         assert r.propagated(instants=[3]).instants.tolist() == [3]
+
+
+def _same(a, b) -> None:
+    assert a.instants.tolist() == b.instants.tolist()
+    np.testing.assert_array_equal(a.uv_px, b.uv_px)
+    np.testing.assert_array_equal(a.in_image, b.in_image)
+    np.testing.assert_array_equal(a.in_front, b.in_front)
+
+
+class _CountingStore:
+    """Counts the instants ``store`` projects (the rows it did not take from the file)."""
+
+    def __init__(self, store):
+        self.computed = 0
+        inner = store._propagate_batch
+
+        def counting(instants, joints=None):
+            self.computed += int(np.asarray(instants).size)
+            return inner(instants, joints)
+
+        store._propagate_batch = counting
+
+
+def test_propagation_reads_current_rows_and_recomputes_changed_ones(tmp_path):
+    store = make_project(tmp_path / "p", n_instants=6, n_cameras=4)
+    rng = np.random.default_rng(5)
+    for i in (0, 2, 3, 5):
+        store.set_joints_3d(i, rng.normal(0, 30, (J, 3)))
+    counter = _CountingStore(store)
+    fresh = store.propagate()
+    counter.computed = 0
+    _same(store.propagation(), fresh)  # no file yet: all computed
+    assert counter.computed == 4
+    store.write_propagation()
+    counter.computed = 0
+    _same(store.propagation(), fresh)  # every row current: none computed
+    repeated = store.propagate(instants=[5, 0, 5])  # a repeated instant gets its joints twice
+    np.testing.assert_array_equal(repeated.uv_px[0], repeated.uv_px[2])
+    assert repeated.in_image[0].any()
+    _same(store.propagation(instants=[5, 0, 5]), repeated)
+    assert counter.computed == 3  # only the reference computation above
+    # One instant's joints change after the file was written: that row alone is recomputed.
+    moved = store.labels(3).joints_world_mm.copy()
+    moved[4] += 2.0
+    store.set_joints_3d(3, moved)
+    counter.computed = 0
+    got = store.propagation()
+    assert counter.computed == 1
+    counter.computed = 0
+    _same(got, store.propagate())
+    # An instant labelled after the file was written is computed too.
+    store.set_joints_3d(1, rng.normal(0, 30, (J, 3)))
+    _same(store.propagation(), store.propagate())
+
+
+def test_propagation_ignores_a_file_made_with_other_cameras(tmp_path):
+    store = make_project(tmp_path / "p", n_instants=3, n_cameras=4)
+    store.set_joints_3d(1, np.random.default_rng(6).normal(0, 30, (J, 3)))
+    store.write_propagation()
+    path = tmp_path / "p" / "propagated.h5"
+    import h5py
+
+    with h5py.File(path, "r+") as f:  # as if the cameras had been refined since
+        f.attrs["rigs_digest"] = "another calibration"
+        f["uv_px"][...] = 0.0
+    counter = _CountingStore(store)
+    _same(store.propagation(), store.propagate())
+    assert counter.computed == 2  # the file's zeros were not used
