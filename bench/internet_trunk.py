@@ -31,8 +31,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from annotator.model_files import newest_labeler_checkpoint  # noqa: E402
 from annotator.store import ProjectStore  # noqa: E402
+from annotator.store.model_runs import newest_labeler_checkpoint  # noqa: E402
 from pose_net import config as pn_config  # noqa: E402
 from pose_net.data.project_dataset import project_samples  # noqa: E402
 from pose_net.evaluate import evaluate  # noqa: E402

@@ -82,7 +82,7 @@ def diagnostics(project: Path, thresholds=(2.0, 4.0, 6.0, 10.0, 20.0)) -> dict:
     """2D error of the fine detections, hand-finding misses, threshold sensitivity."""
     import numpy as np
 
-    from annotator.machine_merge import read_detections
+    from annotator.machine_labels.merge import read_detections
     from annotator.store import ProjectStore
     from triangulation import triangulate_ransac
 
@@ -164,8 +164,8 @@ def oracle_curves(project: Path, sigmas=(1.0, 2.0, 4.0), repeats: int = 20,
     Shows what the pipeline gives with a detector of that 2D accuracy."""
     import numpy as np
 
-    from annotator.evaluation import default_views, views_curve
-    from annotator.machine_merge import read_detections
+    from annotator.machine_labels.evaluation import default_views, views_curve
+    from annotator.machine_labels.merge import read_detections
     from annotator.store import ProjectStore
 
     rng = np.random.default_rng(seed)
@@ -330,8 +330,8 @@ def ablation(args, base: Path, results: Path) -> int:
         project = _row_project(base, results.parent / "rows" / folder / "project")
         p = str(project)
         if rounds is None:
-            from annotator.model_files import newest_labeler_checkpoint
             from annotator.store import ProjectStore
+            from annotator.store.model_runs import newest_labeler_checkpoint
 
             with ProjectStore.open(project) as store:
                 trained = newest_labeler_checkpoint(store) is not None
@@ -402,8 +402,8 @@ def main() -> int:
     timings_path = results / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     t_all = time.perf_counter()
-    from annotator.model_files import newest_labeler_checkpoint
     from annotator.store.layout import is_project
+    from annotator.store.model_runs import newest_labeler_checkpoint
 
     if not is_project(project):
         _run(["synth", str(project), "--cameras", str(args.cameras), "--instants",

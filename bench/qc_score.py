@@ -37,13 +37,13 @@ def _auc(score: np.ndarray, bad: np.ndarray) -> float:
 def collect(project: str, weights=None) -> dict:
     """Per machine joint: true error, score, evidence (flat arrays)."""
     from annotator import skeleton
-    from annotator.hand_geometry import (
+    from annotator.machine_labels.hand_geometry import (
         SubjectBones,
         chirality_agreement,
         human_hands,
         slots_contradicted,
     )
-    from annotator.machine_merge import read_detections
+    from annotator.machine_labels.merge import read_detections
     from annotator.store import ProjectStore
     from machine_labeler.hand_finding import confidence_mask
     from machine_labeler.labeling import LabelingSettings

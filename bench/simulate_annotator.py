@@ -5,7 +5,7 @@ Usage:
     python bench/simulate_annotator.py /tmp/sa80 --views 2 3 4 6 --fraction 1 --noise-px 1.5
 
 Each run labels a private copy of PROJECT (its image folder linked, not copied) through
-``annotator.simulate.simulate_annotator`` with the same seed, so the runs differ only in
+``annotator.session.simulate.simulate_annotator`` with the same seed, so the runs differ only in
 the number of views per joint. Prints median/mean error, the ratio of each median to the
 first median, and milliseconds per click (the whole run: view choice, clicks, DLT,
 reprojection into all cameras, undo records, saves). The last row is a baseline that clicks
@@ -25,7 +25,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from annotator.simulate import simulate_annotator  # noqa: E402
+from annotator.session.simulate import simulate_annotator  # noqa: E402
 from annotator.store import ProjectStore  # noqa: E402
 
 

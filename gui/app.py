@@ -24,7 +24,7 @@ from PyQt5.QtWidgets import (
 )
 
 from annotator import skeleton
-from annotator.session_edits import DISAGREE_PREFIX
+from annotator.session.edits import DISAGREE_PREFIX
 from gui import mouse, overlay, theme
 from gui.actions import ActionsMixin
 from gui.epipolar import display_curve

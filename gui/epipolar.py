@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotator.session_views import rig_centre
+from annotator.session.views import rig_centre
 from triangulation import CameraRig, epipolar_line
 
 __all__ = ["display_curve", "clean_polyline", "N_SAMPLES"]

@@ -18,7 +18,11 @@ from typing import Any
 
 import torch
 
-from annotator.model_files import LABELER_CHECKPOINT, labeler_runs_dir, newest_labeler_checkpoint
+from annotator.store.model_runs import (
+    LABELER_CHECKPOINT,
+    labeler_runs_dir,
+    newest_labeler_checkpoint,
+)
 from machine_labeler.config import LabelerConfig, config_from_dict
 from machine_labeler.model import KeypointDetector
 from torch_common import load_torch_file

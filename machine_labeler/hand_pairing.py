@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from annotator import skeleton
-from annotator.hand_geometry import chirality, chirality_agreement
+from annotator.machine_labels.hand_geometry import chirality, chirality_agreement
 from triangulation import CameraRig, project, triangulate
 
 __all__ = ["chirality", "chirality_agreement", "duplicate_hand", "hands_in_order", "pair_views"]

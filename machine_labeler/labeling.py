@@ -43,14 +43,14 @@ import numpy as np
 import torch
 
 from annotator import skeleton
-from annotator.hand_geometry import (
+from annotator.images import try_read_image_bgr
+from annotator.machine_labels.hand_geometry import (
     SubjectBones,
     chirality_agreement,
     human_hands,
     reference_bone_lengths,
     slots_contradicted,
 )
-from annotator.images import try_read_image_bgr
 from annotator.store.machine_shards import (
     QUALITY_BONE_LENGTH,
     QUALITY_FEW_INLIERS,

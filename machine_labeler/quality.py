@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator import skeleton
-from annotator.hand_geometry import bone_deviation
+from annotator.machine_labels.hand_geometry import bone_deviation
 from triangulation import CameraRig, project
 
 __all__ = ["JointEvidence", "ScoreWeights", "joint_evidence", "quality_score", "bone_deviation"]

@@ -8,7 +8,7 @@ Hooks are callables ``hook(info: StepInfo)`` called after every step on every ra
 
 Training data: ``labels="human"`` trains on the human 3D labels projected into every camera;
 ``labels="human+machine"`` adds the merged machine joints that pass the selection rule
-(:mod:`annotator.machine_selection`), projected the same way with a lower loss weight
+(:mod:`annotator.machine_labels.selection`), projected the same way with a lower loss weight
 (multiview bootstrapping). A run starts from random weights, ImageNet backbone weights, or
 a whole earlier detector (``init_weights`` naming a labeller checkpoint, or
 ``init_newest``: the project's newest checkpoint of the same config).
@@ -289,8 +289,8 @@ def train_labeler(
 
 def _machine_views(store, config: LabelerConfig, weight: float) -> tuple[LabelledViews, dict]:
     """The selected machine joints as training views, and the selection's summary."""
-    from annotator.machine_merge import DETECTIONS_NAME, read_detections
-    from annotator.machine_selection import SelectionRule, select_machine_joints
+    from annotator.machine_labels.merge import DETECTIONS_NAME, read_detections
+    from annotator.machine_labels.selection import SelectionRule, select_machine_joints
 
     det = read_detections(store.machine_dir)
     if det is None:

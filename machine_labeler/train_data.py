@@ -127,7 +127,7 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
 
 
 def load_machine_views(store, selection, weight: float) -> LabelledViews:  # noqa: ANN001
-    """Selected machine joints (:func:`annotator.machine_selection.select_machine_joints`) as
+    """Selected machine joints (:func:`annotator.machine_labels.selection.select_machine_joints`) as
     2D training labels in every camera of their capture.
 
     Each kept 3D joint is projected into every camera (not only its RANSAC inlier views);

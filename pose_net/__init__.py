@@ -24,6 +24,7 @@ __all__ = [
     "load_model",
     "predict_hands",
     "HandPoseResult",
+    "load_official_internet",
 ]
 
 _WHERE = {
@@ -41,6 +42,7 @@ _WHERE = {
     "load_model": "pose_net.checkpoint",
     "predict_hands": "pose_net.infer",
     "HandPoseResult": "pose_net.infer",
+    "load_official_internet": "pose_net.official",
 }
 
 

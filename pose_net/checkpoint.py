@@ -117,7 +117,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     kind = data.get("kind")
     if kind not in ("internet", "rootnet") or not isinstance(data.get("config"), dict):
         raise ValueError(f"{path}: no pose_net config in this checkpoint (a released snapshot? "
-                         "use InterNet.load_official)")
+                         "use pose_net.load_official_internet)")
     try:
         config = config_from_dict(dict(data["config"]), kind=kind)
     except (TypeError, ValueError) as exc:

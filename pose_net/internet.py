@@ -14,13 +14,12 @@ Architecture (as the paper and its public code):
 - Global average pool -> FC C->512 -> ReLU -> FC 512->bins -> soft-argmax: the left root depth
   minus the right root depth, as a bin coordinate mapped to mm over ±range/2.
 
-Released checkpoints load through :meth:`InterNet.load_official` (see ``pose_net.official``).
+Released checkpoints load through ``pose_net.official.load_official_internet``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -168,10 +167,3 @@ class InterNet(nn.Module):
             handedness=torch.sigmoid(handedness_logits),
             handedness_logits=handedness_logits,
         )
-
-    @classmethod
-    def load_official(cls, path: str | Path, map_location: str | torch.device = "cpu") -> InterNet:
-        """A released InterHand2.6M ``snapshot_*.pth.tar`` as an InterNet (paper config)."""
-        from pose_net.official import load_official_internet
-
-        return load_official_internet(path, map_location=map_location)

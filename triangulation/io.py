@@ -48,7 +48,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from triangulation.atomic_write import atomic_write_bytes
+from atomic_files import atomic_write_bytes
 from triangulation.calib_formats import anipose, interhand, native, opencv
 from triangulation.calib_formats._common import ImageSize, lookup_size, one_line
 from triangulation.camera import Camera, CameraRig
@@ -294,7 +294,7 @@ def load_rig(
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically (:mod:`triangulation.atomic_write`)."""
+    """Write ``text`` (UTF-8) to ``path`` atomically (:mod:`atomic_files`)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

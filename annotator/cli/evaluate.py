@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from annotator.evaluation import evaluate_project
+    from annotator.machine_labels.evaluation import evaluate_project
     from annotator.store import ProjectStore
 
     if args.json:

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from annotator.machine_merge import merge_machine_labels
+    from annotator.machine_labels.merge import merge_machine_labels
     from annotator.store import ProjectStore
 
     check_writable_folder(args.project, "PROJECT")

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from annotator.simulate import simulate_annotator
+    from annotator.session.simulate import simulate_annotator
     from annotator.store import ProjectStore
 
     check_writable_folder(args.project, "PROJECT")

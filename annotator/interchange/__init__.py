@@ -24,10 +24,8 @@ from annotator.interchange.interhand import (
 )
 from annotator.interchange.interhand_export import InterHandExport, export_interhand
 from annotator.interchange.interhand_import import (
-    ImportPlan,
     InterHandImport,
     import_interhand,
-    plan_import,
 )
 from annotator.interchange.interhand_layout import (
     BBOX_SCALE,
@@ -45,14 +43,12 @@ from annotator.interchange.interhand_stream import StreamedSplit, read_interhand
 __all__ = [
     "BBOX_SCALE",
     "CocoExport",
-    "ImportPlan",
     "InterHandExport",
     "InterHandImport",
     "coco_categories",
     "export_coco",
     "export_interhand",
     "import_interhand",
-    "plan_import",
     "HAND_TYPES",
     "InterchangeFormatError",
     "InterHandAnnotation",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.interchange._jsonio import write_json_atomic
-from annotator.interchange.interhand_export import relative_image_name
+from annotator.interchange.image_names import relative_image_name
 from annotator.interchange.interhand_layout import enlarged_bbox_xywh
 from annotator.skeleton import HANDS, JOINT_NAMES, PARENTS, hand_slice
 

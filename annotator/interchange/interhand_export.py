@@ -63,7 +63,7 @@ from annotator.interchange.interhand_layout import (
 from annotator.interchange.interhand_records import JsonStyle
 from annotator.skeleton import skeleton_txt
 
-__all__ = ["InterHandExport", "export_interhand", "relative_image_name"]
+__all__ = ["InterHandExport", "export_interhand"]
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -84,19 +84,6 @@ def _id_map(names: list[str]) -> dict[str, str]:
     if all(_is_int_str(n) for n in names):
         return {n: n for n in names}
     return {n: str(k) for k, n in enumerate(names)}
-
-
-def relative_image_name(path: Path, root: Path, fallback: str) -> str:
-    """``path`` relative to ``root`` in POSIX form, or ``fallback`` if it lies outside."""
-    try:
-        return Path(os.path.relpath(path, root)).as_posix() if _inside(path, root) else fallback
-    except ValueError:  # other drive (Windows)
-        return fallback
-
-
-def _inside(path: Path, root: Path) -> bool:
-    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
-    return not rel.startswith("..")
 
 
 def _frame_numbers(table, store) -> np.ndarray:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.interchange.interhand_plan import ImportPlan, plan_import, rigs_with_sizes
+from annotator.interchange.interhand_rigs import rigs_with_sizes
 from annotator.interchange.interhand_stream import StreamedSplit, read_interhand_stream
 from annotator.skeleton import NUM_JOINTS
 from annotator.store.layout import is_project
@@ -47,8 +47,6 @@ from triangulation.camera import CameraRig
 
 __all__ = [
     "InterHandImport",
-    "ImportPlan",
-    "plan_import",
     "import_interhand",
     "IMPORT_SOURCE",
     "IMPORT_ANNOTATOR",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.interchange.image_names import relative_image_name
 from annotator.interchange.interhand_export_rows import ExportRows
 from annotator.interchange.interhand_layout import _is_int_str, _ordered
 from annotator.interchange.interhand_records import (
@@ -107,8 +108,6 @@ def file_names(
 
     ``clean[k]``: path ``k`` is known to be in normal form already (else it is checked).
     """
-    from annotator.interchange.interhand_export import relative_image_name
-
     out = []
     for k, p in enumerate(paths):
         if p is not None and (clean[k] if clean is not None else is_clean(p)):

@@ -32,9 +32,9 @@ from pathlib import Path
 # The single-file pieces are shared with triangulation.io (cameras.toml): one implementation.
 # The commit's own folder fsyncs go through the module (``_aw.fsync_dir``) so that they and
 # atomic_write_bytes' are one function, which the crash tests replace to "kill" a save.
-import triangulation.atomic_write as _aw
+import atomic_files as _aw
 from annotator.store.errors import ProjectFormatError
-from triangulation.atomic_write import (
+from atomic_files import (
     TMP_TAG,
     atomic_file,
     atomic_write_bytes,

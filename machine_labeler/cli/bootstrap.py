@@ -3,7 +3,7 @@
 Round 0 trains the detector on the human labels, labels the other instants and merges them
 (and evaluates them where the project has ground truth); each of rounds 1..R then trains
 on the human labels plus the machine joints that pass the selection rule
-(``train-labeler --labels human+machine``, :mod:`annotator.machine_selection`), starting from
+(``train-labeler --labels human+machine``, :mod:`annotator.machine_labels.selection`), starting from
 the previous round's checkpoint, and labels, merges and evaluates again::
 
     round 0:  train-labeler --labels human        -> machine-label -> merge [-> evaluate]

@@ -62,8 +62,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _init_trunk(args, project_dir) -> str | None:
     """The weights file of ``--init-trunk`` ('labeler' resolved in the project)."""
 
-    from annotator.model_files import newest_labeler_checkpoint
     from annotator.store.layout import models_dir
+    from annotator.store.model_runs import newest_labeler_checkpoint
 
     if args.init_trunk is None or args.resume:
         return None

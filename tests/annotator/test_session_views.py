@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from annotator import skeleton
-from annotator.session_views import choose_views, rig_centre, score_cameras
+from annotator.session.views import choose_views, rig_centre, score_cameras
 from tests._support.rigs import dome_rig
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from annotator import skeleton
 from annotator.session import AnnotationSession
-from annotator.session_edits import DISAGREE_PREFIX
+from annotator.session.edits import DISAGREE_PREFIX
 from annotator.store import ProjectStore
 from tests.annotator.test_session import gt_uv, visible_views
 

@@ -21,8 +21,8 @@ import torch
 
 from annotator import skeleton
 from annotator.cli.main import main
-from annotator.machine_merge import read_detections
-from annotator.machine_selection import select_machine_joints
+from annotator.machine_labels.merge import read_detections
+from annotator.machine_labels.selection import select_machine_joints
 from annotator.store import ProjectStore
 from annotator.store.machine_shards import ShardWriter
 from machine_labeler import train as train_module

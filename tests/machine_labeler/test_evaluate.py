@@ -9,8 +9,8 @@ import pytest
 
 from annotator import skeleton
 from annotator.cli.main import main
-from annotator.evaluation import evaluate_project
-from annotator.machine_merge import merge_machine_labels
+from annotator.machine_labels.evaluation import evaluate_project
+from annotator.machine_labels.merge import merge_machine_labels
 from annotator.store import ProjectStore
 from annotator.store.machine_shards import ShardWriter, write_manifest
 from tests.machine_labeler.labeling_support import make_synth, records_from_truth
@@ -189,7 +189,7 @@ def test_instants_without_found_hands_lower_the_coverage(evaluated, tmp_path):
 def test_views_curve_scores_joints_without_consensus_by_weighted_dlt(evaluated):
     """Noise far above the RANSAC threshold: 2-view draws rarely agree, yet every joint with
     two detections is scored (by the weighted DLT), so the curve compares like with like."""
-    from annotator.evaluation import views_curve
+    from annotator.machine_labels.evaluation import views_curve
 
     path, _, _, _ = evaluated
     with ProjectStore.open(path) as store:
@@ -214,7 +214,7 @@ def test_views_curve_drops_a_fallback_point_behind_a_camera(evaluated):
     """Two detections whose rays meet behind one of their cameras (the true joint reflected
     through camera a's centre projects to the same pixel in a): the weighted DLT finds that
     point, which is no label; it counts as not triangulated instead of a metres-off error."""
-    from annotator.evaluation import views_curve
+    from annotator.machine_labels.evaluation import views_curve
     from triangulation import in_front, project
 
     path, _, _, _ = evaluated
@@ -247,7 +247,7 @@ def test_views_curve_drops_a_fallback_point_behind_a_camera(evaluated):
 
 
 def test_qc_split_medians_share_and_recall():
-    from annotator.evaluation import qc_split
+    from annotator.machine_labels.evaluation import qc_split
 
     e = np.array([[1.0, 2.0, 30.0, np.nan], [3.0, 40.0, 50.0, 4.0]])
     flagged = np.array([[False, False, True, True], [False, True, False, False]])
@@ -262,8 +262,8 @@ def test_qc_split_medians_share_and_recall():
 def test_qc_reports_the_flag_split_and_the_selection_precision(evaluated):
     """No joint of the truth-made labels failed a check: nothing flagged; the selection
     rule's precision is the share of its kept joints whose known offset is within 5 mm."""
-    from annotator.machine_merge import read_detections
-    from annotator.machine_selection import select_machine_joints
+    from annotator.machine_labels.merge import read_detections
+    from annotator.machine_labels.selection import select_machine_joints
 
     path, report, _, machine_off = evaluated
     q = report["qc"]

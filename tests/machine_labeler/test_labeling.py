@@ -8,7 +8,7 @@ import torch
 
 from annotator import skeleton
 from annotator.cli.main import main
-from annotator.machine_merge import merge_machine_labels, read_detections
+from annotator.machine_labels.merge import merge_machine_labels, read_detections
 from annotator.store import ProjectStore
 from annotator.store.machine_shards import completed_instants, read_shard, shard_paths
 from machine_labeler.hand_finding import HandFindingSettings, locate_hands

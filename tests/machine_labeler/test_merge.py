@@ -9,7 +9,7 @@ import pytest
 
 from annotator import skeleton
 from annotator.cli.main import main
-from annotator.machine_merge import MergeError, merge_machine_labels, read_detections
+from annotator.machine_labels.merge import MergeError, merge_machine_labels, read_detections
 from annotator.store import ProjectStore
 from annotator.store.machine_shards import (
     QUALITY_HIGH_ERROR,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from annotator import skeleton
-from annotator.machine_selection import (
+from annotator.machine_labels.selection import (
     REJECT_BONE_LENGTH,
     REJECT_CHIRALITY,
     REJECT_DUPLICATE_HAND,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotator.machine_merge import merge_machine_labels
+from annotator.machine_labels.merge import merge_machine_labels
 from annotator.store import ProjectStore
 from annotator.store.machine_shards import read_shard, shard_paths
 from tests.machine_labeler.labeling_support import (

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from pose_net.checkpoint import load_model
 from pose_net.internet import InterNet
-from pose_net.official import internet_to_official
+from pose_net.official import internet_to_official, load_official_internet
 
 REFERENCE = Path("/work/shared/reference/internet_official_state_dict.txt")
 
@@ -123,7 +123,7 @@ def test_released_style_checkpoint_loads_with_unchanged_outputs(tmp_path):
     state = _random_official_state(ref)
     path = tmp_path / "snapshot_19.pth.tar"
     torch.save({"epoch": 19, "network": state, "optimizer": {}}, path)
-    model = InterNet.load_official(path)
+    model = load_official_internet(path)
     assert not model.training
     img = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -144,10 +144,10 @@ def test_foreign_files_are_clear_errors(tmp_path):
     bad = tmp_path / "snapshot_bad.pth.tar"
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(ValueError, match="snapshot_bad"):
-        InterNet.load_official(bad)
+        load_official_internet(bad)
     other = tmp_path / "other.pth.tar"
     torch.save({"network": {"module.something.weight": torch.zeros(1)}}, other)
     with pytest.raises(ValueError, match="unexpected key"):
-        InterNet.load_official(other)
+        load_official_internet(other)
     with pytest.raises(ValueError, match="no such"):
-        InterNet.load_official(tmp_path / "missing.pth.tar")
+        load_official_internet(tmp_path / "missing.pth.tar")

@@ -9,13 +9,13 @@ import threading
 import numpy as np
 import pytest
 
+import atomic_files as atomic_write
 from annotator import skeleton
 from annotator.store import ProjectFormatError, ProjectLockedError, ProjectStore, atomic, locking
 from annotator.store.atomic import COMMIT_NAME, remove_stale_temps
 from annotator.store.labels import LABELS_NAME
 from annotator.store.locking import ProjectLock
 from tests.annotator.store.conftest import make_project, standard_paths
-from triangulation import atomic_write
 
 J = skeleton.NUM_JOINTS
 

@@ -2,7 +2,7 @@
 proposals, and their undo/redo (a mixin, kept apart so each module stays readable).
 
 Every edit runs inside :meth:`SessionEdits._edit`: snapshot the instant, change the
-:class:`~annotator.session_instant.InstantWork`, write the difference through to the store,
+:class:`~annotator.session.instant.InstantWork`, write the difference through to the store,
 record it for undo, announce it. A failed write restores both the working copy and the store.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from annotator import skeleton
-from annotator.session_history import Change, diff
-from annotator.session_instant import InstantWork
+from annotator.session.history import Change, diff
+from annotator.session.instant import InstantWork
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 
 __all__ = ["SessionEdits", "DISAGREE_PREFIX"]

@@ -9,7 +9,7 @@ projected into every camera, including the views where the detector failed.
 :func:`select_machine_joints` applies the rule (:class:`SelectionRule`, whose thresholds
 are fields of the labeller's config, ``machine_labeler.config.LabelerConfig``) to the
 merged detections (``machine/detections.h5``,
-:func:`annotator.machine_merge.read_detections`). A machine joint of an instant is kept when
+:func:`annotator.machine_labels.merge.read_detections`). A machine joint of an instant is kept when
 
 1. the instant has no human (or imported) 3D joint: human instants always win;
 2. it is finite, has at least ``min_inliers`` RANSAC inlier views, a mean inlier
@@ -25,7 +25,7 @@ merged detections (``machine/detections.h5``,
    chiralities say right and left: real hands held palm to palm); and where the chirality
    rule holds on the project's own human labels (at least ``chirality_min_agreement`` of
    at least ``chirality_min_hands`` hands,
-   :func:`annotator.hand_geometry.chirality_agreement`) the hand's chirality agrees
+   :func:`annotator.machine_labels.hand_geometry.chirality_agreement`) the hand's chirality agrees
    with its slot (> 0 in the right slot, < 0 in the left).
 
 :class:`Selection` keeps the per-instant masks, the reason bits of every rejection, and
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from annotator import skeleton
-from annotator.hand_geometry import (
+from annotator.machine_labels.hand_geometry import (
     BONE_CHILD,
     BONE_PARENT,
     SubjectBones,
@@ -184,7 +184,7 @@ def select_machine_joints(store, detections, rule: SelectionRule | None = None) 
 
     Args:
         store: an open ProjectStore (read-only is fine): human labels, subjects, truth.
-        detections: :class:`annotator.machine_merge.Detections` (``read_detections``) or
+        detections: :class:`annotator.machine_labels.merge.Detections` (``read_detections``) or
             its ``records`` (columns ``instants (N,)``, ``joints_world_mm (N, J, 3)``,
             ``inliers (N, J)``, ``reproj_error_px (N, J)``, ``hand_present (N, 2)``).
         rule: the thresholds (default :class:`SelectionRule`'s).

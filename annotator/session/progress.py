@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator import skeleton
-from annotator.session_instant import HUMAN_SOURCES
+from annotator.session.instant import HUMAN_SOURCES
 from annotator.store.records import JOINT_SOURCES
 from annotator.store.store_labels import VIEW_OCCLUDED
 

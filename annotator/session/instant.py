@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from annotator import skeleton
-from annotator.session_history import Snapshot
+from annotator.session.history import Snapshot
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 from triangulation import CameraRig, project, triangulate
 

@@ -29,7 +29,7 @@ true one, over the joints of the hands that are present (ground truth ``hand_pre
 - ``qc``: how the review flags split the machine joints (:func:`qc_split`): the share
   flagged, the median error of flagged and unflagged joints, the share of joints off by
   more than 20 mm that are flagged; and ``selected_precision``, the share of the joints
-  the training selection rule keeps (``annotator.machine_selection``) that lie within
+  the training selection rule keeps (``annotator.machine_labels.selection``) that lie within
   5 mm of the truth.
 """
 
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from annotator import skeleton
-from annotator.machine_merge import read_detections
+from annotator.machine_labels.merge import read_detections
 from triangulation import in_front, triangulate, triangulate_ransac
 
 __all__ = ["ErrorStats", "ViewsPoint", "evaluate_project", "error_stats", "views_curve",
@@ -337,7 +337,7 @@ def evaluate_project(
         return report
     if det.camera_names != list(store.camera_names):
         raise ValueError(f"{store.machine_dir}: detections.h5 was merged for other cameras")
-    from annotator.machine_selection import select_machine_joints
+    from annotator.machine_labels.selection import select_machine_joints
 
     selection = select_machine_joints(store, det)
     p = selection.precision_5mm(store)

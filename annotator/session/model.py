@@ -6,7 +6,7 @@ occluded here, lock view, hand absent, accept proposal, change a panel's camera)
 labels. Every edit writes through to the store at once (pending until ``save()``):
 
 - two usable clicks of a joint triangulate it (weighted DLT over all its clicked views; a
-  locked view weighs :data:`~annotator.session_instant.LOCK_WEIGHT`) into the instant's
+  locked view weighs :data:`~annotator.session.instant.LOCK_WEIGHT`) into the instant's
   human 3D joint, with the clicks and provenance (annotator, time);
 - the 3D joints are reprojected into every camera of the instant's rig;
 - fewer than two usable clicks clear a 3D joint that came from clicks (a machine proposal
@@ -15,9 +15,9 @@ labels. Every edit writes through to the store at once (pending until ``save()``
 
 Change events (:class:`SessionEvent`) go to ``subscribe``\\ d callbacks after each change;
 the GUI redraws from them. ``maybe_autosave`` saves a few seconds after the last edit.
-Edits and undo/redo live in :mod:`annotator.session_edits`, the per-instant working copy
-in :mod:`annotator.session_instant`, the automatic view choice in
-:mod:`annotator.session_views`. ``docs/annotation.md`` describes the model.
+Edits and undo/redo live in :mod:`annotator.session.edits`, the per-instant working copy
+in :mod:`annotator.session.instant`, the automatic view choice in
+:mod:`annotator.session.views`. ``docs/annotation.md`` describes the model.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from collections.abc import Callable
 import numpy as np
 
 from annotator import skeleton
-from annotator.session_edits import DISAGREE_PREFIX, SessionEdits
-from annotator.session_history import History
-from annotator.session_instant import HUMAN_SOURCES, InstantWork
-from annotator.session_progress import Completion, joints_done, project_completion
-from annotator.session_types import JointState, PlaceResult, SessionEvent
-from annotator.session_views import choose_views, score_cameras
+from annotator.session.edits import DISAGREE_PREFIX, SessionEdits
+from annotator.session.history import History
+from annotator.session.instant import HUMAN_SOURCES, InstantWork
+from annotator.session.progress import Completion, joints_done, project_completion
+from annotator.session.types import JointState, PlaceResult, SessionEvent
+from annotator.session.views import choose_views, score_cameras
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 from triangulation import epipolar_line, project
 
@@ -194,7 +194,7 @@ class AnnotationSession(SessionEdits):
         return int(free[0])
 
     def completion(self) -> Completion:
-        """Done joints of every instant (see :mod:`annotator.session_progress`)."""
+        """Done joints of every instant (see :mod:`annotator.session.progress`)."""
         return project_completion(self.store)
 
     def progress(self) -> tuple[int, int]:

@@ -3,10 +3,11 @@ temporary file, fsync it, ``os.replace`` it onto the target, fsync the folder.
 
 POSIX ``rename`` within one folder is atomic, so after a kill -9 at any moment the target
 holds the complete old file or the complete new one; the folder fsync makes the rename
-itself survive a power loss. It lives here, in the lowest layer, because both
-``triangulation.io`` (``cameras.toml``) and ``annotator.store`` (every project file, plus
-the multi-file commit journal built on these pieces in ``annotator.store.atomic``) write
-files, and ``triangulation`` may not import ``annotator``.
+itself survive a power loss. A package of its own below every other (standard library
+only), because both ``triangulation.io`` (``cameras.toml``) and ``annotator.store`` (every
+project file, plus the multi-file commit journal built on these pieces in
+``annotator.store.atomic``) write files, and neither the geometry package nor the store is
+the other's home for it.
 
 Temporaries are named ``.NAME.tmp-PID-RANDOM`` beside ``NAME``, which is how a project
 opener recognises (and removes) the ones a killed writer left behind.
