@@ -22,6 +22,7 @@ from annotator.demo.runner import annotator_argv
 from annotator.images import try_read_image_bgr
 from annotator.skeleton import BONES, LEFT_ROOT, RIGHT_ROOT, joint_color_bgr
 from annotator.store import ProjectStore
+from annotator.store.layout import CAMERAS_NAME
 from annotator.synth.contact_sheet import contact_sheet
 from triangulation import project
 
@@ -200,7 +201,7 @@ def internet_sheet(
             root = RIGHT_ROOT if gt.hand_present[0] else LEFT_ROOT
             depth_mm = float((cam.R @ gt.joints_world_mm[root] + cam.t)[2])
             jobs.append((i, c, image, box, names[c], capture, depth_mm))
-        calibration = store.path / "cameras.toml"
+        calibration = store.path / CAMERAS_NAME
     for i, c, image, box, camera, capture, depth_mm in jobs:
         out_png = work / f"infer-{i}-{c}.png"
         cmd = annotator_argv(["infer", str(checkpoint), str(image),

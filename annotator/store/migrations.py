@@ -27,7 +27,7 @@ import numpy as np
 from annotator.store.atomic import atomic_file
 from annotator.store.errors import ProjectFormatError
 from annotator.store.labels import write_labels_file
-from annotator.store.layout import LABELS_NAME
+from annotator.store.layout import LABELS_NAME, PROJECT_NAME
 from annotator.store.project_file import (
     SCHEMA_VERSION,
     SKELETON_ID,
@@ -121,7 +121,7 @@ def migrate(project_dir: Path) -> int:
     start = pf.schema_version
     if start > SCHEMA_VERSION:
         raise ProjectFormatError(
-            f"{project_dir / 'project.toml'}: schema {start} is newer than this version of the "
+            f"{project_dir / PROJECT_NAME}: schema {start} is newer than this version of the "
             f"toolkit understands ({SCHEMA_VERSION}); upgrade the toolkit"
         )
     for version in range(start, SCHEMA_VERSION):
