@@ -13,6 +13,7 @@ import argparse
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 10
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",

@@ -17,9 +17,9 @@ def _views(text: str) -> list[int]:
         raise argparse.ArgumentTypeError("--views is empty")
     return views
 
-
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 110
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(

@@ -9,6 +9,7 @@ from annotator.cli.support import check_output_file, tqdm_progress
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 170
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "export-coco",

@@ -9,6 +9,7 @@ from annotator.cli.support import CliError, tqdm_progress
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 150
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "import-interhand",

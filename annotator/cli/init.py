@@ -9,6 +9,7 @@ from annotator.cli.support import tqdm_progress
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 20
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "init",

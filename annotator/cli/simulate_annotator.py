@@ -29,9 +29,9 @@ def _noise(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
     return value
 
-
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 50
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(

@@ -7,6 +7,7 @@ import argparse
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 30
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show the toolkit's status, or a project's progress")
     p.add_argument("project", nargs="?", help="project folder (omit for the toolkit status)")

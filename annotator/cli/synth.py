@@ -10,6 +10,7 @@ from annotator.cli.support import tqdm_progress
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 180
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "synth",

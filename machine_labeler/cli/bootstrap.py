@@ -29,9 +29,9 @@ STATE_NAME = "state.json"
 _STATE_VERSION = 1
 _EVAL_REPEATS = 2  # random view subsets per count of the views curve: cheap, per round
 
-
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 100
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(

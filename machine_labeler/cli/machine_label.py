@@ -15,6 +15,7 @@ from annotator.cli.support import check_writable_folder, tqdm_progress
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 80
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "machine-label",

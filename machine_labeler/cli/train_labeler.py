@@ -10,6 +10,7 @@ from annotator.cli.support import CliError, tqdm_progress
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 70
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train-labeler",

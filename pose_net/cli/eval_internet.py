@@ -11,6 +11,7 @@ from pose_net.cli.train_internet import _names
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 130
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval-internet",

@@ -9,6 +9,7 @@ from annotator.cli.support import CliError, check_output_file
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 140
 
+
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "infer",
