@@ -33,10 +33,34 @@ def _dist_coeff_jac(cam, c, x, y, out, m, col):
     fx, sk, fy = cam[0, c], cam[1, c], cam[3, c]
     xy2 = 2.0 * x * y
     # d(xd, yd) per coefficient, then (u, v) = [[fx, sk], [0, fy]] (xd, yd)
-    dx = (x * r2 * iden, x * r4 * iden, xy2, r2 + 2.0 * x * x, x * r6 * iden,
-          -x * rad * r2 * iden, -x * rad * r4 * iden, -x * rad * r6 * iden, r2, r4, 0.0, 0.0)
-    dy = (y * r2 * iden, y * r4 * iden, r2 + 2.0 * y * y, xy2, y * r6 * iden,
-          -y * rad * r2 * iden, -y * rad * r4 * iden, -y * rad * r6 * iden, 0.0, 0.0, r2, r4)
+    dx = (
+        x * r2 * iden,
+        x * r4 * iden,
+        xy2,
+        r2 + 2.0 * x * x,
+        x * r6 * iden,
+        -x * rad * r2 * iden,
+        -x * rad * r4 * iden,
+        -x * rad * r6 * iden,
+        r2,
+        r4,
+        0.0,
+        0.0,
+    )
+    dy = (
+        y * r2 * iden,
+        y * r4 * iden,
+        r2 + 2.0 * y * y,
+        xy2,
+        y * r6 * iden,
+        -y * rad * r2 * iden,
+        -y * rad * r4 * iden,
+        -y * rad * r6 * iden,
+        0.0,
+        0.0,
+        r2,
+        r4,
+    )
     for k in range(12):
         out[m, 0, col + k] = fx * dx[k] + sk * dy[k]
         out[m, 1, col + k] = fy * dy[k]
@@ -73,8 +97,10 @@ def ba_block(cam, Jl, points, obs_cam, obs_pt, uv, mode, want_jac, res, jac):
         a01 = fx * j01 + sk * j11
         a10 = fy * j10
         a11 = fy * j11
-        g = ((a00 * iz, a01 * iz, -(a00 * x + a01 * y) * iz),
-             (a10 * iz, a11 * iz, -(a10 * x + a11 * y) * iz))
+        g = (
+            (a00 * iz, a01 * iz, -(a00 * x + a01 * y) * iz),
+            (a10 * iz, a11 * iz, -(a10 * x + a11 * y) * iz),
+        )
         # rotated point without t: d(yr)/dw = -[yr]x Jl
         r0 = yc0 - cam[26, c]
         r1 = yc1 - cam[27, c]
@@ -88,8 +114,9 @@ def ba_block(cam, Jl, points, obs_cam, obs_pt, uv, mode, want_jac, res, jac):
             for k in range(3):
                 jac[m, i, k] = h0 * Jl[c, 0, k] + h1 * Jl[c, 1, k] + h2 * Jl[c, 2, k]
                 jac[m, i, 3 + k] = g[i][k]
-                jac[m, i, P + k] = (gi0 * cam[17 + k, c] + gi1 * cam[20 + k, c]
-                                    + gi2 * cam[23 + k, c])
+                jac[m, i, P + k] = (
+                    gi0 * cam[17 + k, c] + gi1 * cam[20 + k, c] + gi2 * cam[23 + k, c]
+                )
         if mode == MODE_FOCAL:
             jac[m, 0, 6] = fx * xd + sk * yd
             jac[m, 1, 6] = fy * yd

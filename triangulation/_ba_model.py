@@ -119,8 +119,16 @@ class Model:
         points: (n_points, 3) start points in world mm.
     """
 
-    def __init__(self, rig: CameraRig, intrinsics: str, free: np.ndarray, cam: np.ndarray,
-                 pt: np.ndarray, uv: np.ndarray, points: np.ndarray):
+    def __init__(
+        self,
+        rig: CameraRig,
+        intrinsics: str,
+        free: np.ndarray,
+        cam: np.ndarray,
+        pt: np.ndarray,
+        uv: np.ndarray,
+        points: np.ndarray,
+    ):
         self.intrinsics = intrinsics
         self._mode = _MODE[intrinsics]
         self.C = len(rig)
@@ -199,8 +207,18 @@ class Model:
         mode = self._mode
 
         def work(sl: slice) -> None:
-            ba_block(cam, Jl, pts, self.cam[sl], self.pt[sl], self.uv[sl], mode, want_jac,
-                     res[sl], jac[sl] if want_jac else jac)
+            ba_block(
+                cam,
+                Jl,
+                pts,
+                self.cam[sl],
+                self.pt[sl],
+                self.uv[sl],
+                mode,
+                want_jac,
+                res[sl],
+                jac[sl] if want_jac else jac,
+            )
 
         for_each_chunk(work, M, _BLOCK)
         return res.ravel(), (jac if want_jac else None)

@@ -214,14 +214,32 @@ def refine_rig(
         rows = np.flatnonzero(kept.any(1))
         pt_local, cam_idx = np.nonzero(kept[rows])
         free = free_all & (kept.sum(0) >= MIN_CAMERA_OBSERVATIONS)[:, None]
-        model = Model(current, intrinsics, free, cam_idx, pt_local,
-                      uv_sub[rows][pt_local, cam_idx], points[rows])
+        model = Model(
+            current,
+            intrinsics,
+            free,
+            cam_idx,
+            pt_local,
+            uv_sub[rows][pt_local, cam_idx],
+            points[rows],
+        )
         # the first round is plain least squares: started far from the optimum, scipy's
         # robust rescaling makes the trust region collapse (10-20x more iterations)
         loss = "linear" if rounds == 1 else _LOSS[robust]
-        sol = least_squares(model.residuals, model.x0, jac=model.jacobian, method="trf",
-                            loss=loss, f_scale=threshold_px, x_scale="jac", tr_solver="lsmr",
-                            max_nfev=max_iter, ftol=_TOL, xtol=_TOL, gtol=_TOL)
+        sol = least_squares(
+            model.residuals,
+            model.x0,
+            jac=model.jacobian,
+            method="trf",
+            loss=loss,
+            f_scale=threshold_px,
+            x_scale="jac",
+            tr_solver="lsmr",
+            max_nfev=max_iter,
+            ftol=_TOL,
+            xtol=_TOL,
+            gtol=_TOL,
+        )
         iterations += int(sol.njev)
         current = _with_parameters(current, *model.cameras(sol.x), intrinsics)
         points = points.copy()
@@ -229,14 +247,22 @@ def refine_rig(
         errors = np.linalg.norm(project(points, current) - uv_sub, axis=-1)
         new_gate = max(inlier_gate, GATE_FACTOR * _median(errors[obs_sub]))
         new_kept = _kept(obs_sub, errors, new_gate)
-        if (rounds > 1 and gate <= inlier_gate and new_gate <= inlier_gate
-                and np.array_equal(kept, new_kept)):
+        if (
+            rounds > 1
+            and gate <= inlier_gate
+            and new_gate <= inlier_gate
+            and np.array_equal(kept, new_kept)
+        ):
             break
         gate, kept = new_gate, new_kept
 
     # 4. gauge: back to the input's frame and scale
-    sim = fit_similarity(current.centers_world[refined], rig.centers_world[refined],
-                         current.R[refined], rig.R[refined])
+    sim = fit_similarity(
+        current.centers_world[refined],
+        rig.centers_world[refined],
+        current.R[refined],
+        rig.R[refined],
+    )
     R_new, t_new, _ = apply_similarity(sim, current.R, current.t, None)
     final = CameraRig(
         cam.replace(K=new.K, dist=new.dist, R=R_new[c], t=t_new[c]) if refined[c] else cam
@@ -280,9 +306,15 @@ def _check_inputs(rig, uv, intrinsics, robust, threshold_px) -> np.ndarray:
         raise ValueError(f"refine_rig: intrinsics must be one of {_INTRINSICS}, got {intrinsics!r}")
     if robust not in _LOSS:
         raise ValueError(f"refine_rig: robust must be 'huber', 'cauchy' or None, got {robust!r}")
-    if not (isinstance(threshold_px, int | float | np.number) and not isinstance(threshold_px, bool)
-            and np.isfinite(threshold_px) and threshold_px > 0):
-        raise ValueError(f"refine_rig: threshold_px must be a positive number, got {threshold_px!r}")
+    if not (
+        isinstance(threshold_px, int | float | np.number)
+        and not isinstance(threshold_px, bool)
+        and np.isfinite(threshold_px)
+        and threshold_px > 0
+    ):
+        raise ValueError(
+            f"refine_rig: threshold_px must be a positive number, got {threshold_px!r}"
+        )
     return arr
 
 
@@ -309,8 +341,10 @@ def _refinable_cameras(rig: CameraRig, seen: np.ndarray, observations: np.ndarra
         if observations[c] == 0:
             why = "no observations of points seen by another camera"
         else:
-            why = (f"{int(counts[c])} observations of points another refined camera sees "
-                   f"(needs {MIN_CAMERA_OBSERVATIONS})")
+            why = (
+                f"{int(counts[c])} observations of points another refined camera sees "
+                f"(needs {MIN_CAMERA_OBSERVATIONS})"
+            )
         unchanged.append((rig.names[c], why))
     if refined.sum() < 2:
         raise ValueError(
@@ -330,7 +364,10 @@ def _start_triangulation(uv_pts: np.ndarray, rig: CameraRig, threshold_px: float
     while True:
         tri = triangulate_ransac(uv_pts, rig, threshold_px=threshold)
         n_obs = observed[tri.valid].sum()
-        if tri.inliers.sum() >= 0.5 * max(n_obs, 1) or threshold >= 32 * START_FACTOR * threshold_px:
+        if (
+            tri.inliers.sum() >= 0.5 * max(n_obs, 1)
+            or threshold >= 32 * START_FACTOR * threshold_px
+        ):
             return tri
         threshold *= 2.0
 
