@@ -14,7 +14,7 @@ from numba import njit
 
 from triangulation._kernels import JIT_OPTIONS, distort, to_camera
 
-__all__ = ["ba_block", "MODE_FIXED", "MODE_FOCAL", "MODE_ALL"]
+__all__ = ["ba_block", "accumulate", "fill_reduced", "point_rhs", "MODE_FIXED", "MODE_FOCAL", "MODE_ALL"]
 
 MODE_FIXED, MODE_FOCAL, MODE_ALL = 0, 1, 2
 
@@ -124,3 +124,71 @@ def ba_block(cam, Jl, points, obs_cam, obs_pt, uv, mode, want_jac, res, jac):
             jac[m, 0, 6], jac[m, 0, 7], jac[m, 0, 8], jac[m, 0, 9] = xd, 0.0, 1.0, 0.0
             jac[m, 1, 6], jac[m, 1, 7], jac[m, 1, 8], jac[m, 1, 9] = 0.0, yd, 0.0, 1.0
             _dist_coeff_jac(cam, c, x, y, jac, m, 10)
+
+
+@njit(**JIT_OPTIONS)
+def accumulate(jac, res, w, obs_cam, obs_pt, U, V, gc, gp):
+    """Weighted Gauss-Newton blocks: per camera ``U += w Jcᵀ Jc`` (upper triangle) and
+    ``gc += w Jcᵀ r``; per point ``V += w Jpᵀ Jp`` (upper triangle) and ``gp += w Jpᵀ r``.
+    Serial (the blocks are shared between observations)."""
+    P = jac.shape[2] - 3
+    for m in range(obs_cam.shape[0]):
+        c = obs_cam[m]
+        p = obs_pt[m]
+        wm = w[m]
+        for i in range(2):
+            r = wm * res[m, i]
+            for a in range(P):
+                ja = jac[m, i, a]
+                gc[c, a] += ja * r
+                wa = wm * ja
+                for b in range(a, P):
+                    U[c, a, b] += wa * jac[m, i, b]
+            for a in range(3):
+                ja = jac[m, i, P + a]
+                gp[p, a] += ja * r
+                wa = wm * ja
+                for b in range(a, 3):
+                    V[p, a, b] += wa * jac[m, i, P + b]
+
+
+@njit(**JIT_OPTIONS)
+def fill_reduced(jac, w, obs_cam, obs_pt, m0, m1, p0, row, Linv, Z):
+    """Columns of points ``p0..`` of ``Z``: block (camera c, point p) = ``W_cp Linv_pᵀ``
+    with ``W_cp = w Jcᵀ Jp`` (free camera rows only, ``row[c, a]`` or -1), so that
+    ``Z Zᵀ = Σ_p W_p V_p⁻¹ W_pᵀ`` for ``V_p⁻¹ = Linv_pᵀ Linv_p``. Observations
+    ``m0..m1`` must be those of these points."""
+    P = jac.shape[2] - 3
+    for m in range(m0, m1):
+        c = obs_cam[m]
+        p = obs_pt[m]
+        col = 3 * (p - p0)
+        wm = w[m]
+        for a in range(P):
+            ra = row[c, a]
+            if ra < 0:
+                continue
+            j0a = jac[m, 0, a]
+            j1a = jac[m, 1, a]
+            W0 = wm * (j0a * jac[m, 0, P] + j1a * jac[m, 1, P])
+            W1 = wm * (j0a * jac[m, 0, P + 1] + j1a * jac[m, 1, P + 1])
+            W2 = wm * (j0a * jac[m, 0, P + 2] + j1a * jac[m, 1, P + 2])
+            for k in range(3):
+                Z[ra, col + k] += W0 * Linv[p, k, 0] + W1 * Linv[p, k, 1] + W2 * Linv[p, k, 2]
+
+
+@njit(**JIT_OPTIONS)
+def point_rhs(jac, w, obs_cam, obs_pt, dcam, gp, out):
+    """``out = gp + Σ_m W_mᵀ dcam[c_m]`` per point (back-substitution's right-hand side)."""
+    P = jac.shape[2] - 3
+    out[:] = gp
+    for m in range(obs_cam.shape[0]):
+        c = obs_cam[m]
+        p = obs_pt[m]
+        a0 = 0.0
+        a1 = 0.0
+        for k in range(P):
+            a0 += jac[m, 0, k] * dcam[c, k]
+            a1 += jac[m, 1, k] * dcam[c, k]
+        for j in range(3):
+            out[p, j] += w[m] * (jac[m, 0, P + j] * a0 + jac[m, 1, P + j] * a1)

@@ -152,6 +152,7 @@ class Model:
         self.n_cam_params = int(self.free.sum())
         col = np.full((self.C, self.P), -1, dtype=np.int64)
         col[self.free] = np.arange(self.n_cam_params)
+        self.col = col
         self.x0 = np.concatenate([base[self.free], points.ravel()])
         self.n_params = self.x0.size
         # CSR pattern: per observation row, the camera's free columns then the point's 3
@@ -195,7 +196,8 @@ class Model:
         return R, t, K, dist
 
     # -- residuals and Jacobian --------------------------------------------------------
-    def _evaluate(self, x: np.ndarray, want_jac: bool):
+    def evaluate(self, x: np.ndarray, want_jac: bool):
+        """Residuals (M, 2) and, when ``want_jac``, the dense Jacobian rows (M, 2, P + 3)."""
         theta = self.camera_params(x)
         R, t, K, dist = self.cameras(x)
         cam = pack(R, t, K, dist)
@@ -221,15 +223,15 @@ class Model:
             )
 
         for_each_chunk(work, M, _BLOCK)
-        return res.ravel(), (jac if want_jac else None)
+        return res, (jac if want_jac else None)
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """(2M,) pixel residuals ``project - uv``, u and v of each observation."""
-        return self._evaluate(x, False)[0]
+        return self.evaluate(x, False)[0].ravel()
 
     def jacobian(self, x: np.ndarray) -> csr_matrix:
         """(2M, n_params) sparse Jacobian of :meth:`residuals`."""
-        _, full = self._evaluate(x, True)
+        _, full = self.evaluate(x, True)
         data = full.ravel() if self._all_kept else full[self._keep]
         return csr_matrix((data, self._indices, self._indptr), shape=self.shape)
 

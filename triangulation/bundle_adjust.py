@@ -36,9 +36,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from triangulation._ba_model import Model, default_free_mask
+from triangulation._ba_solver import solve_lm, solve_scipy
 from triangulation._gauge import apply_similarity, fit_similarity, rotation_angle_deg
 from triangulation.camera import CameraRig
 from triangulation.projection import project
@@ -61,10 +61,11 @@ START_FACTOR = 8.0
 MAX_ROUNDS = 5
 #: Subsampling keeps at least this many observations per camera where it has them.
 MIN_PER_CAMERA = 300
-#: least_squares' ftol, xtol and gtol (its defaults).
+#: A round stops when an iteration lowers the cost by less than this fraction.
 _TOL = 1e-8
 _INTRINSICS = ("fixed", "focal", "all")
-_LOSS = {"huber": "huber", "cauchy": "cauchy", None: "linear"}
+_ROBUST = ("huber", "cauchy", None)
+_SOLVERS = ("lm", "scipy")
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ def refine_rig(
     robust: str | None = "huber",
     threshold_px: float = 2.0,
     max_iter: int = 100,
-    max_observations: int | None = 200_000,
+    max_observations: int | None = 500_000,
+    solver: str = "lm",
 ) -> RigRefinement:
     """Bundle-adjust a rig from pixel observations of unknown points.
 
@@ -172,6 +174,8 @@ def refine_rig(
     """
     start = time.perf_counter()
     uv = _check_inputs(rig, uv, intrinsics, robust, threshold_px)
+    if solver not in _SOLVERS:
+        raise ValueError(f"refine_rig: solver must be one of {_SOLVERS}, got {solver!r}")
     max_iter = check_int(max_iter, "max_iter", 1)
     if max_observations is not None:
         max_observations = check_int(max_observations, "max_observations", 1)
@@ -223,24 +227,11 @@ def refine_rig(
             uv_sub[rows][pt_local, cam_idx],
             points[rows],
         )
-        # the first round is plain least squares: started far from the optimum, scipy's
-        # robust rescaling makes the trust region collapse (10-20x more iterations)
-        loss = "linear" if rounds == 1 else _LOSS[robust]
-        sol = least_squares(
-            model.residuals,
-            model.x0,
-            jac=model.jacobian,
-            method="trf",
-            loss=loss,
-            f_scale=threshold_px,
-            x_scale="jac",
-            tr_solver="lsmr",
-            max_nfev=max_iter,
-            ftol=_TOL,
-            xtol=_TOL,
-            gtol=_TOL,
-        )
-        iterations += int(sol.njev)
+        if solver == "scipy":
+            sol = solve_scipy(model, robust, threshold_px, max_iter, _TOL, rounds == 1)
+        else:
+            sol = solve_lm(model, robust, threshold_px, max_iter, _TOL)
+        iterations += sol.iterations
         current = _with_parameters(current, *model.cameras(sol.x), intrinsics)
         points = points.copy()
         points[rows] = model.points(sol.x)
@@ -304,7 +295,7 @@ def _check_inputs(rig, uv, intrinsics, robust, threshold_px) -> np.ndarray:
         raise ValueError("refine_rig: uv contains inf (use NaN for a missing observation)")
     if intrinsics not in _INTRINSICS:
         raise ValueError(f"refine_rig: intrinsics must be one of {_INTRINSICS}, got {intrinsics!r}")
-    if robust not in _LOSS:
+    if robust not in _ROBUST:
         raise ValueError(f"refine_rig: robust must be 'huber', 'cauchy' or None, got {robust!r}")
     if not (
         isinstance(threshold_px, int | float | np.number)
