@@ -14,7 +14,15 @@ from numba import njit
 
 from triangulation._kernels import JIT_OPTIONS, distort, to_camera
 
-__all__ = ["ba_block", "accumulate", "fill_reduced", "point_rhs", "MODE_FIXED", "MODE_FOCAL", "MODE_ALL"]
+__all__ = [
+    "ba_block",
+    "accumulate",
+    "fill_reduced",
+    "point_rhs",
+    "MODE_FIXED",
+    "MODE_FOCAL",
+    "MODE_ALL",
+]
 
 MODE_FIXED, MODE_FOCAL, MODE_ALL = 0, 1, 2
 

@@ -68,7 +68,9 @@ def _cost(model: Model, x: np.ndarray, loss, f) -> float:
     return cost if np.isfinite(cost) else np.inf
 
 
-def solve_lm(model: Model, loss: str | None, f_scale: float, max_iter: int, ftol: float) -> Solution:
+def solve_lm(
+    model: Model, loss: str | None, f_scale: float, max_iter: int, ftol: float
+) -> Solution:
     """Minimise ``½ Σ ρ(|r_m|²)`` from ``model.x0``; at most ``max_iter`` Jacobians.
 
     Stops when an accepted step lowers the cost by less than ``ftol`` times the cost, when
@@ -101,8 +103,25 @@ def solve_lm(model: Model, loss: str | None, f_scale: float, max_iter: int, ftol
         g_free = gc[model.free]
         accepted = False
         for _ in range(_MAX_REJECTIONS):
-            step = _damped_step(jac, w, cam, pt, U, V, dU, dV, gc, gp, g_free, lam, model,
-                                free_idx, row, starts, chunk)
+            step = _damped_step(
+                jac,
+                w,
+                cam,
+                pt,
+                U,
+                V,
+                dU,
+                dV,
+                gc,
+                gp,
+                g_free,
+                lam,
+                model,
+                free_idx,
+                row,
+                starts,
+                chunk,
+            )
             if step is None:
                 lam, nu = lam * nu, nu * 2.0
                 continue
@@ -132,8 +151,9 @@ def solve_lm(model: Model, loss: str | None, f_scale: float, max_iter: int, ftol
     return Solution(x=x, iterations=iterations, cost=cost)
 
 
-def _damped_step(jac, w, cam, pt, U, V, dU, dV, gc, gp, g_free, lam, model, free_idx, row,
-                 starts, chunk):
+def _damped_step(
+    jac, w, cam, pt, U, V, dU, dV, gc, gp, g_free, lam, model, free_idx, row, starts, chunk
+):
     """Solve ``(H + λ diag H) δ = -g`` by eliminating the points; None if not definite."""
     n_free = model.n_cam_params
     n = model.n_points
@@ -171,13 +191,24 @@ def _damped_step(jac, w, cam, pt, U, V, dU, dV, gc, gp, g_free, lam, model, free
     return np.concatenate([dc, dp.ravel()]), dcam_full, dp
 
 
-def solve_scipy(model: Model, loss: str | None, f_scale: float, max_iter: int, ftol: float,
-                first: bool) -> Solution:
+def solve_scipy(
+    model: Model, loss: str | None, f_scale: float, max_iter: int, ftol: float, first: bool
+) -> Solution:
     """The same problem by ``scipy.optimize.least_squares`` (``trf``, LSMR, sparse analytic
     Jacobian, ``x_scale="jac"``); its loss acts on each coordinate. The first round uses the
     squared loss (see the module docstring)."""
-    sol = least_squares(model.residuals, model.x0, jac=model.jacobian, method="trf",
-                        loss="linear" if first or loss is None else loss, f_scale=f_scale,
-                        x_scale="jac", tr_solver="lsmr", max_nfev=max_iter, ftol=ftol,
-                        xtol=ftol, gtol=ftol)
+    sol = least_squares(
+        model.residuals,
+        model.x0,
+        jac=model.jacobian,
+        method="trf",
+        loss="linear" if first or loss is None else loss,
+        f_scale=f_scale,
+        x_scale="jac",
+        tr_solver="lsmr",
+        max_nfev=max_iter,
+        ftol=ftol,
+        xtol=ftol,
+        gtol=ftol,
+    )
     return Solution(x=sol.x, iterations=int(sol.njev), cost=float(sol.cost))

@@ -54,8 +54,12 @@ MIN_CAMERA_OBSERVATIONS = 6
 MIN_POINTS = 6
 #: Reported inliers: final reprojection error below ``INLIER_FACTOR * threshold_px``.
 INLIER_FACTOR = 2.0
-#: A round's gate: ``GATE_FACTOR`` times the median error (floored at the inlier gate).
+#: A round's gate: ``GATE_FACTOR`` times the median error (4.7 sigma for Gaussian pixel
+#: noise), at least ``GATE_FLOOR * threshold_px``.
 GATE_FACTOR = 4.0
+GATE_FLOOR = 0.25
+#: Rounds stop when fewer than this fraction of the kept observations changed.
+STABLE_FRACTION = 1e-3
 #: The start triangulation's RANSAC threshold, in units of ``threshold_px``.
 START_FACTOR = 8.0
 MAX_ROUNDS = 5
@@ -206,7 +210,7 @@ def refine_rig(
     obs_sub = in_ba[:, chosen].T  # (n, C)
     points = before.points_world_mm[chosen]
     errors = err_before[chosen]
-    gate = max(inlier_gate, GATE_FACTOR * _median(errors[obs_sub]))
+    gate = _gate(errors[obs_sub], threshold_px)
 
     # 3. rounds of bundle adjustment
     current = rig
@@ -236,16 +240,12 @@ def refine_rig(
         points = points.copy()
         points[rows] = model.points(sol.x)
         errors = np.linalg.norm(project(points, current) - uv_sub, axis=-1)
-        new_gate = max(inlier_gate, GATE_FACTOR * _median(errors[obs_sub]))
+        new_gate = _gate(errors[obs_sub], threshold_px)
         new_kept = _kept(obs_sub, errors, new_gate)
-        if (
-            rounds > 1
-            and gate <= inlier_gate
-            and new_gate <= inlier_gate
-            and np.array_equal(kept, new_kept)
-        ):
-            break
+        changed = np.count_nonzero(new_kept != kept)
         gate, kept = new_gate, new_kept
+        if rounds > 1 and changed <= STABLE_FRACTION * kept.sum():
+            break
 
     # 4. gauge: back to the input's frame and scale
     sim = fit_similarity(
@@ -397,6 +397,12 @@ def _with_parameters(rig: CameraRig, R, t, K, dist, intrinsics: str) -> CameraRi
             changes["dist"] = d
         cams.append(cam.replace(**changes))
     return CameraRig(cams)
+
+
+def _gate(errors: np.ndarray, threshold_px: float) -> float:
+    """A round's gate: ``GATE_FACTOR`` times the median error, at least
+    ``GATE_FLOOR * threshold_px``."""
+    return max(GATE_FACTOR * _median(errors), GATE_FLOOR * threshold_px)
 
 
 def _kept(observed: np.ndarray, errors: np.ndarray, gate: float) -> np.ndarray:
