@@ -43,10 +43,11 @@ def rotation_angle_deg(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
 def fit_similarity(
     centers_from: np.ndarray,
     centers_to: np.ndarray,
-    R_from: np.ndarray,
-    R_to: np.ndarray,
+    R_from: np.ndarray | None = None,
+    R_to: np.ndarray | None = None,
 ) -> Similarity:
-    """Least-squares similarity from (K, 3) camera centres ``centers_from`` to ``centers_to``.
+    """Least-squares similarity from (K, 3) points (camera centres) ``centers_from`` to
+    ``centers_to``; NaN rows are skipped.
 
     Umeyama's closed form: the rotation maximises ``tr(Q^T B)`` with ``B`` the cross
     covariance of the centred centres, then the scale is the least-squares one for that
@@ -54,13 +55,18 @@ def fit_similarity(
     enter ``B`` with a tiny weight, so they decide only the rotation the centres leave
     free (two cameras, or centres on a line); with one camera the scale is 1.
     """
+    ok = np.isfinite(centers_from).all(1) & np.isfinite(centers_to).all(1)
+    centers_from, centers_to = centers_from[ok], centers_to[ok]
     mu_from = centers_from.mean(0)
     mu_to = centers_to.mean(0)
     a = centers_from - mu_from
     b = centers_to - mu_to
     spread = float(np.einsum("ki,ki->", a, a))
     B = b.T @ a  # sum_k b_k a_k^T
-    A = np.einsum("kji,kjl->il", R_to, R_from)  # sum_k R_to_k^T R_from_k
+    if R_from is None or R_to is None:
+        A = np.zeros((3, 3))
+    else:
+        A = np.einsum("kji,kjl->il", R_to[ok], R_from[ok])  # sum_k R_to_k^T R_from_k
     H = B + _ORIENTATION_WEIGHT * max(spread, 1.0) * A
     U, _, Vt = np.linalg.svd(H)
     D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])

@@ -62,11 +62,14 @@ GATE_FLOOR = 0.25
 STABLE_FRACTION = 1e-3
 #: The start triangulation's RANSAC threshold, in units of ``threshold_px``.
 START_FACTOR = 8.0
+#: Rounds that update the inliers, then one last round on the final inliers.
 MAX_ROUNDS = 5
 #: Subsampling keeps at least this many observations per camera where it has them.
 MIN_PER_CAMERA = 300
-#: A round stops when an iteration lowers the cost by less than this fraction.
-_TOL = 1e-8
+#: A round stops when an iteration lowers the cost by less than this fraction of it; the
+#: rounds that only find the inliers stop early, the last one (on the final inliers) not.
+ROUND_TOL = 1e-4
+FINAL_TOL = 1e-8
 _INTRINSICS = ("fixed", "focal", "all")
 _ROBUST = ("huber", "cauchy", None)
 _SOLVERS = ("lm", "scipy")
@@ -213,39 +216,35 @@ def refine_rig(
     gate = _gate(errors[obs_sub], threshold_px)
 
     # 3. rounds of bundle adjustment
-    current = rig
     free_all = default_free_mask(rig, intrinsics)
     free_all[~refined] = False
-    iterations = rounds = 0
+    current = rig
+    iterations = 0
     kept = _kept(obs_sub, errors, gate)
-    for rounds in range(1, MAX_ROUNDS + 1):
-        rows = np.flatnonzero(kept.any(1))
-        pt_local, cam_idx = np.nonzero(kept[rows])
-        free = free_all & (kept.sum(0) >= MIN_CAMERA_OBSERVATIONS)[:, None]
-        model = Model(
+    stable = False
+    for rounds in range(1, MAX_ROUNDS + 2):
+        last = stable or rounds == MAX_ROUNDS + 1
+        current, points, n_iter = _solve_round(
             current,
+            points,
+            uv_sub,
+            kept,
+            free_all,
             intrinsics,
-            free,
-            cam_idx,
-            pt_local,
-            uv_sub[rows][pt_local, cam_idx],
-            points[rows],
+            robust,
+            threshold_px,
+            max_iter,
+            FINAL_TOL if last else ROUND_TOL,
+            solver,
+            rounds == 1,
         )
-        if solver == "scipy":
-            sol = solve_scipy(model, robust, threshold_px, max_iter, _TOL, rounds == 1)
-        else:
-            sol = solve_lm(model, robust, threshold_px, max_iter, _TOL)
-        iterations += sol.iterations
-        current = _with_parameters(current, *model.cameras(sol.x), intrinsics)
-        points = points.copy()
-        points[rows] = model.points(sol.x)
-        errors = np.linalg.norm(project(points, current) - uv_sub, axis=-1)
-        new_gate = _gate(errors[obs_sub], threshold_px)
-        new_kept = _kept(obs_sub, errors, new_gate)
-        changed = np.count_nonzero(new_kept != kept)
-        gate, kept = new_gate, new_kept
-        if rounds > 1 and changed <= STABLE_FRACTION * kept.sum():
+        iterations += n_iter
+        if last:
             break
+        errors = np.linalg.norm(project(points, current) - uv_sub, axis=-1)
+        new_kept = _kept(obs_sub, errors, _gate(errors[obs_sub], threshold_px))
+        stable = rounds > 1 and np.count_nonzero(new_kept != kept) <= STABLE_FRACTION * kept.sum()
+        kept = new_kept
 
     # 4. gauge: back to the input's frame and scale
     sim = fit_similarity(
@@ -397,6 +396,27 @@ def _with_parameters(rig: CameraRig, R, t, K, dist, intrinsics: str) -> CameraRi
             changes["dist"] = d
         cams.append(cam.replace(**changes))
     return CameraRig(cams)
+
+
+def _solve_round(
+    rig, points, uv, kept, free_all, intrinsics, robust, threshold_px, max_iter, tol, solver, first
+):
+    """One bundle adjustment of the ``kept`` (n, C) observations from ``rig`` and the (n, 3)
+    ``points``: the new rig, the points (those without kept observations as they were) and
+    the iterations."""
+    rows = np.flatnonzero(kept.any(1))
+    pt_local, cam_idx = np.nonzero(kept[rows])  # sorted by point, as the solver needs
+    free = free_all & (kept.sum(0) >= MIN_CAMERA_OBSERVATIONS)[:, None]
+    model = Model(
+        rig, intrinsics, free, cam_idx, pt_local, uv[rows][pt_local, cam_idx], points[rows]
+    )
+    if solver == "scipy":
+        sol = solve_scipy(model, robust, threshold_px, max_iter, tol, first)
+    else:
+        sol = solve_lm(model, robust, threshold_px, max_iter, tol)
+    points = points.copy()
+    points[rows] = model.points(sol.x)
+    return _with_parameters(rig, *model.cameras(sol.x), intrinsics), points, sol.iterations
 
 
 def _gate(errors: np.ndarray, threshold_px: float) -> float:
