@@ -31,7 +31,14 @@ from triangulation._ba_kernel import MODE_ALL, MODE_FIXED, MODE_FOCAL, ba_block
 from triangulation.camera import CameraRig
 from triangulation.results import for_each_chunk
 
-__all__ = ["Model", "pack", "rotation_exp", "n_full_params", "default_free_mask"]
+__all__ = [
+    "Model",
+    "pack",
+    "rotation_exp",
+    "n_full_params",
+    "default_free_mask",
+    "intrinsics_prior",
+]
 
 N_EXTRINSIC = 6
 N_DIST = 12
@@ -117,6 +124,8 @@ class Model:
         cam, pt: (M,) camera and point index of each observation (points 0..n_points-1).
         uv: (M, 2) observed pixels.
         points: (n_points, 3) start points in world mm.
+        prior: optional (centre, weight), each (C, P) in this layout: the term
+            ``½ Σ weight (θ - centre)²`` added to the cost (see :func:`intrinsics_prior`).
     """
 
     def __init__(
@@ -128,6 +137,7 @@ class Model:
         pt: np.ndarray,
         uv: np.ndarray,
         points: np.ndarray,
+        prior: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.intrinsics = intrinsics
         self._mode = _MODE[intrinsics]
@@ -155,18 +165,40 @@ class Model:
         self.col = col
         self.x0 = np.concatenate([base[self.free], points.ravel()])
         self.n_params = self.x0.size
-        # CSR pattern: per observation row, the camera's free columns then the point's 3
-        M = cam.size
-        obs_cols = np.concatenate(
-            [col[cam], self.n_cam_params + 3 * pt[:, None] + np.arange(3)], axis=1
-        )  # (M, P + 3), -1 where not free
-        self._keep = np.repeat((obs_cols >= 0)[:, None, :], 2, axis=1)  # (M, 2, P + 3)
-        indices = np.repeat(obs_cols[:, None, :], 2, axis=1)[self._keep]
-        per_row = self._keep.sum(-1).ravel()
-        self._all_kept = bool(self._keep.all())
-        self._indices = indices.astype(np.int32 if self.n_params < 2**31 else np.int64)
-        self._indptr = np.concatenate([[0], np.cumsum(per_row)]).astype(self._indices.dtype)
-        self.shape = (2 * M, self.n_params)
+        self._csr = None
+        prior_center, prior_weight = prior if prior is not None else (base, np.zeros_like(base))
+        self.prior_center = np.asarray(prior_center, dtype=np.float64)
+        self.prior_weight = np.where(self.free, prior_weight, 0.0)
+        self.n_prior = int(np.count_nonzero(self.prior_weight))
+        self.shape = (2 * cam.size + self.n_prior, self.n_params)
+
+    def _pattern(self):
+        """CSR pattern (cached): per observation row the camera's free columns, then the
+        point's 3; then one row per prior term."""
+        if self._csr is None:
+            cam, pt, col = self.cam, self.pt, self.col
+            obs_cols = np.concatenate(
+                [col[cam], self.n_cam_params + 3 * pt[:, None] + np.arange(3)], axis=1
+            )  # (M, P + 3), -1 where not free
+            keep = np.repeat((obs_cols >= 0)[:, None, :], 2, axis=1)  # (M, 2, P + 3)
+            indices = np.repeat(obs_cols[:, None, :], 2, axis=1)[keep]
+            prior_cols = col[self.prior_weight > 0]
+            indices = np.concatenate([indices, prior_cols])
+            per_row = np.concatenate([keep.sum(-1).ravel(), np.ones(prior_cols.size, int)])
+            itype = np.int32 if self.n_params < 2**31 else np.int64
+            indptr = np.concatenate([[0], np.cumsum(per_row)]).astype(itype)
+            self._csr = (keep, bool(keep.all()), indices.astype(itype), indptr)
+        return self._csr
+
+    def prior_terms(self, x: np.ndarray):
+        """The intrinsics prior ``½ Σ w (θ - θ0)²``: its cost, gradient (C, P) and Hessian
+        diagonal (C, P)."""
+        if not self.n_prior:
+            zero = np.zeros((self.C, self.P))
+            return 0.0, zero, zero
+        d = self.camera_params(x) - self.prior_center
+        w = self.prior_weight
+        return 0.5 * float(np.sum(w * d * d)), w * d, w
 
     # -- parameters ------------------------------------------------------------------
     def camera_params(self, x: np.ndarray) -> np.ndarray:
@@ -226,16 +258,79 @@ class Model:
         return res, (jac if want_jac else None)
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
-        """(2M,) pixel residuals ``project - uv``, u and v of each observation."""
-        return self.evaluate(x, False)[0].ravel()
+        """(2M + n_prior,) pixel residuals ``project - uv`` (u and v of each observation),
+        then the prior's ``sqrt(w) (θ - θ0)``."""
+        res = self.evaluate(x, False)[0].ravel()
+        if not self.n_prior:
+            return res
+        on = self.prior_weight > 0
+        d = (self.camera_params(x) - self.prior_center)[on]
+        return np.concatenate([res, np.sqrt(self.prior_weight[on]) * d])
 
     def jacobian(self, x: np.ndarray) -> csr_matrix:
-        """(2M, n_params) sparse Jacobian of :meth:`residuals`."""
+        """(2M + n_prior, n_params) sparse Jacobian of :meth:`residuals`."""
+        keep, all_kept, indices, indptr = self._pattern()
         _, full = self.evaluate(x, True)
-        data = full.ravel() if self._all_kept else full[self._keep]
-        return csr_matrix((data, self._indices, self._indptr), shape=self.shape)
+        data = full.ravel() if all_kept else full[keep]
+        data = np.concatenate([data, np.sqrt(self.prior_weight[self.prior_weight > 0])])
+        return csr_matrix((data, indices, indptr), shape=self.shape)
 
     def sparsity(self) -> csr_matrix:
         """The Jacobian's pattern (for finite differences, ``jac_sparsity``)."""
-        ones = np.ones(self._indices.size, dtype=np.int8)
-        return csr_matrix((ones, self._indices, self._indptr), shape=self.shape)
+        _, _, indices, indptr = self._pattern()
+        ones = np.ones(indices.size, dtype=np.int8)
+        return csr_matrix((ones, indices, indptr), shape=self.shape)
+
+
+def intrinsics_prior(input_rig: CameraRig, rig: CameraRig, intrinsics: str, prior_px: float):
+    """(centre, weight) of the intrinsics prior of a round started from ``rig``.
+
+    Each free intrinsic parameter is pulled towards its value in ``input_rig`` with the
+    weight ``(s / prior_px)²``, where ``s`` is how many pixels a unit change of it moves the
+    image corner (the half diagonal ``r`` in normalised units: focal ``r``, principal point
+    1, k1 ``f r³``, k2 ``f r⁵``, k3 ``f r⁷``, p1, p2 ``3 f r²``, k4..k6 as k1..k3, s1, s3
+    ``f r²``, s2, s4 ``f r⁴``). A change that moves the corner by ``prior_px`` costs as much as
+    one observation off by one pixel, so directions the points constrain are hardly held
+    back, and directions they leave free (focal against depth, one distortion coefficient
+    against another) stay near the input instead of drifting.
+    """
+    C, P = len(rig), _LAYOUT[intrinsics]
+    center = np.zeros((C, P))
+    weight = np.zeros((C, P))
+    if intrinsics == "fixed":
+        return center, weight
+    f_in = input_rig.K[:, 0, 0]
+    r_px = 0.5 * np.hypot(input_rig.sizes[:, 0], input_rig.sizes[:, 1])
+    rn = r_px / f_in
+    if intrinsics == "focal":
+        center[:, 6] = np.log(f_in / rig.K[:, 0, 0])  # log scale relative to this round
+        weight[:, 6] = (r_px / prior_px) ** 2
+        return center, weight
+    center[:, 3:6] = 0.0
+    center[:, 6], center[:, 7] = input_rig.K[:, 0, 0], input_rig.K[:, 1, 1]
+    center[:, 8], center[:, 9] = input_rig.K[:, 0, 2], input_rig.K[:, 1, 2]
+    center[:, 10:] = _dist12(input_rig)
+    f = f_in
+    scale = np.stack(
+        [
+            rn,
+            rn,
+            np.ones(C),
+            np.ones(C),
+            f * rn**3,
+            f * rn**5,
+            3 * f * rn**2,
+            3 * f * rn**2,
+            f * rn**7,
+            f * rn**3,
+            f * rn**5,
+            f * rn**7,
+            f * rn**2,
+            f * rn**4,
+            f * rn**2,
+            f * rn**4,
+        ],
+        axis=1,
+    )  # fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6, s1, s2, s3, s4
+    weight[:, 6:] = (scale / prior_px) ** 2
+    return center, weight

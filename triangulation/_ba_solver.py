@@ -64,7 +64,7 @@ def _rho(s: np.ndarray, loss: str | None, f: float):
 def _cost(model: Model, x: np.ndarray, loss, f) -> float:
     res, _ = model.evaluate(x, False)
     s = np.einsum("mi,mi->m", res, res)
-    cost = 0.5 * float(np.sum(_rho(s, loss, f)[0]))
+    cost = 0.5 * float(np.sum(_rho(s, loss, f)[0])) + model.prior_terms(x)[0]
     return cost if np.isfinite(cost) else np.inf
 
 
@@ -87,7 +87,7 @@ def solve_lm(
     res, jac = model.evaluate(x, True)
     s = np.einsum("mi,mi->m", res, res)
     rho, w = _rho(s, loss, f_scale)
-    cost = 0.5 * float(rho.sum())
+    cost = 0.5 * float(rho.sum()) + model.prior_terms(x)[0]
     lam, nu = 1e-4, 2.0
     iterations = 1
     for _ in range(max_iter):
@@ -97,6 +97,9 @@ def solve_lm(
         gp = np.zeros((n, 3))
         accumulate(jac, res, w, cam, pt, U, V, gc, gp)
         U = np.triu(U) + np.triu(U, 1).transpose(0, 2, 1)
+        _, prior_grad, prior_hess = model.prior_terms(x)
+        gc += prior_grad
+        U[:, np.arange(P), np.arange(P)] += prior_hess
         V = np.triu(V) + np.triu(V, 1).transpose(0, 2, 1)
         dU = np.diagonal(U, axis1=1, axis2=2)
         dV = np.diagonal(V, axis1=1, axis2=2)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from triangulation._ba_model import Model, default_free_mask
+from triangulation._ba_model import Model, default_free_mask, intrinsics_prior
 from triangulation._ba_solver import solve_lm, solve_scipy
 from triangulation._gauge import apply_similarity, fit_similarity, rotation_angle_deg
 from triangulation.camera import CameraRig
@@ -64,6 +64,10 @@ STABLE_FRACTION = 1e-3
 START_FACTOR = 8.0
 #: Rounds that update the inliers, then one last round on the final inliers.
 MAX_ROUNDS = 5
+#: Freed intrinsics are held near the input's by a prior: a change that moves the image
+#: corner by this many pixels costs as much as one observation off by a pixel (see
+#: triangulation._ba_model.intrinsics_prior).
+INTRINSICS_PRIOR_PX = 1.0
 #: Subsampling keeps at least this many observations per camera where it has them.
 MIN_PER_CAMERA = 300
 #: A round stops when an iteration lowers the cost by less than this fraction of it; the
@@ -225,6 +229,7 @@ def refine_rig(
     for rounds in range(1, MAX_ROUNDS + 2):
         last = stable or rounds == MAX_ROUNDS + 1
         current, points, n_iter = _solve_round(
+            rig,
             current,
             points,
             uv_sub,
@@ -399,7 +404,19 @@ def _with_parameters(rig: CameraRig, R, t, K, dist, intrinsics: str) -> CameraRi
 
 
 def _solve_round(
-    rig, points, uv, kept, free_all, intrinsics, robust, threshold_px, max_iter, tol, solver, first
+    input_rig,
+    rig,
+    points,
+    uv,
+    kept,
+    free_all,
+    intrinsics,
+    robust,
+    threshold_px,
+    max_iter,
+    tol,
+    solver,
+    first,
 ):
     """One bundle adjustment of the ``kept`` (n, C) observations from ``rig`` and the (n, 3)
     ``points``: the new rig, the points (those without kept observations as they were) and
@@ -407,8 +424,9 @@ def _solve_round(
     rows = np.flatnonzero(kept.any(1))
     pt_local, cam_idx = np.nonzero(kept[rows])  # sorted by point, as the solver needs
     free = free_all & (kept.sum(0) >= MIN_CAMERA_OBSERVATIONS)[:, None]
+    prior = intrinsics_prior(input_rig, rig, intrinsics, INTRINSICS_PRIOR_PX)
     model = Model(
-        rig, intrinsics, free, cam_idx, pt_local, uv[rows][pt_local, cam_idx], points[rows]
+        rig, intrinsics, free, cam_idx, pt_local, uv[rows][pt_local, cam_idx], points[rows], prior
     )
     if solver == "scipy":
         sol = solve_scipy(model, robust, threshold_px, max_iter, tol, first)
