@@ -36,8 +36,11 @@ class Similarity:
 
 def rotation_angle_deg(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
     """Angle in degrees of the rotation taking ``Rb`` to ``Ra`` ((..., 3, 3) each)."""
-    cos = (np.einsum("...ij,...ij->...", Ra, Rb) - 1.0) / 2.0
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    D = Ra @ np.swapaxes(Rb, -1, -2)
+    cos = (np.trace(D, axis1=-2, axis2=-1) - 1.0) / 2.0
+    A = D - np.swapaxes(D, -1, -2)  # 2 sin(angle) [axis]x: accurate for small angles
+    sin = 0.5 * np.sqrt(A[..., 0, 1] ** 2 + A[..., 0, 2] ** 2 + A[..., 1, 2] ** 2)
+    return np.degrees(np.arctan2(sin, cos))
 
 
 def fit_similarity(

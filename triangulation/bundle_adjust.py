@@ -160,7 +160,7 @@ def refine_rig(
             distortion coefficient that is non-zero in the input camera; zero coefficients
             stay zero, so a lens model is never extended, and the skew stays). Freed
             intrinsics are held near the input's by a weak prior (a change that moves the
-            image corner by 1 px weighs as one observation off by 1 px), so the directions
+            image corner by 3 px weighs as one observation off by 1 px), so the directions
             the points leave undetermined, such as focal length against depth when the
             points span little depth, do not drift.
         robust: ``"huber"`` (default), ``"cauchy"`` or None (squared loss), on each
