@@ -101,7 +101,10 @@ def solve_lm(
         gc += prior_grad
         U[:, np.arange(P), np.arange(P)] += prior_hess
         V = np.triu(V) + np.triu(V, 1).transpose(0, 2, 1)
-        dU = np.diagonal(U, axis1=1, axis2=2)
+        # Marquardt's scaling, floored so that a parameter no observation moves (a camera
+        # that sees nothing) gets a zero step instead of a singular system
+        dU = np.diagonal(U, axis1=1, axis2=2).copy()
+        dU = np.maximum(dU, 1e-12 * max(float(dU.max()), 1e-300))
         dV = np.diagonal(V, axis1=1, axis2=2)
         g_free = gc[model.free]
         accepted = False

@@ -402,3 +402,21 @@ def test_camera_objects_are_new_and_valid(scene):
     for cam in res.rig:
         assert isinstance(cam, Camera)
         np.testing.assert_allclose(cam.R @ cam.R.T, np.eye(3), atol=1e-12)
+
+
+def test_solver_steps_past_a_free_camera_without_observations():
+    """A free parameter no residual depends on gets a zero step, not a singular system."""
+    from triangulation._ba_solver import solve_lm
+
+    rig, X, uv = _scene(n_cameras=6, n_points=200, seed=4)
+    bad = perturb_rig(rig, 0.3, 3.0, seed=2)
+    uv[:, 5] = np.nan
+    pt, cam = np.nonzero(np.isfinite(uv[..., 0]))
+    start = triangulate(uv, bad).points_world_mm
+    model = Model(bad, "fixed", default_free_mask(bad, "fixed"), cam, pt, uv[pt, cam], start)
+    sol = solve_lm(model, "huber", 2.0, 50, 1e-10)
+    res = model.evaluate(sol.x, False)[0]
+    assert sol.iterations > 2 and np.median(np.linalg.norm(res, axis=1)) < 0.7
+    R, t, _, _ = model.cameras(sol.x)
+    np.testing.assert_array_equal(R[5], bad.R[5])
+    np.testing.assert_array_equal(t[5], bad.t[5])
