@@ -57,6 +57,7 @@ from triangulation import (  # noqa: E402
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 NOISE_PX = 0.5
+SQUARE_MM = 24.0
 ROWS: list[dict] = []
 
 
@@ -68,7 +69,7 @@ def row(section: str, what: str, **values) -> None:
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
+        return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
     return str(v)
 
 
@@ -107,8 +108,10 @@ def anipose_available() -> bool:
     return True
 
 
-def anipose_refine(rig: CameraRig, uv_cn: np.ndarray):
-    """aniposelib's bundle_adjust_iter from ``rig`` on (C, N, 2) points: (rig, seconds)."""
+def anipose_refine(rig: CameraRig, uv_cn: np.ndarray, only_extrinsics: bool = True):
+    """aniposelib's bundle_adjust_iter from ``rig`` on (C, N, 2) points: (rig, seconds).
+    With ``only_extrinsics=False`` it also frees the focal length and k1 (and sets the other
+    distortion coefficients to zero, which suits the k1-only corner calibration)."""
     import cv2
     from aniposelib.cameras import Camera as ACamera
     from aniposelib.cameras import CameraGroup
@@ -128,10 +131,12 @@ def anipose_refine(rig: CameraRig, uv_cn: np.ndarray):
     )
     np.random.seed(0)  # noqa: NPY002 (aniposelib samples from the global generator)
     t0 = time.perf_counter()
-    group.bundle_adjust_iter(uv_cn.copy(), only_extrinsics=True, verbose=False)
+    group.bundle_adjust_iter(uv_cn.copy(), only_extrinsics=only_extrinsics, verbose=False)
     seconds = time.perf_counter() - t0
     out = CameraRig(
         c.replace(
+            K=a.get_camera_matrix(),
+            dist=np.asarray(a.get_distortions(), float).ravel()[: c.dist.size],
             R=cv2.Rodrigues(np.asarray(a.get_rotation(), float))[0],
             t=np.asarray(a.get_translation(), float),
         )
@@ -291,56 +296,52 @@ def corner_section(args, anipose: bool) -> None:
     file_px = reprojection_px(uv, rig)
     row("corners", "calibration.toml", spacing_mm=spacing_of(rig), reproj_px=file_px)
     refine_rig(rig, uv_cn[:, :100])  # kernels loaded
-    ours, theirs = [], []
+    ours = {mode: [] for mode in ("fixed", "focal", "all")}
+    theirs = {True: [], False: []}
+    perturbed = []
     for seed in range(args.seeds):
         bad = perturb_rig(rig, 0.3, 3.0, seed=seed, gauge_free=True)
-        res = refine_rig(bad, uv_cn)
-        ours.append(
-            (
-                spacing_of(bad),
-                reprojection_px(uv, bad),
-                spacing(res.points),
-                reprojection_px(uv, res.rig),
-                res.seconds,
-            )
-        )
-        if anipose:
-            r, s = anipose_refine(bad, uv_cn)
-            theirs.append((spacing_of(r), reprojection_px(uv, r), s))
-    a = np.array(ours)
+        perturbed.append((spacing_of(bad), reprojection_px(uv, bad)))
+        for mode, out in ours.items():
+            res = refine_rig(bad, uv_cn, intrinsics=mode)
+            out.append((spacing(res.points), reprojection_px(uv, res.rig), res.seconds))
+        for only_extrinsics, out in theirs.items() if anipose else ():
+            r, s = anipose_refine(bad, uv_cn, only_extrinsics)
+            out.append((spacing_of(r), reprojection_px(uv, r), s))
+    a = np.array(perturbed)
     row(
         "corners",
         "perturbed (median over seeds)",
         spacing_mm=float(np.median(a[:, 0])),
         reproj_px=float(np.median(a[:, 1])),
     )
-    row(
-        "corners",
-        "refine_rig (worst seed)",
-        spacing_mm=float(a[np.argmax(np.abs(a[:, 2] - 24.0)), 2]),
-        reproj_px=float(a[:, 3].max()),
-        reproj_x_file=float(a[:, 3].max() / file_px),
-        seconds=float(a[:, 4].max()),
-    )
-    row(
-        "corners",
-        "refine_rig (median)",
-        spacing_mm=float(np.median(a[:, 2])),
-        reproj_px=float(np.median(a[:, 3])),
-        seconds=float(np.median(a[:, 4])),
-    )
-    if theirs:
-        b = np.array(theirs)
+    for name, values in (
+        ("refine_rig", ours["fixed"]),
+        ("refine_rig intrinsics='focal'", ours["focal"]),
+        ("refine_rig intrinsics='all'", ours["all"]),
+        ("aniposelib, only_extrinsics", theirs[True]),
+        ("aniposelib, focal + k1 too", theirs[False]),
+    ):
+        if not values:
+            continue
+        v = np.array(values)
+        worst = np.argmax(np.abs(v[:, 0] - SQUARE_MM))
         row(
             "corners",
-            "aniposelib (median)",
-            spacing_mm=float(np.median(b[:, 0])),
-            reproj_px=float(np.median(b[:, 1])),
-            seconds=float(np.median(b[:, 2])),
+            name,
+            spacing_median=float(np.median(v[:, 0])),
+            spacing_worst=float(v[worst, 0]),
+            reproj_median=float(np.median(v[:, 1])),
+            reproj_worst=float(v[:, 1].max()),
+            worst_x_file=float(v[:, 1].max() / file_px),
+            seconds=float(np.median(v[:, 2])),
         )
+    if anipose:
+        f, t = np.array(ours["fixed"]), np.array(theirs[True])
         print(
-            f"  time ratio aniposelib / ours (median): {np.median(b[:, 2] / a[:, 4]):.1f}x; "
-            f"reprojection ours <= aniposelib in {int(np.sum(a[:, 3] <= b[:, 1]))}/{len(b)}"
+            f"  extrinsics only: aniposelib / ours time {np.median(t[:, 2] / f[:, 2]):.1f}x "
+            f"(median over seeds); our reprojection <= aniposelib's in "
+            f"{int(np.sum(f[:, 1] <= t[:, 1]))}/{len(t)} seeds"
         )
     raw = []
     for seed in range(args.seeds):
