@@ -10,7 +10,8 @@
 (b) Real ChArUco corners (sleap-anipose minimal session, 4 cameras, 24 mm grid): the
     file's calibration with its extrinsics perturbed the same way, gauge-free (the
     similarity part of the perturbation removed; with it, a 4-camera rig's scale moves by
-    up to 0.3 %, which the last rows show); median adjacent-corner distance and median
+    up to 0.7 % in these seeds, which the
+    last row shows); median adjacent-corner distance and median
     reprojection error (RANSAC triangulation) against the file's.
 (c) Speed: 140 cameras (``tests/_support`` dome), 20,000 points, 20 % of the observations
     missing, 10 % gross outliers among the rest: seconds, and how far the outliers move
@@ -18,11 +19,12 @@
 (d) Solvers on one round's problem (the 80-camera studio's first round): our
     Levenberg-Marquardt with the Schur complement, ``scipy.optimize.least_squares`` with
     the same analytic sparse Jacobian, and with sparse finite differences.
+(e) aniposelib 0.8.0 ``CameraGroup.bundle_adjust_iter`` (``only_extrinsics=True``, as ours
+    by default; on (b) also with its focal length and k1 free) from the same start on (a)
+    and (b), when it is installed (``pip install --no-deps aniposelib==0.8.0`` plus the
+    ``bench`` extra).
 (f) Freed intrinsics: a 20-camera dome whose focal lengths are 1 % off; each mode, and
     ``"all"`` without its prior.
-(e) aniposelib 0.8.0 ``CameraGroup.bundle_adjust_iter`` (``only_extrinsics=True``, as ours
-    by default) from the same start on (a) and (b), when it is installed
-    (``pip install --no-deps aniposelib==0.8.0`` plus the ``bench`` extra).
 
     python bench/refine_rig.py                       # everything (aniposelib: minutes)
     python bench/refine_rig.py --no-anipose --instants 40
