@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triangulation._ba_steps import (
+    MIN_CAMERA_OBSERVATIONS,
     Settings,
     counts_text,
     gate,
@@ -199,6 +200,7 @@ def refine_rig(
     usable = seen.sum(0) >= 2
     observations = (seen & usable).sum(1)
     refined, unchanged = refinable_cameras(rig, seen, observations)
+    refined = refined.copy()
     in_ba = seen & refined[:, None]
     uv_pts = np.where((seen & usable)[..., None], uv, np.nan).transpose(1, 0, 2)  # (N, C, 2)
 
@@ -220,7 +222,7 @@ def refine_rig(
     errors = before.reproj_error_px[chosen]
 
     # 3. rounds of bundle adjustment
-    settings = Settings(rig, intrinsics, robust, threshold_px, max_iter, solver, refined)
+    settings = Settings(rig, intrinsics, robust, threshold_px, max_iter, solver, refined.copy())
     current = rig
     iterations = 0
     kept = kept_observations(observed, errors, gate(errors[observed], threshold_px))
@@ -238,6 +240,18 @@ def refine_rig(
         new_kept = kept_observations(observed, errors, gate(errors[observed], threshold_px))
         stable = rounds > 1 and np.count_nonzero(new_kept != kept) <= STABLE_FRACTION * kept.sum()
         kept = new_kept
+
+    # a camera whose observations are almost all outliers was not adjusted at the end
+    n_kept = kept.sum(0)
+    for c in np.flatnonzero(refined & (n_kept < MIN_CAMERA_OBSERVATIONS)):
+        why = f"{int(n_kept[c])} inlier observations (needs {MIN_CAMERA_OBSERVATIONS})"
+        unchanged.append((rig.names[c], why))
+        refined[c] = False
+    if refined.sum() < 2:
+        raise ValueError(
+            f"refine_rig: fewer than two cameras kept {MIN_CAMERA_OBSERVATIONS} or more inlier "
+            f"observations; inliers per camera: {counts_text(rig, n_kept)}"
+        )
 
     # 4. gauge: back to the input's frame and scale
     sim = fit_similarity(

@@ -420,3 +420,17 @@ def test_solver_steps_past_a_free_camera_without_observations():
     R, t, _, _ = model.cameras(sol.x)
     np.testing.assert_array_equal(R[5], bad.R[5])
     np.testing.assert_array_equal(t[5], bad.t[5])
+
+
+def test_a_camera_seeing_only_outliers_is_left_unchanged(scene):
+    rig, X, uv, bad, _ = scene
+    uv = uv.copy()
+    seen = np.isfinite(uv[:, 4, 0])
+    uv[seen, 4] = np.random.default_rng(3).uniform(0, 1, (seen.sum(), 2)) * (rig.sizes[4] - 1)
+    res = refine_rig(bad, uv.transpose(1, 0, 2))
+    why = dict(res.unchanged)
+    assert set(why) == {rig.names[4]} and "inlier observations (needs 6)" in why[rig.names[4]]
+    assert res.rig[4] == bad[4]
+    assert res.inliers[4].mean() < 0.01
+    others = [n for n in rig.names if n != rig.names[4]]
+    assert np.median(_centre_error_mm(res.rig.subset(others), rig.subset(others))) < 1.0
