@@ -51,35 +51,19 @@ def dome_rig(
     cams = []
     for k in range(n_cameras):
         c = radius_mm * np.array(
-            [
-                np.cos(elevation[k]) * np.cos(azimuth[k]),
-                np.cos(elevation[k]) * np.sin(azimuth[k]),
-                np.sin(elevation[k]),
-            ]
+            [np.cos(elevation[k]) * np.cos(azimuth[k]), np.cos(elevation[k]) * np.sin(azimuth[k]),
+             np.sin(elevation[k])]
         )
         R = look_at_rotation(c, np.zeros(3))
         w, h = size if k % 2 == 0 else size[::-1]
         f = focal_px * rng.uniform(0.95, 1.05)
-        K = [
-            [f, 0.0, (w - 1) / 2 + rng.normal(0, 3)],
-            [0.0, f * rng.uniform(0.998, 1.002), (h - 1) / 2 + rng.normal(0, 3)],
-            [0.0, 0.0, 1.0],
-        ]
+        K = [[f, 0.0, (w - 1) / 2 + rng.normal(0, 3)], [0.0, f * rng.uniform(0.998, 1.002),
+             (h - 1) / 2 + rng.normal(0, 3)], [0.0, 0.0, 1.0]]
         full = np.array(
-            [
-                rng.normal(-0.08, 0.03),
-                rng.normal(0.05, 0.05),
-                rng.normal(0, 5e-4),
-                rng.normal(0, 5e-4),
-                rng.normal(0, 0.05),
-                rng.normal(0, 0.02),
-                rng.normal(0, 0.02),
-                rng.normal(0, 0.02),
-                rng.normal(0, 1e-3),
-                rng.normal(0, 1e-4),
-                rng.normal(0, 1e-3),
-                rng.normal(0, 1e-4),
-            ]
+            [rng.normal(-0.08, 0.03), rng.normal(0.05, 0.05), rng.normal(0, 5e-4),
+             rng.normal(0, 5e-4), rng.normal(0, 0.05), rng.normal(0, 0.02), rng.normal(0, 0.02),
+             rng.normal(0, 0.02), rng.normal(0, 1e-3), rng.normal(0, 1e-4), rng.normal(0, 1e-3),
+             rng.normal(0, 1e-4)]
         )
         cams.append(Camera(f"cam{k:03d}", w, h, K, distortion * full[:n_dist], R, -R @ c))
     return CameraRig(cams)
