@@ -1,10 +1,12 @@
-"""Cameras, distortion, projection, DLT and RANSAC triangulation (numpy, numba kernels).
+"""Cameras, distortion, projection, DLT and RANSAC triangulation, rig refinement by bundle
+adjustment (numpy, scipy, numba kernels).
 
 Imports no torch, no Qt and nothing from ``annotator`` (import-linter contract).
 """
 
 from __future__ import annotations
 
+from triangulation.bundle_adjust import RigRefinement, refine_rig
 from triangulation.camera import Camera, CameraRig
 from triangulation.distortion import undistort_points
 from triangulation.dlt import triangulate
@@ -27,6 +29,8 @@ __all__ = [
     "undistort_points",
     "triangulate",
     "triangulate_ransac",
+    "refine_rig",
+    "RigRefinement",
     "in_image",
     "in_front",
     "reprojection_error",

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from triangulation._gauge import apply_similarity, fit_similarity
 from triangulation.camera import Camera, CameraRig
 
-__all__ = ["look_at_rotation", "dome_rig", "cube_points"]
+__all__ = [
+    "look_at_rotation",
+    "dome_rig",
+    "cube_points",
+    "perturb_rig",
+    "align_rig",
+    "align_points",
+]
 
 
 def look_at_rotation(center_world: np.ndarray, target_world: np.ndarray, up=(0.0, 0.0, 1.0)):
@@ -64,3 +72,54 @@ def dome_rig(
 def cube_points(n: int, side_mm: float = 300.0, seed: int = 1) -> np.ndarray:
     """(n, 3) points uniform in a cube of ``side_mm`` centred on the origin."""
     return np.random.default_rng(seed).uniform(-side_mm / 2, side_mm / 2, (n, 3))
+
+
+def _rotation(axis_angle: np.ndarray) -> np.ndarray:
+    theta = np.linalg.norm(axis_angle)
+    if theta == 0:
+        return np.eye(3)
+    k = axis_angle / theta
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * K @ K
+
+
+def perturb_rig(
+    rig: CameraRig,
+    rotation_deg: float,
+    translation_mm: float,
+    seed: int,
+    *,
+    gauge_free: bool = False,
+) -> CameraRig:
+    """Every camera turned by ``rotation_deg`` about a random axis through its centre and
+    its centre moved ``translation_mm`` in a random direction (a bumped camera).
+
+    ``gauge_free``: then the similarity that best maps the perturbed centres back onto the
+    true ones is applied, so the perturbation holds no change of the world frame or scale
+    (which image points cannot reveal) and a refined rig can be compared with the truth as
+    it is.
+    """
+    rng = np.random.default_rng(seed)
+    cams = []
+    for cam in rig:
+        axis = rng.normal(size=3)
+        direction = rng.normal(size=3)
+        R = _rotation(np.deg2rad(rotation_deg) * axis / np.linalg.norm(axis)) @ cam.R
+        center = cam.center_world + translation_mm * direction / np.linalg.norm(direction)
+        cams.append(cam.replace(R=R, t=-R @ center))
+    out = CameraRig(cams)
+    return align_rig(out, rig) if gauge_free else out
+
+
+def align_rig(rig: CameraRig, truth: CameraRig) -> CameraRig:
+    """``rig`` moved by the similarity that best maps its camera centres onto ``truth``'s."""
+    sim = fit_similarity(rig.centers_world, truth.centers_world, rig.R, truth.R)
+    R, t, _ = apply_similarity(sim, rig.R, rig.t, None)
+    return CameraRig(cam.replace(R=R[c], t=t[c]) for c, cam in enumerate(rig))
+
+
+def align_points(points: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(N, 3) points moved by the similarity that best maps them onto ``truth`` (NaN
+    rows skipped in the fit)."""
+    sim = fit_similarity(points, truth)
+    return sim.scale * points @ sim.rotation.T + sim.translation
