@@ -138,6 +138,7 @@ class Model:
         uv: np.ndarray,
         points: np.ndarray,
         prior: tuple[np.ndarray, np.ndarray] | None = None,
+        center_prior: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.intrinsics = intrinsics
         self._mode = _MODE[intrinsics]
@@ -171,6 +172,13 @@ class Model:
         self.prior_weight = np.where(self.free, prior_weight, 0.0)
         self.n_prior = int(np.count_nonzero(self.prior_weight))
         self.shape = (2 * cam.size + self.n_prior, self.n_params)
+        # centre prior: (C, 3) centres and (C,) weights, the term ½ Σ w |c(θ) - c0|²
+        self.center_prior = None
+        if center_prior is not None:
+            c0, cw = (np.asarray(a, dtype=np.float64) for a in center_prior)
+            cw = np.where(self.free[:, :6].all(1), cw, 0.0)
+            if np.any(cw > 0):
+                self.center_prior = (c0, cw)
 
     def _pattern(self):
         """CSR pattern (cached): per observation row the camera's free columns, then the
@@ -191,14 +199,36 @@ class Model:
         return self._csr
 
     def prior_terms(self, x: np.ndarray):
-        """The intrinsics prior ``½ Σ w (θ - θ0)²``: its cost, gradient (C, P) and Hessian
-        diagonal (C, P)."""
-        if not self.n_prior:
-            zero = np.zeros((self.C, self.P))
-            return 0.0, zero, zero
-        d = self.camera_params(x) - self.prior_center
-        w = self.prior_weight
-        return 0.5 * float(np.sum(w * d * d)), w * d, w
+        """The priors' cost, gradient (C, P) and Hessian (C, P, P): the intrinsics prior
+        ``½ Σ w (θ - θ0)²`` (diagonal) plus the centre prior ``½ Σ w_c |c - c0|²`` of each
+        camera centre ``c = -Rᵀ t`` (Gauss-Newton Hessian; ``dc/dt = -Rᵀ``,
+        ``dc/dw = -Rᵀ [t]x J_l(w)`` with ``J_l ≈ I + ½ [w]x``, the update being a few
+        milliradians)."""
+        C, P = self.C, self.P
+        grad = np.zeros((C, P))
+        hess = np.zeros((C, P, P))
+        cost = 0.0
+        if self.n_prior:
+            d = self.camera_params(x) - self.prior_center
+            w = self.prior_weight
+            cost += 0.5 * float(np.sum(w * d * d))
+            grad += w * d
+            hess[:, np.arange(P), np.arange(P)] += w
+        if self.center_prior is not None:
+            c0, cw = self.center_prior
+            theta = self.camera_params(x)
+            wv, t = theta[:, 0:3], theta[:, 3:6]
+            R = rotation_exp(wv) @ self.R0
+            centre = -np.einsum("cji,cj->ci", R, t)
+            r = centre - c0
+            cost += 0.5 * float(np.sum(cw * np.einsum("ci,ci->c", r, r)))
+            J = np.zeros((C, 3, 6))
+            J[:, :, 3:6] = -R.transpose(0, 2, 1)
+            jl = np.eye(3) + 0.5 * _skew(wv)
+            J[:, :, 0:3] = -R.transpose(0, 2, 1) @ _skew(t) @ jl
+            grad[:, :6] += cw[:, None] * np.einsum("cij,ci->cj", J, r)
+            hess[:, :6, :6] += cw[:, None, None] * np.einsum("cij,cik->cjk", J, J)
+        return cost, grad, hess
 
     # -- parameters ------------------------------------------------------------------
     def camera_params(self, x: np.ndarray) -> np.ndarray:
@@ -334,3 +364,12 @@ def intrinsics_prior(input_rig: CameraRig, rig: CameraRig, intrinsics: str, prio
     )  # fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6, s1, s2, s3, s4
     weight[:, 6:] = (scale / prior_px) ** 2
     return center, weight
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(C, 3) vectors -> (C, 3, 3) cross-product matrices ``[v]x``."""
+    S = np.zeros(v.shape[:-1] + (3, 3))
+    S[..., 0, 1], S[..., 0, 2] = -v[..., 2], v[..., 1]
+    S[..., 1, 0], S[..., 1, 2] = v[..., 2], -v[..., 0]
+    S[..., 2, 0], S[..., 2, 1] = -v[..., 1], v[..., 0]
+    return S

@@ -99,7 +99,7 @@ def solve_lm(
         U = np.triu(U) + np.triu(U, 1).transpose(0, 2, 1)
         _, prior_grad, prior_hess = model.prior_terms(x)
         gc += prior_grad
-        U[:, np.arange(P), np.arange(P)] += prior_hess
+        U += prior_hess
         V = np.triu(V) + np.triu(V, 1).transpose(0, 2, 1)
         # Marquardt's scaling, floored so that a parameter no observation moves (a camera
         # that sees nothing) gets a zero step instead of a singular system

@@ -58,6 +58,7 @@ class Settings:
     max_iter: int
     solver: str
     refined: np.ndarray  # (C,) bool
+    center_prior_mm: float | None = None
 
     def free_mask(self) -> np.ndarray:
         free = default_free_mask(self.input_rig, self.intrinsics)
@@ -174,7 +175,12 @@ def solve_round(
     free = s.free_mask() & (kept.sum(0) >= MIN_CAMERA_OBSERVATIONS)[:, None]
     prior = intrinsics_prior(s.input_rig, rig, s.intrinsics, INTRINSICS_PRIOR_PX)
     uv_kept = uv[rows][pt_local, cam_idx]
-    model = Model(rig, s.intrinsics, free, cam_idx, pt_local, uv_kept, points[rows], prior)
+    center = None
+    if s.center_prior_mm:
+        weight = np.full(len(rig), 1.0 / s.center_prior_mm**2)
+        center = (s.input_rig.centers_world, weight)
+    model = Model(rig, s.intrinsics, free, cam_idx, pt_local, uv_kept, points[rows], prior,
+                  center)
     if s.solver == "scipy":
         sol = solve_scipy(model, s.robust, s.threshold_px, s.max_iter, tol, first)
     else:

@@ -50,7 +50,7 @@ from triangulation._ba_steps import (
     start_triangulation,
     subsample,
 )
-from triangulation._gauge import apply_similarity, fit_similarity, rotation_angle_deg
+from triangulation._gauge import apply_similarity, fit_similarity_robust, rotation_angle_deg
 from triangulation.camera import CameraRig
 from triangulation.projection import project
 from triangulation.ransac import triangulate_ransac
@@ -148,6 +148,7 @@ def refine_rig(
     max_iter: int = 100,
     max_observations: int | None = 500_000,
     solver: str = "lm",
+    center_prior_mm: float | None = None,
 ) -> RigRefinement:
     """Bundle-adjust a rig from pixel observations of unknown points.
 
@@ -176,6 +177,13 @@ def refine_rig(
             (``trf``, LSMR, the same sparse analytic Jacobian, ``x_scale="jac"``, the robust
             loss on each pixel coordinate), kept for comparison: slower, and with freed
             intrinsics it may stop far from the optimum (see :mod:`triangulation._ba_solver`).
+        center_prior_mm: hold each camera centre near the input's: a centre that moves this
+            far costs as much as one observation 1 px off (``"lm"`` only; None: no prior).
+            For sparse observations (a few clicked views per joint, tens of observations
+            per camera, all of a small volume such as a hand): there the points fix each
+            camera's view of the volume but hardly its distance to it, and without the
+            prior the cameras drift along that direction together, a motion the gauge
+            (a similarity about the centres' centroid) does not take back at the volume.
     Returns:
         RigRefinement. The refined rig is in the input's world frame and scale: after the
         adjustment, the similarity (Umeyama) mapping the refined camera centres onto the
@@ -222,7 +230,12 @@ def refine_rig(
     errors = before.reproj_error_px[chosen]
 
     # 3. rounds of bundle adjustment
-    settings = Settings(rig, intrinsics, robust, threshold_px, max_iter, solver, refined.copy())
+    if center_prior_mm is not None and not (np.isfinite(center_prior_mm) and center_prior_mm > 0):
+        raise ValueError(f"refine_rig: center_prior_mm must be > 0, got {center_prior_mm}")
+    if center_prior_mm is not None and solver != "lm":
+        raise ValueError("refine_rig: center_prior_mm needs solver='lm'")
+    settings = Settings(rig, intrinsics, robust, threshold_px, max_iter, solver, refined.copy(),
+                        center_prior_mm)
     current = rig
     iterations = 0
     kept = kept_observations(observed, errors, gate(errors[observed], threshold_px))
@@ -254,7 +267,7 @@ def refine_rig(
         )
 
     # 4. gauge: back to the input's frame and scale
-    sim = fit_similarity(
+    sim = fit_similarity_robust(
         current.centers_world[refined],
         rig.centers_world[refined],
         current.R[refined],

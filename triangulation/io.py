@@ -61,6 +61,7 @@ __all__ = [
     "load_rigs",
     "save_rig",
     "save_rigs",
+    "dumps_rigs",
 ]
 
 log = logging.getLogger(__name__)
@@ -322,6 +323,11 @@ def save_rigs(
     """Write several captures' rigs to one ``cameras.toml`` (``[[capture]]`` tables, in
     mapping order; atomic; exact float round trip). Capture ids must be non-empty strings.
     """
+    _atomic_write_text(Path(path), dumps_rigs(rigs))
+
+
+def dumps_rigs(rigs: Mapping[str, CameraRig | Iterable[Camera]]) -> str:
+    """The text :func:`save_rigs` writes (for a caller that commits the file itself)."""
     if not isinstance(rigs, Mapping) or not rigs:
         raise ValueError("rigs must be a non-empty mapping capture id -> CameraRig")
     checked: dict[str, CameraRig] = {}
@@ -329,4 +335,4 @@ def save_rigs(
         if not isinstance(cap_id, str) or not cap_id:
             raise ValueError(f"capture ids must be non-empty strings, got {cap_id!r}")
         checked[cap_id] = _as_rig(rig, f"rigs[{cap_id!r}]")
-    _atomic_write_text(Path(path), native.dumps(checked))
+    return native.dumps(checked)

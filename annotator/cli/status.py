@@ -29,6 +29,9 @@ def _project_info(path: str) -> dict:
             "schema_version": store.schema_version,
             "captures": store.captures,
             **dataclasses.asdict(store.status()),
+            # cameras.toml holds the active version (annotator refine-calibration)
+            "calibration": {"active": store.active_calibration,
+                            "versions": len(store.calibration_versions())},
             # processes of 'annotator machine-label' at work on this project
             "machine_labelling": [r.describe() for r in running],
         }

@@ -16,7 +16,7 @@ from annotator.session.history import Snapshot
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 from triangulation import CameraRig, project, triangulate
 
-__all__ = ["InstantWork", "LOCK_WEIGHT", "HUMAN_SOURCES"]
+__all__ = ["InstantWork", "LOCK_WEIGHT", "HUMAN_SOURCES", "triangulate_clicks"]
 
 #: DLT weight of a locked view (others weigh 1): the point passes (almost) through its ray.
 LOCK_WEIGHT = 1e3
@@ -83,11 +83,8 @@ class InstantWork:
         return int(np.isfinite(self.usable_clicks(j)[:, 0]).sum())
 
     def triangulate_joint(self, j: int) -> np.ndarray:
-        """(3,) world mm: weighted DLT of joint ``j``'s clicks (locked views weigh LOCK_WEIGHT)."""
-        uv = self.usable_clicks(j)
-        w = np.where((self.states[:, j] & VIEW_LOCKED) != 0, LOCK_WEIGHT, 1.0)
-        tri = triangulate(uv[None], self.rig, w[None], reproj_error=False)
-        return tri.points_world_mm[0]
+        """(3,) world mm: weighted DLT of joint ``j``'s clicks (:func:`triangulate_clicks`)."""
+        return triangulate_clicks(self.clicks[:, j:j + 1], self.states[:, j:j + 1], self.rig)[0]
 
     def click_errors(self, j: int) -> np.ndarray:
         """(Cr,) px distance between each usable click and the joint's reprojection (NaN)."""
@@ -109,3 +106,22 @@ class InstantWork:
     def estimate(self) -> np.ndarray:
         """(J, 3) best 3D estimate here: labels, else proposals."""
         return np.where(np.isfinite(self.points), self.points, self.proposals)
+
+
+def triangulate_clicks(clicks: np.ndarray, states: np.ndarray, rig: CameraRig) -> np.ndarray:
+    """(J, 3) world mm of the clicks (Cr, J, 2) of joints on ``rig``'s camera axis: the
+    weighted DLT of each joint's usable clicks (views marked occluded in ``states`` (Cr, J)
+    are left out, locked ones weigh ``LOCK_WEIGHT``); NaN for a joint with fewer than two.
+
+    The one rule by which human clicks become 3D: the app's edits and the re-triangulation
+    after a calibration refinement use it alike.
+    """
+    uv = np.array(clicks, dtype=np.float64)
+    uv[(states & VIEW_OCCLUDED) != 0] = np.nan
+    w = np.where((states & VIEW_LOCKED) != 0, LOCK_WEIGHT, 1.0)
+    out = np.full((uv.shape[1], 3), np.nan)
+    ok = np.isfinite(uv[..., 0]).sum(axis=0) >= 2
+    if ok.any():
+        tri = triangulate(uv[:, ok].transpose(1, 0, 2), rig, w[:, ok].T, reproj_error=False)
+        out[ok] = tri.points_world_mm
+    return out

@@ -15,6 +15,9 @@ is imported.
       labels.h5        human and merged machine labels
       ground_truth.h5  synthetic captures only: the exact truth
       propagated.h5    human 3D joints projected into every camera (derived, recomputable)
+      calibrations.json, calibrations/v0001.toml ...
+                       earlier calibrations (annotator refine-calibration); cameras.toml is
+                       the active one
       machine/         labelling shards, then detections.h5 (annotator merge)
       models/<kind>/   training runs: labeler, internet, rootnet
       exports/         InterHand2.6M and COCO exports
@@ -35,6 +38,8 @@ __all__ = [
     "LOCK_NAME",
     "MACHINE_DIR",
     "MODELS_DIR",
+    "CALIBRATIONS_DIR",
+    "CALIBRATIONS_NAME",
     "EXPORTS_DIR",
     "MODEL_KINDS",
     "is_project",
@@ -54,6 +59,10 @@ PROPAGATED_NAME = "propagated.h5"
 LOCK_NAME = ".lock"
 MACHINE_DIR = "machine"
 MODELS_DIR = "models"
+#: Every calibration the project has had (``v0001.toml`` ...); cameras.toml is the active one.
+CALIBRATIONS_DIR = "calibrations"
+#: The calibration versions: which file each is, when and why it was made, which is active.
+CALIBRATIONS_NAME = "calibrations.json"
 EXPORTS_DIR = "exports"
 #: The networks whose training runs a project keeps, each under ``models/<kind>/``.
 MODEL_KINDS = ("labeler", "internet", "rootnet")

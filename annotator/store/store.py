@@ -40,6 +40,7 @@ from annotator.store.frames import FramesIndex
 from annotator.store.ground_truth import GroundTruthStore
 from annotator.store.labels import LabelStore
 from annotator.store.layout import (
+    CALIBRATIONS_NAME,
     CAMERAS_NAME,
     FRAMES_NAME,
     GROUND_TRUTH_NAME,
@@ -57,6 +58,7 @@ from annotator.store.project_file import (
 from annotator.store.records import (
     ProjectStatus,
 )
+from annotator.store.store_calibration import CalibrationMixin
 from annotator.store.store_cameras import CamerasMixin
 from annotator.store.store_derived import DerivedDataMixin
 from annotator.store.store_instants import InstantsMixin
@@ -84,7 +86,9 @@ def _as_rigs(rigs: Mapping[str, CameraRig] | CameraRig) -> dict[str, CameraRig]:
     return out
 
 
-class ProjectStore(CamerasMixin, InstantsMixin, SavingMixin, LabelsMixin, DerivedDataMixin):
+class ProjectStore(
+    CamerasMixin, InstantsMixin, SavingMixin, LabelsMixin, DerivedDataMixin, CalibrationMixin
+):
     """A project folder opened for reading (``mode="r"``) or writing (``"w"``, locked)."""
 
     def __init__(
@@ -168,6 +172,7 @@ class ProjectStore(CamerasMixin, InstantsMixin, SavingMixin, LabelsMixin, Derive
                 LABELS_NAME,
                 GROUND_TRUTH_NAME,
                 PROPAGATED_NAME,
+                CALIBRATIONS_NAME,
             ):
                 with contextlib.suppress(FileNotFoundError):
                     (path / stale).unlink()
@@ -220,6 +225,7 @@ class ProjectStore(CamerasMixin, InstantsMixin, SavingMixin, LabelsMixin, Derive
                     PROPAGATED_NAME,
                     PROJECT_NAME,
                     CAMERAS_NAME,
+                    CALIBRATIONS_NAME,
                     COMMIT_NAME,
                 ):
                     remove_stale_temps(path, name)

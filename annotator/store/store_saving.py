@@ -1,6 +1,6 @@
 """Saving and discarding the pending edits of :class:`~annotator.store.ProjectStore`:
-one journaled commit of ``frames.h5``, ``labels.h5`` and ``project.toml``
-(:func:`.atomic.commit_files`).
+one journaled commit of ``frames.h5``, ``labels.h5``, ``project.toml`` and, after
+``set_calibration``, ``cameras.toml`` and ``calibrations.json`` (:func:`.atomic.commit_files`).
 
 A mixin, kept apart from ``store.py`` to keep each module readable; it relies on the
 store's ``path``, ``_pf``, ``_frames``, ``_labels``, ``_gt``, ``_lock``, ``metadata``,
@@ -52,6 +52,8 @@ class SavingMixin:
             if pf is not None:
                 target = self.path / PROJECT_NAME
                 staged.append((stage_bytes(target, data), target))
+            calibration, _ = self._stage_calibration()
+            staged.extend(calibration)
             commit_files(self.path, staged)
         except BaseException:
             if pending_commit(self.path):
@@ -65,6 +67,7 @@ class SavingMixin:
             self._labels.committed(merged)
         if pf is not None:
             self._pf = pf
+        self._calibration_committed()
 
     def _unstage(self, staged: list[tuple[Path, Path]]) -> None:
         """Undo a save that failed before its commit: drop temporaries, keep edits."""
@@ -98,6 +101,7 @@ class SavingMixin:
         self._need_write()
         self._frames.discard()
         self._labels.discard()
+        self._discard_calibration()
         self._lookup = None
         self.metadata = dict(self._pf.metadata)
         self.settings = dict(self._pf.settings)
@@ -110,4 +114,5 @@ class SavingMixin:
             or self._labels.dirty
             or self.metadata != self._pf.metadata
             or self.settings != self._pf.settings
+            or self._calibration_dirty
         )

@@ -1,0 +1,149 @@
+"""Calibration versions in the store and ``annotator refine-calibration`` on a synthetic
+studio whose cameras were bumped after the capture (real store, real command)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotator.cli.main import main
+from annotator.session.simulate import simulate_annotator
+from annotator.store import ProjectFormatError, ProjectStore
+from tests._support.rigs import perturb_rig
+from tests._support.synth_project import copy_project, synth_project
+
+#: 24 cameras, 16 instants of one subject: enough clicks per camera to refine in seconds.
+STUDIO = {"cameras": 24, "instants": 16, "subjects": 1, "seed": 5, "width": 256,
+          "height": 168}
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory) -> Path:
+    return synth_project(tmp_path_factory.mktemp("refine"), **STUDIO)
+
+
+def _bumped(master: Path, dst: Path, label: bool = True) -> Path:
+    """A copy whose cameras.toml is the truth turned 0.3° and moved 3 mm per camera, with
+    simulated clicks (4 views, 0.5 px) on half the instants, triangulated with it."""
+    proj = copy_project(master, dst)
+    with ProjectStore.open(proj, "w") as store:
+        truth = store.rigs
+        bumped = {c: perturb_rig(r, 0.3, 3.0, seed=1) for c, r in truth.items()}
+        store.set_calibration(bumped, "bumped")
+        store.save()
+        if label:
+            simulate_annotator(store, fraction=0.5, views=4, noise_px=0.5, seed=0)
+            store.save()
+    return proj
+
+
+def _human_error_mm(proj: Path) -> float:
+    with ProjectStore.open(proj) as store:
+        errs = []
+        for i in store.labelled_instants("human").tolist():
+            lab, gt = store.labels(i), store.ground_truth(i)
+            ok = lab.joint_source == "human"
+            errs.append(np.linalg.norm(lab.joints_world_mm[ok] - gt.joints_world_mm[ok], axis=1))
+        return float(np.median(np.concatenate(errs)))
+
+
+def _files(proj: Path) -> dict[str, bytes]:
+    return {p.relative_to(proj).as_posix(): p.read_bytes()
+            for p in sorted(proj.rglob("*")) if p.is_file() and "images" not in p.parts}
+
+
+def test_versions_are_kept_restorable_and_saved_with_the_labels(master, tmp_path):
+    proj = copy_project(master, tmp_path / "p")
+    with ProjectStore.open(proj, "w") as store:
+        assert [v.version for v in store.calibration_versions()] == [1]
+        assert store.active_calibration == 1
+        truth = store.rigs
+        bumped = {c: perturb_rig(r, 0.3, 3.0, seed=2) for c, r in truth.items()}
+        assert store.set_calibration(bumped, "bumped") == 2
+        assert store.dirty and store.rigs == bumped  # pending, already what readers get
+        store.discard_changes()
+        assert store.rigs == truth and not store.dirty
+        store.set_calibration(bumped, "bumped")
+    with ProjectStore.open(proj) as store:  # the context manager saved it
+        assert store.rigs == bumped and store.active_calibration == 2
+        versions = store.calibration_versions()
+        assert [(v.version, v.note, v.active) for v in versions] == [
+            (1, "the calibration the project was created with", False), (2, "bumped", True)]
+        assert store.calibration_rigs(1) == truth and store.calibration_rigs(2) == bumped
+        with pytest.raises(ProjectFormatError, match="no calibration version 7"):
+            store.calibration_rigs(7)
+    with ProjectStore.open(proj, "w") as store:
+        other = dict(truth)
+        cap = next(iter(other))
+        with pytest.raises(ProjectFormatError, match="must keep its cameras"):
+            store.set_calibration({cap: type(other[cap])(list(other[cap])[:-1])}, "fewer")
+        with pytest.raises(ProjectFormatError, match="rigs must be given for the captures"):
+            store.set_calibration({}, "none")
+    with ProjectStore.open(proj) as store, pytest.raises(Exception, match="read"):
+        store.set_calibration(truth, "read-only")
+
+
+def test_refine_calibration_recovers_the_bumped_cameras(master, tmp_path, capsys):
+    exact = copy_project(master, tmp_path / "exact")
+    with ProjectStore.open(exact, "w") as store:
+        simulate_annotator(store, fraction=0.5, views=4, noise_px=0.5, seed=0)
+    exact_mm = _human_error_mm(exact)
+    proj = _bumped(master, tmp_path / "bumped")
+    bumped_mm = _human_error_mm(proj)
+    assert bumped_mm > 2.5 * exact_mm  # the bump shows in the labels
+
+    before = _files(proj)
+    assert main(["refine-calibration", str(proj), "--dry-run", "--json",
+                 str(tmp_path / "dry.json")]) == 0
+    assert _files(proj) == before  # a dry run writes nothing in the project
+    dry = json.loads((tmp_path / "dry.json").read_text())
+    rows = dry["refinement"]["cameras"]
+    assert len(rows) == STUDIO["cameras"] and "written" not in dry
+    seen = [r for r in rows if not r["unchanged"]]
+    assert len(seen) >= STUDIO["cameras"] - 4
+    after = np.median([r["reprojection_after_px"] for r in seen])
+    assert after < 0.5 * np.median([r["reprojection_before_px"] for r in seen])
+
+    assert main(["refine-calibration", str(proj), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "calibration version 3 is active (version 2 kept" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["written"]["joints"] > 0
+    refined_mm = _human_error_mm(proj)
+    print("human 3D error mm: exact", exact_mm, "bumped", bumped_mm, "refined", refined_mm)
+    assert refined_mm < 1.5 * exact_mm, (exact_mm, bumped_mm, refined_mm)
+    with ProjectStore.open(proj) as store:
+        truth = store.calibration_rigs(1)
+        for cap, rig in store.rigs.items():  # the cameras came back towards the truth
+            moved = np.linalg.norm(rig.centers_world - truth[cap].centers_world, axis=1)
+            assert np.median(moved) < 1.5
+        # provenance kept: the simulated annotator's name is still on every joint
+        lab = store.labels(int(store.labelled_instants("human")[0]))
+        assert set(lab.annotator[lab.joint_source == "human"]) == {"simulated"}
+    # status names the active version; restore brings the bumped one back (as version 4)
+    assert main(["status", str(proj), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["calibration"] == {"active": 3, "versions": 3}
+    assert main(["refine-calibration", str(proj), "--restore", "2"]) == 0
+    assert abs(_human_error_mm(proj) - bumped_mm) < 1e-6
+    assert main(["refine-calibration", str(proj), "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "* " in listing and "restore of version 2" in listing
+
+
+def test_a_project_without_clicks_is_a_one_line_error_and_changes_nothing(master, tmp_path,
+                                                                           capsys):
+    proj = copy_project(master, tmp_path / "p")
+    before = _files(proj)
+    assert main(["refine-calibration", str(proj)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("annotator refine-calibration: error:") and "\n" not in err
+    assert "no joint clicked in two views" in err
+    assert _files(proj) == before
+    assert main(["refine-calibration", str(proj), "--restore", "5"]) == 2
+    assert "no calibration version 5" in capsys.readouterr().err
+    assert main(["refine-calibration", str(proj), "--from", "human+machine",
+                 "--dry-run"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
