@@ -434,3 +434,44 @@ def test_a_camera_seeing_only_outliers_is_left_unchanged(scene):
     assert res.inliers[4].mean() < 0.01
     others = [n for n in rig.names if n != rig.names[4]]
     assert np.median(_centre_error_mm(res.rig.subset(others), rig.subset(others))) < 1.0
+
+
+def test_centre_prior_gradient_matches_its_cost():
+    rig = dome_rig(4, seed=7)
+    X = cube_points(10, seed=8)
+    uv = project(X, rig)
+    pt, cam = np.nonzero(np.isfinite(uv[..., 0]))
+    centres = rig.centers_world + np.random.default_rng(1).normal(0, 3.0, (4, 3))
+    model = Model(rig, "fixed", default_free_mask(rig, "fixed"), cam, pt, uv[pt, cam], X,
+                  None, (centres, np.full(4, 0.25)))
+    x = model.x0 + np.random.default_rng(2).normal(0, 1e-3, model.x0.size)
+    cost, grad, hess = model.prior_terms(x)
+    assert cost > 0 and hess.shape == (4, 6, 6)
+    numeric = np.empty(24)
+    for i in range(24):  # the camera parameters come first in x
+        up, down = x.copy(), x.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        numeric[i] = (model.prior_terms(up)[0] - model.prior_terms(down)[0]) / 2e-6
+    np.testing.assert_allclose(grad.ravel(), numeric, rtol=1e-3, atol=1e-6)
+
+
+def test_centre_prior_holds_the_centres_that_sparse_points_leave_free(scene):
+    rig, X, uv, bad, _ = scene
+    sparse = uv.copy()
+    rng = np.random.default_rng(4)
+    for n in range(sparse.shape[0]):  # four views per point, a hundred points
+        seen = np.flatnonzero(np.isfinite(sparse[n, :, 0]))
+        drop = rng.permutation(seen)[4:]
+        sparse[n, drop] = np.nan
+    sparse = sparse[:100].transpose(1, 0, 2)
+    free = refine_rig(bad, sparse)
+    held = refine_rig(bad, sparse, center_prior_mm=0.01)
+    moved = np.linalg.norm(held.rig.centers_world - bad.centers_world, axis=1)
+    assert np.median(moved) < 0.05  # a stiff prior keeps every centre where it was
+    assert np.nanmedian(held.reprojection_after_px) < np.nanmedian(held.reprojection_before_px)
+    assert np.median(np.linalg.norm(free.rig.centers_world - bad.centers_world, axis=1)) > 0.05
+    with pytest.raises(ValueError, match="center_prior_mm needs solver='lm'"):
+        refine_rig(bad, sparse, center_prior_mm=5.0, solver="scipy")
+    with pytest.raises(ValueError, match="center_prior_mm must be > 0"):
+        refine_rig(bad, sparse, center_prior_mm=-1.0)
