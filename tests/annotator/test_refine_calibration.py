@@ -154,3 +154,38 @@ def test_a_project_without_clicks_is_a_one_line_error_and_changes_nothing(master
     assert main(["refine-calibration", str(proj), "--from", "human+machine",
                  "--dry-run"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_machine_detections_that_passed_qc_observe_the_cameras_too(master, tmp_path, capsys):
+    from annotator import skeleton
+    from annotator.machine_labels.merge import merge_machine_labels
+    from annotator.store.machine_shards import ShardWriter, write_manifest
+    from tests.machine_labeler.labeling_support import records_from_truth
+
+    proj = _bumped(master, tmp_path / "p")
+    with ProjectStore.open(proj, "w") as store:
+        machine = np.setdiff1d(np.arange(store.num_instants), store.labelled_instants("human"))
+        quality = np.zeros((machine.size, skeleton.NUM_JOINTS), np.uint8)
+        quality[:, ::2] = 1  # half the joints failed a check: their detections are left out
+        write_manifest(store.machine_dir, machine, {})
+        w = ShardWriter(store.machine_dir, 0, 1, store.camera_names, skeleton.NUM_JOINTS)
+        w.add(records_from_truth(store, machine, px_noise=0.5, quality=quality))
+        w.close()
+        merge_machine_labels(store)
+    args = ["refine-calibration", str(proj), "--dry-run", "--json"]
+    assert main([*args, str(tmp_path / "h.json"), "--from", "human"]) == 0
+    assert main([*args, str(tmp_path / "hm.json"), "--from", "human+machine"]) == 0
+    capsys.readouterr()
+    human = json.loads((tmp_path / "h.json").read_text())["refinement"]
+    both = json.loads((tmp_path / "hm.json").read_text())["refinement"]
+    n_human = sum(human["points"].values())
+    n_both = sum(both["points"].values())
+    with ProjectStore.open(proj) as store:
+        seen = 0
+        for k, i in enumerate(machine.tolist()):
+            gt = store.ground_truth(i)
+            ok = (np.isfinite(gt.uv_px).all(-1).sum(0) >= 2) & (quality[k] == 0)
+            seen += int(ok.sum())
+    assert n_both == n_human + seen  # every QC-passed joint seen twice, none that failed
+    obs = {r["camera"]: r["observations"] for r in both["cameras"]}
+    assert sum(obs.values()) > sum(r["observations"] for r in human["cameras"])
