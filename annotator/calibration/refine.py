@@ -35,7 +35,7 @@ LABEL_SOURCES = ("human", "human+machine")
 #: Labels are a few clicked views per joint of a hand-sized volume: they fix each camera's
 #: view of it but hardly its distance, so the centres are held near the input's
 #: (``refine_rig(center_prior_mm=...)``; bench/refine_calibration.py measures the choice).
-CENTER_PRIOR_MM = 10.0
+CENTER_PRIOR_MM = 3.0
 
 Progress = Callable[[int, int], None]
 

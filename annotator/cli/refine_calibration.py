@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="robust loss of the pixel error (huber)")
     p.add_argument("--threshold-px", type=_positive, default=2.0,
                    help="scale of the robust loss and the inlier threshold, px (2)")
-    p.add_argument("--center-prior-mm", type=float, default=10.0, metavar="MM",
+    p.add_argument("--center-prior-mm", type=float, default=3.0, metavar="MM",
                    help="hold each camera centre near its calibrated place: moving it this "
-                   "far costs as much as one click 1 px off (10; 0: no prior)")
+                   "far costs as much as one click 1 px off (3: a bumped camera; 0: no prior)")
     p.add_argument("--dry-run", action="store_true",
                    help="report what the refinement would do; write nothing")
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON")
