@@ -202,8 +202,7 @@ class Model:
         """The priors' cost, gradient (C, P) and Hessian (C, P, P): the intrinsics prior
         ``½ Σ w (θ - θ0)²`` (diagonal) plus the centre prior ``½ Σ w_c |c - c0|²`` of each
         camera centre ``c = -Rᵀ t`` (Gauss-Newton Hessian; ``dc/dt = -Rᵀ``,
-        ``dc/dw = -Rᵀ [t]x J_l(w)`` with ``J_l ≈ I + ½ [w]x``, the update being a few
-        milliradians)."""
+        ``dc/dw = -Rᵀ [t]x J_l(w)``, the left Jacobian the residuals use too)."""
         C, P = self.C, self.P
         grad = np.zeros((C, P))
         hess = np.zeros((C, P, P))
@@ -224,8 +223,7 @@ class Model:
             cost += 0.5 * float(np.sum(cw * np.einsum("ci,ci->c", r, r)))
             J = np.zeros((C, 3, 6))
             J[:, :, 3:6] = -R.transpose(0, 2, 1)
-            jl = np.eye(3) + 0.5 * _skew(wv)
-            J[:, :, 0:3] = -R.transpose(0, 2, 1) @ _skew(t) @ jl
+            J[:, :, 0:3] = -R.transpose(0, 2, 1) @ _skew(t) @ _left_jacobian(wv)
             grad[:, :6] += cw[:, None] * np.einsum("cij,ci->cj", J, r)
             hess[:, :6, :6] += cw[:, None, None] * np.einsum("cij,cik->cjk", J, J)
         return cost, grad, hess
@@ -364,12 +362,3 @@ def intrinsics_prior(input_rig: CameraRig, rig: CameraRig, intrinsics: str, prio
     )  # fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6, s1, s2, s3, s4
     weight[:, 6:] = (scale / prior_px) ** 2
     return center, weight
-
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    """(C, 3) vectors -> (C, 3, 3) cross-product matrices ``[v]x``."""
-    S = np.zeros(v.shape[:-1] + (3, 3))
-    S[..., 0, 1], S[..., 0, 2] = -v[..., 2], v[..., 1]
-    S[..., 1, 0], S[..., 1, 2] = v[..., 2], -v[..., 0]
-    S[..., 2, 0], S[..., 2, 1] = -v[..., 1], v[..., 0]
-    return S
