@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from annotator.machine_labels.evaluation import label_errors_mm  # noqa: E402
 from annotator.store import ProjectStore  # noqa: E402
 from tests._support.rigs import perturb_rig  # noqa: E402
 
@@ -38,13 +39,8 @@ def _cli(*argv: str) -> None:
 
 def _human_error(project: Path) -> tuple[float, float]:
     with ProjectStore.open(project) as store:
-        errs = []
-        for i in store.labelled_instants("human").tolist():
-            lab, gt = store.labels(i), store.ground_truth(i)
-            ok = lab.joint_source == "human"
-            errs.append(np.linalg.norm(lab.joints_world_mm[ok] - gt.joints_world_mm[ok], axis=1))
-        e = np.concatenate(errs)
-        return float(np.median(e)), float(np.mean(e))
+        e = label_errors_mm(store, "human")
+        return float(np.nanmedian(e)), float(np.nanmean(e))
 
 
 def _centre_error(project: Path, truth: dict) -> float:

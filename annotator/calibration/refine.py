@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from annotator import skeleton
-from annotator.session.instant import triangulate_clicks
+from annotator.session.instant import triangulate_clicks, usable_clicks
 from triangulation import CameraRig, refine_rig
 
 __all__ = [
@@ -65,17 +65,13 @@ class CalibrationRefinement:
 def _human_points(store, capture: str) -> list[np.ndarray]:
     """(C', 2) click arrays, one per (instant, joint) of ``capture`` clicked in >= 2 usable
     views, on the capture rig's camera axis."""
-    from annotator.store.store_labels import VIEW_OCCLUDED
-
     cols = store.camera_positions(capture)
     caps = store.instants().capture
     out = []
     for i in store.labelled_instants("human").tolist():
         if str(caps[i]) != capture:
             continue
-        clicks = store.labels(i).clicks_uv_px[cols]  # (C', J, 2)
-        states = store.view_states(i)[cols]
-        uv = np.where(((states & VIEW_OCCLUDED) != 0)[..., None], np.nan, clicks)
+        uv = usable_clicks(store.labels(i).clicks_uv_px[cols], store.view_states(i)[cols])
         usable = np.isfinite(uv[..., 0]).sum(axis=0) >= 2
         out.extend(uv[:, j] for j in np.nonzero(usable)[0])
     return out

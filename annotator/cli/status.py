@@ -30,11 +30,16 @@ def _project_info(path: str) -> dict:
             "captures": store.captures,
             **dataclasses.asdict(store.status()),
             # cameras.toml holds the active version (annotator refine-calibration)
-            "calibration": {"active": store.active_calibration,
-                            "versions": len(store.calibration_versions())},
+            "calibration": _calibration(store),
             # processes of 'annotator machine-label' at work on this project
             "machine_labelling": [r.describe() for r in running],
         }
+
+
+def _calibration(store) -> dict:
+    versions = store.calibration_versions()
+    active = next(v.version for v in versions if v.active)
+    return {"active": active, "versions": len(versions)}
 
 
 def _toolkit_info() -> dict:

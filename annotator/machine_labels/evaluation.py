@@ -47,7 +47,7 @@ from annotator.machine_labels.merge import read_detections
 from triangulation import in_front, triangulate, triangulate_ransac
 
 __all__ = ["ErrorStats", "ViewsPoint", "evaluate_project", "error_stats", "views_curve",
-           "mean_pose_baseline", "NoGroundTruthError"]
+           "mean_pose_baseline", "label_errors_mm", "NoGroundTruthError"]
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -111,6 +111,19 @@ def _labels(store, instants: np.ndarray, source: str) -> np.ndarray:
         mine = lab.joint_source == source
         out[k, mine] = lab.joints_world_mm[mine]
     return out
+
+
+def label_errors_mm(store, source: str = "human") -> np.ndarray:
+    """(F, J) 3D error of the ``source`` joints of the instants that have any, against the
+    ground truth (NaN where there is no such joint or no truth)."""
+    return _labels_and_errors(store, store.labelled_instants(source), source)[1]
+
+
+def _labels_and_errors(store, instants: np.ndarray, source: str):
+    """(F, J, 3) ``source`` joints of ``instants`` and their (F, J) error against the truth."""
+    pred = _labels(store, instants, source)
+    truth, _ = _truth(store, instants)
+    return pred, np.linalg.norm(pred - truth, axis=-1)
 
 
 def mean_pose_baseline(human_joints: np.ndarray, true_joints: np.ndarray) -> np.ndarray:
@@ -319,9 +332,8 @@ def evaluate_project(
     report["machine"] = machine
     report["qc"] = qc_split(m_err, flagged)
 
-    h_truth, _ = _truth(store, human_i)
-    h_pred = _labels(store, human_i, "human")
-    human = asdict(error_stats(np.linalg.norm(h_pred - h_truth, axis=-1)))
+    h_pred, h_err = _labels_and_errors(store, human_i, "human")
+    human = asdict(error_stats(h_err))
     human["instants"] = int(human_i.size)
     report["human"] = human
 

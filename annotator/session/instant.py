@@ -16,7 +16,7 @@ from annotator.session.history import Snapshot
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 from triangulation import CameraRig, project, triangulate
 
-__all__ = ["InstantWork", "LOCK_WEIGHT", "HUMAN_SOURCES", "triangulate_clicks"]
+__all__ = ["InstantWork", "LOCK_WEIGHT", "HUMAN_SOURCES", "usable_clicks", "triangulate_clicks"]
 
 #: DLT weight of a locked view (others weigh 1): the point passes (almost) through its ray.
 LOCK_WEIGHT = 1e3
@@ -75,9 +75,7 @@ class InstantWork:
 
     def usable_clicks(self, j: int) -> np.ndarray:
         """(Cr, 2) clicks of joint ``j``, NaN where none or the view is marked occluded."""
-        uv = self.clicks[:, j].copy()
-        uv[(self.states[:, j] & VIEW_OCCLUDED) != 0] = np.nan
-        return uv
+        return usable_clicks(self.clicks[:, j], self.states[:, j])
 
     def n_views(self, j: int) -> int:
         return int(np.isfinite(self.usable_clicks(j)[:, 0]).sum())
@@ -108,6 +106,14 @@ class InstantWork:
         return np.where(np.isfinite(self.points), self.points, self.proposals)
 
 
+def usable_clicks(clicks: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """A copy of the clicks (..., 2) with NaN where the view is marked occluded in ``states``
+    (...): an occluded view's click never makes a 3D point."""
+    uv = np.array(clicks, dtype=np.float64)
+    uv[(np.asarray(states) & VIEW_OCCLUDED) != 0] = np.nan
+    return uv
+
+
 def triangulate_clicks(clicks: np.ndarray, states: np.ndarray, rig: CameraRig) -> np.ndarray:
     """(J, 3) world mm of the clicks (Cr, J, 2) of joints on ``rig``'s camera axis: the
     weighted DLT of each joint's usable clicks (views marked occluded in ``states`` (Cr, J)
@@ -116,8 +122,7 @@ def triangulate_clicks(clicks: np.ndarray, states: np.ndarray, rig: CameraRig) -
     The one rule by which human clicks become 3D: the app's edits and the re-triangulation
     after a calibration refinement use it alike.
     """
-    uv = np.array(clicks, dtype=np.float64)
-    uv[(states & VIEW_OCCLUDED) != 0] = np.nan
+    uv = usable_clicks(clicks, states)
     w = np.where((states & VIEW_LOCKED) != 0, LOCK_WEIGHT, 1.0)
     out = np.full((uv.shape[1], 3), np.nan)
     ok = np.isfinite(uv[..., 0]).sum(axis=0) >= 2

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from annotator.cli.main import main
+from annotator.machine_labels.evaluation import label_errors_mm
 from annotator.session.simulate import simulate_annotator
 from annotator.store import ProjectFormatError, ProjectStore
 from tests._support.rigs import perturb_rig
@@ -42,12 +43,7 @@ def _bumped(master: Path, dst: Path, label: bool = True) -> Path:
 
 def _human_error_mm(proj: Path) -> float:
     with ProjectStore.open(proj) as store:
-        errs = []
-        for i in store.labelled_instants("human").tolist():
-            lab, gt = store.labels(i), store.ground_truth(i)
-            ok = lab.joint_source == "human"
-            errs.append(np.linalg.norm(lab.joints_world_mm[ok] - gt.joints_world_mm[ok], axis=1))
-        return float(np.median(np.concatenate(errs)))
+        return float(np.nanmedian(label_errors_mm(store, "human")))
 
 
 def _files(proj: Path) -> dict[str, bytes]:
