@@ -24,6 +24,7 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected WxH of at least 320x240, got {text!r}")
     return int(m.group(1)), int(m.group(2))
 
+
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 40
 

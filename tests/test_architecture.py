@@ -63,10 +63,6 @@ def _imports(module: str, tree: ast.AST) -> set[str]:
     return found
 
 
-def _package_of(module: str) -> str:
-    return module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
-
-
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}

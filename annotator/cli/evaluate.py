@@ -17,6 +17,7 @@ def _views(text: str) -> list[int]:
         raise argparse.ArgumentTypeError("--views is empty")
     return views
 
+
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 110
 

@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         mode = "r" if args.dry_run else "w"
         with ProjectStore.open(args.project, mode=mode) as store:
             before = store.active_calibration
+            if not args.center_prior_mm >= 0 or args.center_prior_mm == float("inf"):
+                raise CliError(f"--center-prior-mm must be a finite number >= 0, got "
+                               f"{args.center_prior_mm}")
             prior = args.center_prior_mm if args.center_prior_mm > 0 else None
             result = refine_calibration(store, source=args.source, intrinsics=args.intrinsics,
                                         robust=robust, threshold_px=args.threshold_px,

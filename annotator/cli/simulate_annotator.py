@@ -29,6 +29,7 @@ def _noise(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be finite and >= 0, got {text}")
     return value
 
+
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 50
 

@@ -29,6 +29,7 @@ STATE_NAME = "state.json"
 _STATE_VERSION = 1
 _EVAL_REPEATS = 2  # random view subsets per count of the views curve: cheap, per round
 
+
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 100
 

@@ -14,6 +14,7 @@ def _names(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. 0,1")
     return names
 
+
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 120
 
