@@ -145,6 +145,8 @@ def test_a_project_without_clicks_is_a_one_line_error_and_changes_nothing(master
     assert err.startswith("annotator refine-calibration: error:") and "\n" not in err
     assert "no joint clicked in two views" in err
     assert _files(proj) == before
+    assert main(["refine-calibration", str(proj), "--center-prior-mm", "-1"]) == 2
+    assert "--center-prior-mm must be a finite number >= 0" in capsys.readouterr().err
     assert main(["refine-calibration", str(proj), "--restore", "5"]) == 2
     assert "no calibration version 5" in capsys.readouterr().err
     assert main(["refine-calibration", str(proj), "--from", "human+machine",
