@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from annotator import skeleton
+from annotator.session.edits import DISAGREE_PREFIX, disagreement
 from annotator.session.instant import triangulate_clicks, usable_clicks
-from triangulation import CameraRig, refine_rig
+from annotator.session.model import ERROR_FLAG_PX
+from triangulation import CameraRig, project, refine_rig
 
 __all__ = [
     "LABEL_SOURCES",
@@ -165,20 +167,37 @@ def _num(x) -> float | None:
 def retriangulate_human(store, progress: Progress | None = None) -> dict[str, float]:
     """Triangulate every human 3D joint again from its stored clicks with the store's
     current cameras (pending edits; the caller saves). Each joint keeps its annotator and
-    time (its provenance); a joint with fewer than two usable clicks keeps its point.
+    time (its provenance); a joint with fewer than two usable clicks keeps its point. The
+    "clicks disagree" review flags are judged again with the new points, by the app's rule
+    (:func:`annotator.session.edits.disagreement`): set where a click now misses, cleared
+    where the clicks now agree.
 
-    Returns ``joints`` (re-triangulated), ``moved_median_mm`` and ``moved_max_mm``.
+    Returns ``joints`` (re-triangulated), ``moved_median_mm``, ``moved_max_mm``,
+    ``disagree_flags_set`` and ``disagree_flags_cleared``.
     """
     instants = store.labelled_instants("human")
     caps = store.instants().capture
     moved: list[np.ndarray] = []
+    flags_set = flags_cleared = 0
     for n, i in enumerate(instants.tolist()):
         lab = store.labels(i)
         capture = str(caps[i])
         cols = store.camera_positions(capture)
-        new = triangulate_clicks(lab.clicks_uv_px[cols], store.view_states(i)[cols],
-                                 store.rig(capture))
+        rig = store.rig(capture)
+        clicks = usable_clicks(lab.clicks_uv_px[cols], store.view_states(i)[cols])
+        new = triangulate_clicks(lab.clicks_uv_px[cols], store.view_states(i)[cols], rig)
         redo = (lab.joint_source == "human") & np.isfinite(new[:, 0])
+        errors = np.linalg.norm(project(new, rig).transpose(1, 0, 2) - clicks, axis=-1)
+        flags = dict(lab.flags)
+        for j in np.nonzero(redo)[0].tolist():
+            reason = disagreement(j, errors[:, j], rig.names, ERROR_FLAG_PX)
+            current = flags.get(j, "")
+            if reason is not None and reason != current:
+                store.set_flag(i, j, reason)
+                flags_set += 1
+            elif reason is None and current.startswith(DISAGREE_PREFIX):
+                store.set_flag(i, j, None)
+                flags_cleared += 1
         groups = {(str(lab.annotator[j]), float(lab.time[j])) for j in np.nonzero(redo)[0]}
         for who, when in sorted(groups):
             sel = redo & (lab.annotator == who) & (lab.time == when)
@@ -192,7 +211,8 @@ def retriangulate_human(store, progress: Progress | None = None) -> dict[str, fl
     dist = np.concatenate(moved) if moved else np.empty(0)
     return {"joints": int(dist.size),
             "moved_median_mm": _num(np.median(dist)) if dist.size else 0.0,
-            "moved_max_mm": _num(dist.max()) if dist.size else 0.0}
+            "moved_max_mm": _num(dist.max()) if dist.size else 0.0,
+            "disagree_flags_set": flags_set, "disagree_flags_cleared": flags_cleared}
 
 
 def apply_refinement(store, refinement: CalibrationRefinement, note: str = "") -> dict:

@@ -103,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
             report = {"restore": done, "versions": _versions(store)}
         print(f"calibration version {done['restored']} is active again as version "
               f"{done['version']}; {done['joints']} human joints re-triangulated "
-              f"(moved median {done['moved_median_mm']} mm, max {done['moved_max_mm']} mm)")
+              f"(moved median {done['moved_median_mm']} mm, max {done['moved_max_mm']} mm); "
+              f"'clicks disagree' flags: {done['disagree_flags_cleared']} cleared, "
+              f"{done['disagree_flags_set']} set")
     else:
         robust = None if args.robust == "none" else args.robust
         mode = "r" if args.dry_run else "w"
@@ -130,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"calibration version {w['version']} is active (version {before} kept; "
                   f"'--restore {before}' brings it back); {w['joints']} human joints "
                   f"re-triangulated (moved median {w['moved_median_mm']} mm, max "
-                  f"{w['moved_max_mm']} mm)")
+                  f"{w['moved_max_mm']} mm); 'clicks disagree' flags: "
+                  f"{w['disagree_flags_cleared']} cleared, {w['disagree_flags_set']} set")
     if args.json:
         atomic_write_bytes(Path(args.json), (json.dumps(report, indent=1) + "\n").encode())
     return 0

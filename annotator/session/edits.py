@@ -19,11 +19,25 @@ from annotator.session.history import Change, diff
 from annotator.session.instant import InstantWork
 from annotator.store.store_labels import VIEW_LOCKED, VIEW_OCCLUDED
 
-__all__ = ["SessionEdits", "DISAGREE_PREFIX"]
+__all__ = ["SessionEdits", "DISAGREE_PREFIX", "disagreement"]
 
 J = skeleton.NUM_JOINTS
 #: Start of the review-flag reason the session sets while a joint's clicks disagree.
 DISAGREE_PREFIX = "clicks disagree:"
+
+
+def disagreement(joint: int, errors_px: np.ndarray, cameras, limit_px: float) -> str | None:
+    """The review-flag reason for joint ``joint`` whose usable clicks lie ``errors_px`` (Cr,)
+    from its reprojection in ``cameras``: a reason starting :data:`DISAGREE_PREFIX` when
+    one of two or more clicks misses by more than ``limit_px``, else None (they agree)."""
+    errors_px = np.asarray(errors_px, dtype=np.float64)
+    if np.isfinite(errors_px).sum() < 2:
+        return None
+    worst = int(np.nanargmax(errors_px))
+    if not errors_px[worst] > limit_px:
+        return None
+    return (f"{DISAGREE_PREFIX} {skeleton.JOINT_NAMES[joint]}'s 3D point misses its clicks by "
+            f"up to {errors_px[worst]:.1f} px (camera {cameras[worst]}; limit {limit_px:g} px)")
 
 
 class SessionEdits:
@@ -128,15 +142,10 @@ class SessionEdits:
     def _check_agreement(self, w: InstantWork, j: int) -> None:
         """Flag joint ``j`` for review while a click of it lies more than ``error_flag_px``
         from its reprojection (the clicks disagree); clear that flag once they agree."""
-        err = w.click_errors(j)
-        worst = int(np.nanargmax(err)) if np.isfinite(err).sum() >= 2 else -1
-        current = str(w.reasons[j + 1])
-        if worst >= 0 and err[worst] > self.error_flag_px:
-            w.reasons[j + 1] = (
-                f"{DISAGREE_PREFIX} {skeleton.JOINT_NAMES[j]}'s 3D point misses its clicks by "
-                f"up to {err[worst]:.1f} px (camera {w.cameras[worst]}; limit "
-                f"{self.error_flag_px:g} px)")
-        elif current.startswith(DISAGREE_PREFIX):
+        reason = disagreement(j, w.click_errors(j), w.cameras, self.error_flag_px)
+        if reason is not None:
+            w.reasons[j + 1] = reason
+        elif str(w.reasons[j + 1]).startswith(DISAGREE_PREFIX):
             w.reasons[j + 1] = ""
 
     @staticmethod

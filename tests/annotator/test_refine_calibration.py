@@ -46,6 +46,13 @@ def _human_error_mm(proj: Path) -> float:
         return float(np.nanmedian(label_errors_mm(store, "human")))
 
 
+def _disagree_flags(proj: Path) -> int:
+    with ProjectStore.open(proj) as store:
+        return sum(reason.startswith("clicks disagree:")
+                   for i in store.labelled_instants("human").tolist()
+                   for _, reason in store.labels(i).flags)
+
+
 def _files(proj: Path) -> dict[str, bytes]:
     return {p.relative_to(proj).as_posix(): p.read_bytes()
             for p in sorted(proj.rglob("*")) if p.is_file() and "images" not in p.parts}
@@ -90,6 +97,8 @@ def test_refine_calibration_recovers_the_bumped_cameras(master, tmp_path, capsys
     proj = _bumped(master, tmp_path / "bumped")
     bumped_mm = _human_error_mm(proj)
     assert bumped_mm > 2.5 * exact_mm  # the bump shows in the labels
+    flags_before = _disagree_flags(proj)
+    assert flags_before > 0  # ... and in the app's "clicks disagree" review flags
 
     before = _files(proj)
     assert main(["refine-calibration", str(proj), "--dry-run", "--json",
@@ -108,6 +117,9 @@ def test_refine_calibration_recovers_the_bumped_cameras(master, tmp_path, capsys
     assert "calibration version 3 is active (version 2 kept" in out
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["written"]["joints"] > 0
+    # the flags are judged again with the new points: the clicks agree now
+    assert report["written"]["disagree_flags_cleared"] == flags_before
+    assert _disagree_flags(proj) == report["written"]["disagree_flags_set"] == 0
     refined_mm = _human_error_mm(proj)
     # The clicks fix each camera's view of the hands, not its distance to them: the labels
     # come most of the way back (bench/refine_calibration.py has the figures at scale).
@@ -131,6 +143,7 @@ def test_refine_calibration_recovers_the_bumped_cameras(master, tmp_path, capsys
     assert json.loads(capsys.readouterr().out)["calibration"] == {"active": 3, "versions": 3}
     assert main(["refine-calibration", str(proj), "--restore", "2"]) == 0
     assert abs(_human_error_mm(proj) - bumped_mm) < 1e-6
+    assert _disagree_flags(proj) == flags_before  # the bumped cameras' disagreements return
     assert main(["refine-calibration", str(proj), "--list"]) == 0
     listing = capsys.readouterr().out
     assert "* " in listing and "restore of version 2" in listing
