@@ -30,6 +30,13 @@ def _noise(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (0.0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
+    return value
+
+
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 50
 
@@ -44,14 +51,20 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "noise, mark absent hands and save; then print the 3D error of the human labels."
         ),
     )
-    p.add_argument("project", help="project folder with ground truth (e.g. from 'annotator synth')")
-    p.add_argument("--fraction", type=_fraction, default=0.25,
-                   help="fraction of the instants to label (0.25; at least one instant)")
+    p.add_argument("project", help="project folder with ground truth (e.g. from 'annotator "
+                   "synth'), or a work package of one (from 'annotator assign')")
+    p.add_argument("--fraction", type=_fraction, default=None,
+                   help="fraction of the instants to label (0.25; a work package: 1, its whole "
+                        "queue; at least one instant)")
     p.add_argument("--views", type=_views, default=2, help="views clicked per joint (2)")
     p.add_argument("--noise-px", type=_noise, default=1.5,
                    help="click noise, standard deviation per axis in px (1.5)")
     p.add_argument("--seed", type=int, default=0, help="random seed for instants and noise (0)")
-    p.add_argument("--annotator", default="simulated", help="annotator name stored ('simulated')")
+    p.add_argument("--annotator", default=None,
+                   help="annotator name stored ('simulated'; a work package: its annotator)")
+    p.add_argument("--click-seconds", type=_positive, default=None, metavar="S",
+                   help="stamp clicks with a simulated clock, S seconds per click on average "
+                        "(default: the real time)")
     p.add_argument("--json", metavar="OUT",
                    help="also write {median_mm, mean_mm, instants, joints} to this file")
     return p
@@ -63,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from annotator.session.simulate import simulate_annotator
     from annotator.store import ProjectStore
+    from annotator.team.package import package_info
 
     check_writable_folder(args.project, "PROJECT")
     if args.json:
@@ -73,13 +87,17 @@ def run(args: argparse.Namespace) -> int:
                 f"{store.path}: no ground truth in this project (simulate-annotator needs a "
                 "synthetic project, e.g. from 'annotator synth')"
             )
+        package = package_info(store)
+        fraction = args.fraction if args.fraction is not None else (1.0 if package else 0.25)
+        name = args.annotator or (package["annotator"] if package else "simulated")
         cameras = len(store.camera_names)
         if args.views > cameras:
             raise CliError(f"--views {args.views}: more than the project's {cameras} cameras")
         with tqdm_progress("simulated annotator", "instant") as progress:
             result = simulate_annotator(
-                store, fraction=args.fraction, views=args.views, noise_px=args.noise_px,
-                seed=args.seed, annotator=args.annotator, progress=progress,
+                store, fraction=fraction, views=args.views, noise_px=args.noise_px,
+                seed=args.seed, annotator=name, progress=progress,
+                click_seconds=args.click_seconds,
             )
     summary = result.summary()
     print(

@@ -9,7 +9,6 @@ record it for undo, announce it. A failed write restores both the working copy a
 from __future__ import annotations
 
 import contextlib
-import time as _time
 from collections.abc import Iterator
 
 import numpy as np
@@ -42,7 +41,7 @@ def disagreement(joint: int, errors_px: np.ndarray, cameras, limit_px: float) ->
 
 class SessionEdits:
     """Edit intents and undo/redo; relies on the session's ``_work``, ``_cache``, ``store``,
-    ``annotator``, ``history``, ``clock``, ``_emit``, ``_emit_dirty``, ``goto`` and
+    ``annotator``, ``history``, ``clock``, ``wall_clock``, ``_emit``, ``_emit_dirty``, ``goto`` and
     argument checks (``_joint_arg``, ``_camera``, ``_hand``)."""
 
     # -- edits ---------------------------------------------------------------------------
@@ -88,10 +87,11 @@ class SessionEdits:
         s, i = self.store, change.instant
         names = self._cache[i].cameras if i in self._cache else InstantWork(s, i).cameras
         side = 1 if after else 0
+        now = self.wall_clock()
         pick = (lambda e: e.after) if side else (lambda e: e.before)
         for (c, j), uv in zip(change.clicks.index, pick(change.clicks)[0], strict=True):
             s.set_click(i, names[c], int(j), None if np.isnan(uv).any() else uv,
-                        annotator=self.annotator)
+                        annotator=self.annotator, time=now)
         for (c, j), st in zip(change.states.index, pick(change.states)[0], strict=True):
             s.set_view_state(i, names[c], int(j), occluded=bool(st & VIEW_OCCLUDED),
                              locked=bool(st & VIEW_LOCKED))
@@ -130,7 +130,7 @@ class SessionEdits:
         point = w.triangulate_joint(j) if n >= 2 else np.full(3, np.nan)
         if np.isfinite(point).all():
             w.points[j] = point
-            w.source[j], w.annotator[j], w.time[j] = "human", self.annotator, _time.time()
+            w.source[j], w.annotator[j], w.time[j] = "human", self.annotator, self.wall_clock()
             h = w.hand_of(j)
             if w.hands[h] < 0:
                 w.hands[h] = 1
@@ -271,7 +271,7 @@ class SessionEdits:
             if w.source[j] != "machine" or not np.isfinite(w.points[j, 0]):
                 raise ValueError(f"joint {skeleton.JOINT_NAMES[j]} has no machine proposal here")
             todo = [j]
-        now = _time.time()
+        now = self.wall_clock()
         with self._edit("accept proposal", todo[0] if joint is not None else None):
             for j in todo:
                 w.source[j], w.annotator[j], w.time[j] = "human", self.annotator, now

@@ -73,6 +73,8 @@ class AnnotationSession(SessionEdits):
         autosave_s: seconds after the last edit that :meth:`maybe_autosave` saves; None or
             0 turns autosave off (then :meth:`goto` does not save either).
         clock: monotonic seconds, injectable for tests.
+        wall_clock: unix seconds stamped on clicks and 3D joints as their time (a
+            simulated annotator passes its own clock).
         error_flag_px: click reprojection error flagged in :meth:`joint_state`.
         instant: the instant to open first.
     """
@@ -85,6 +87,7 @@ class AnnotationSession(SessionEdits):
         clock: Callable[[], float] = _time.monotonic,
         error_flag_px: float = ERROR_FLAG_PX,
         instant: int = 0,
+        wall_clock: Callable[[], float] = _time.time,
     ):
         if store.num_instants == 0:
             raise ValueError(f"{store.path}: the project has no instants to annotate")
@@ -93,6 +96,7 @@ class AnnotationSession(SessionEdits):
         self.annotator = str(annotator)
         self.autosave_s = None if not autosave_s else float(autosave_s)
         self.clock = clock
+        self.wall_clock = wall_clock
         self.error_flag_px = float(error_flag_px)
         self.history = History()
         self._subscribers: list[Callable[[SessionEvent], None]] = []

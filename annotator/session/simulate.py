@@ -16,6 +16,7 @@ are cleared first.
 from __future__ import annotations
 
 import logging
+import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -96,6 +97,7 @@ def simulate_annotator(
     annotator: str = "simulated",
     progress: Callable[[int, int], None] | None = None,
     view_policy: str = "session",
+    click_seconds: float | None = None,
 ) -> SimulationResult:
     """Label a seeded ``fraction`` of the instants of ``store`` (opened for writing, with
     ground truth) through an :class:`AnnotationSession`; see the module docstring.
@@ -106,6 +108,10 @@ def simulate_annotator(
         progress: ``progress(instants_done, instants_total)`` after each instant.
         view_policy: "session" (the session's automatic choice, as the app) or "random"
             (seeded random cameras among those that see the joint: a baseline for benchmarks).
+        click_seconds: None: clicks and joints carry the real time; else a simulated clock
+            stamps them, starting now and advancing by a seeded log-normal pause of this mean
+            (seconds) before every click and ten times it before every instant (the pace a
+            quality report turns into joints per hour).
     """
     if isinstance(views, bool) or not isinstance(views, (int, np.integer)) or views < 2:
         raise ValueError(f"views must be an integer >= 2, got {views!r}")
@@ -118,10 +124,14 @@ def simulate_annotator(
             f"{store.path}: the project has no ground truth (simulate-annotator needs a "
             "synthetic project, e.g. from 'annotator synth')"
         )
+    if click_seconds is not None and not (np.isfinite(click_seconds) and click_seconds > 0):
+        raise ValueError(f"click_seconds must be finite and > 0, got {click_seconds}")
     chosen = choose_instants(store.num_instants, fraction, seed)
     rng = np.random.default_rng([int(seed), 1])
+    clock = _PacedClock(click_seconds, seed) if click_seconds is not None else None
     session = AnnotationSession(store, annotator=annotator, autosave_s=None,
-                                instant=int(chosen[0]))
+                                instant=int(chosen[0]),
+                                **({"wall_clock": clock} if clock is not None else {}))
     for i in chosen.tolist():  # relabel from scratch: earlier runs must not steer the views
         session.goto(i)
         session.clear_joint(None)
@@ -131,8 +141,10 @@ def simulate_annotator(
         if gt is None:
             raise ValueError(f"{store.path}: instant {i} has no ground truth")
         session.goto(i)
+        if clock is not None:
+            clock.pause(10.0)
         n_clicks, n_skipped = _label_instant(session, gt, int(views), float(noise_px), rng,
-                                               view_policy)
+                                               view_policy, clock)
         clicks += n_clicks
         skipped += n_skipped
         session.save()
@@ -143,8 +155,26 @@ def simulate_annotator(
     return SimulationResult(chosen, errors, clicks, skipped, int(views), float(noise_px))
 
 
+class _PacedClock:
+    """Unix seconds of a simulated annotator: starts now, moves only when told."""
+
+    def __init__(self, click_seconds: float, seed: int):
+        self.now = _time.time()
+        self.mean = float(click_seconds)
+        self.rng = np.random.default_rng([int(seed), 2])
+
+    def pause(self, clicks: float = 1.0) -> None:
+        """Advance by a log-normal pause of mean ``clicks * click_seconds`` (sigma 0.5)."""
+        sigma = 0.5
+        self.now += float(self.rng.lognormal(np.log(clicks * self.mean) - sigma**2 / 2, sigma))
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def _label_instant(
-    session: AnnotationSession, gt, views: int, noise_px: float, rng, view_policy: str
+    session: AnnotationSession, gt, views: int, noise_px: float, rng, view_policy: str,
+    clock: _PacedClock | None = None,
 ) -> tuple:
     """Click every visible joint of the present hands of the current instant."""
     rig = session.rig
@@ -172,6 +202,8 @@ def _label_instant(
             for name in picked:
                 c = index[name]
                 uv = uv_true[c, j] + rng.normal(0.0, noise_px, 2)
+                if clock is not None:
+                    clock.pause()
                 session.click(name, np.clip(uv, -0.5, hi[c]), joint=j)
                 clicks += 1
     return clicks, skipped

@@ -12,6 +12,7 @@ from annotator.store.layout import is_project
 from annotator.store.project_file import SCHEMA_VERSION
 from annotator.store.records import (
     JOINT_SOURCES,
+    ClickRecords,
     GroundTruth,
     Instant,
     InstantLabels,
@@ -31,6 +32,7 @@ __all__ = [
     "ProjectReadOnlyError",
     "SCHEMA_VERSION",
     "JOINT_SOURCES",
+    "ClickRecords",
     "GroundTruth",
     "Instant",
     "InstantLabels",

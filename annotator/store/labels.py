@@ -31,7 +31,7 @@ import numpy as np
 from annotator.store.atomic import atomic_file, fsync_path, temp_sibling
 from annotator.store.errors import ProjectFormatError
 from annotator.store.layout import LABELS_NAME
-from annotator.store.records import JOINT_SOURCES, InstantLabels
+from annotator.store.records import JOINT_SOURCES, ClickRecords, InstantLabels
 
 __all__ = ["LabelStore", "LABELS_NAME"]
 
@@ -318,6 +318,21 @@ class LabelStore:
             (int(s) - 1, self.strings[int(r)]) for s, r in zip(sub, v["reason"], strict=True)
         )
         return InstantLabels(clicks, xyz, source.astype(str), who.astype(str), when, hands, flags)
+
+    def click_records(self, i: int) -> ClickRecords:
+        """The clicks of instant ``i`` with annotator and time, sorted by (camera, joint)."""
+        self.ensure_loaded()
+        sub, v = self.clicks.rows(i)
+        order = np.argsort(sub, kind="stable")
+        sub = sub[order]
+        strings = np.asarray(self.strings, dtype=object)
+        return ClickRecords(
+            camera=(sub // self.J).astype(np.int64),
+            joint=(sub % self.J).astype(np.int64),
+            uv_px=np.asarray(v["uv_px"])[order].astype(np.float64).reshape(-1, 2),
+            annotator=strings[np.asarray(v["annotator"], np.int64)[order]].astype(str),
+            time=np.asarray(v["time"], np.float64)[order],
+        )
 
     def instants_with_joints(self, source: str | None) -> np.ndarray:
         """Sorted unique instant indices having a 3D joint of ``source`` (None = any)."""

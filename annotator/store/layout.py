@@ -21,6 +21,9 @@ is imported.
       machine/         labelling shards, then detections.h5 (annotator merge)
       models/<kind>/   training runs: labeler, internet, rootnet
       exports/         InterHand2.6M and COCO exports
+      team/            a labelling team's work packages: team.json (who got which instants,
+                       hidden from them), gold.h5 (the trusted 3D of the gold instants),
+                       answers/<package>.h5 (what each package brought back)
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ __all__ = [
     "CALIBRATIONS_DIR",
     "CALIBRATIONS_NAME",
     "EXPORTS_DIR",
+    "TEAM_DIR",
+    "TEAM_NAME",
+    "GOLD_NAME",
+    "ANSWERS_DIR",
     "MODEL_KINDS",
     "is_project",
     "machine_dir",
@@ -48,6 +55,7 @@ __all__ = [
     "model_runs_dir",
     "runs_in",
     "exports_dir",
+    "team_dir",
 ]
 
 PROJECT_NAME = "project.toml"
@@ -64,6 +72,14 @@ CALIBRATIONS_DIR = "calibrations"
 #: The calibration versions: which file each is, when and why it was made, which is active.
 CALIBRATIONS_NAME = "calibrations.json"
 EXPORTS_DIR = "exports"
+#: A labelling team's bookkeeping (``annotator assign`` / ``collect`` / ``qc``).
+TEAM_DIR = "team"
+#: In ``team/``: the work packages and their queues (which instants are gold or repeats).
+TEAM_NAME = "team.json"
+#: In ``team/``: the trusted 3D joints of the gold instants, frozen when they were assigned.
+GOLD_NAME = "gold.h5"
+#: In ``team/``: one ``<package id>.h5`` per collected package, its answers as brought back.
+ANSWERS_DIR = "answers"
 #: The networks whose training runs a project keeps, each under ``models/<kind>/``.
 MODEL_KINDS = ("labeler", "internet", "rootnet")
 
@@ -100,3 +116,8 @@ def runs_in(models: PathLike, kind: str) -> Path:
 def exports_dir(project: PathLike) -> Path:
     """``PROJECT/exports``: InterHand2.6M and COCO exports."""
     return Path(project) / EXPORTS_DIR
+
+
+def team_dir(project: PathLike) -> Path:
+    """``PROJECT/team``: work packages, gold and the answers collected from a team."""
+    return Path(project) / TEAM_DIR

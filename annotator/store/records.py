@@ -13,6 +13,7 @@ __all__ = [
     "Instant",
     "InstantTable",
     "InstantLabels",
+    "ClickRecords",
     "GroundTruth",
     "Propagation",
     "ProjectStatus",
@@ -70,6 +71,24 @@ class InstantLabels:
     time: np.ndarray
     hand_present: np.ndarray
     flags: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClickRecords:
+    """The clicks of one instant with their provenance, one row per (camera, joint) click.
+
+    camera (N,) int64 project camera index; joint (N,) int64; uv_px (N, 2); annotator (N,)
+    str; time (N,) unix seconds when the click was placed. Rows sorted by (camera, joint).
+    """
+
+    camera: np.ndarray
+    joint: np.ndarray
+    uv_px: np.ndarray
+    annotator: np.ndarray
+    time: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.camera.size)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from annotator import skeleton
 from annotator.store import imported_layer
 from annotator.store.errors import ProjectFormatError
 from annotator.store.labels import MAX_PANELS
-from annotator.store.records import JOINT_SOURCES, InstantLabels
+from annotator.store.records import JOINT_SOURCES, ClickRecords, InstantLabels
 
 __all__ = ["LabelsMixin", "VIEW_OCCLUDED", "VIEW_LOCKED"]
 
@@ -64,6 +64,10 @@ class LabelsMixin:
         joint_rows, _ = self._labels.joints.rows(i)
         hand_rows, _ = self._labels.hands.rows(i)
         return imported_layer.overlay(lab, layer, joint_rows, hand_rows)
+
+    def click_records(self, i: int) -> ClickRecords:
+        """The clicks of instant ``i`` one row each, with who placed them and when."""
+        return self._labels.click_records(self._check_instant(i))
 
     def set_click(
         self,

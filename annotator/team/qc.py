@@ -1,0 +1,176 @@
+"""``annotator qc``: how good and how fast each annotator is, in millimetres and joints per hour.
+
+Everything is measured on what ``collect`` brought back (``team/answers/``), per annotator
+over all their packages:
+
+- ``instants``, ``joints``: queue rows with at least one 3D joint, and their 3D joints;
+  ``clicks_per_joint``: clicks / 3D joints;
+- ``active_hours``: the sum of the gaps between consecutive clicks (sorted by time, each
+  package apart) that are at most :data:`IDLE_GAP_S`; a longer gap is a break and does not
+  count; ``joints_per_hour`` = joints / active hours;
+- ``gold_median_mm``, ``gold_p90_mm``: 3D distance of every joint answered on a gold row to
+  the trusted 3D frozen at assignment (``team/gold.h5``);
+- ``repeat_median_mm``: for every instant answered twice (two annotators, or one twice), the
+  3D distance between the two answers of each joint both labelled; an annotator's figure is
+  the median over the pairs they are part of;
+- ``bone_flagged_share``: the share of their 3D joints the per-subject bone-length check
+  (:mod:`annotator.team.bone_check`, with the subject's bones measured on the project's
+  human labels) flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotator import skeleton
+from annotator.store.team_files import (
+    PackageAnswers,
+    TeamLedger,
+    answered_packages,
+    read_answers,
+    read_gold,
+    read_ledger,
+)
+from annotator.team import bone_check
+from annotator.team.collect import answer_rows
+
+__all__ = ["IDLE_GAP_S", "AnnotatorQuality", "quality_report", "annotator_errors"]
+
+#: A gap between two clicks longer than this (seconds) is a break, not labelling time.
+IDLE_GAP_S = 300.0
+J = skeleton.NUM_JOINTS
+
+
+@dataclass
+class _Acc:
+    packages: int = 0
+    instants: int = 0
+    joints: int = 0
+    clicks: int = 0
+    active_s: float = 0.0
+    flagged: int = 0
+
+
+def annotator_errors(store, ledger: TeamLedger, answers: dict[str, PackageAnswers]) -> dict:
+    """Per annotator: ``{"gold": (N,) mm, "repeat": (M,) mm}`` distances (module docstring)."""
+    inst, ref = read_gold(store.path, J)
+    gold_at = {int(i): k for k, i in enumerate(inst.tolist())}
+    out: dict[str, dict[str, list]] = {}
+    by_instant: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for record in ledger.packages:
+        a = answers.get(record.id)
+        if a is None:
+            continue
+        mine = out.setdefault(record.annotator, {"gold": [], "repeat": []})
+        for k, (i, kind) in enumerate(zip(record.instants.tolist(), record.kinds.tolist(),
+                                          strict=True)):
+            jj, xyz, _ = answer_rows(a, k)["joints"]
+            if jj.size == 0:
+                continue
+            full = np.full((J, 3), np.nan)
+            full[jj] = xyz
+            if kind == "gold":
+                g = gold_at.get(int(i))
+                if g is not None:
+                    d = np.linalg.norm(full - ref[g], axis=1)
+                    mine["gold"].append(d[np.isfinite(d)])
+            else:
+                by_instant.setdefault(int(i), []).append((record.annotator, full))
+    for rows in by_instant.values():
+        for x in range(len(rows)):
+            for y in range(x + 1, len(rows)):
+                d = np.linalg.norm(rows[x][1] - rows[y][1], axis=1)
+                d = d[np.isfinite(d)]
+                for who in {rows[x][0], rows[y][0]}:
+                    out.setdefault(who, {"gold": [], "repeat": []})["repeat"].append(d)
+    return {n: {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in e.items()}
+            for n, e in out.items()}
+
+
+@dataclass(frozen=True)
+class AnnotatorQuality:
+    """One annotator's row of the report (see the module docstring)."""
+
+    name: str
+    packages: int
+    instants: int
+    joints: int
+    clicks_per_joint: float | None
+    active_hours: float
+    joints_per_hour: float | None
+    gold_joints: int
+    gold_median_mm: float | None
+    gold_p90_mm: float | None
+    repeat_joints: int
+    repeat_median_mm: float | None
+    bone_flagged_share: float | None
+
+    def to_json(self) -> dict:
+        return dict(vars(self))
+
+
+def _q(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if values.size else None
+
+
+def quality_report(store) -> dict:
+    """The ``qc --json`` document: ``{"project", "packages", "idle_gap_s", "annotators":
+    [AnnotatorQuality.to_json()...], "bone_check": {...}}``."""
+    ledger = read_ledger(store.path)
+    if ledger is None:
+        raise ValueError(f"{store.path}: no team yet (run 'annotator assign' first)")
+    answers = {p: read_answers(store.path, p) for p in answered_packages(store.path)}
+    answers = {p: a for p, a in answers.items() if a is not None and ledger.package(p)}
+    stats = bone_check.subject_bone_stats(store)
+    subject = (np.asarray(store.instant_attr("subject"), np.int64)
+               if "subject" in store.instant_attr_names() else None)
+    acc: dict[str, _Acc] = {n: _Acc() for n in ledger.annotators()}
+    for record in ledger.packages:
+        a = answers.get(record.id)
+        if a is None:
+            continue
+        s = acc[record.annotator]
+        s.packages += 1
+        s.instants += int(np.unique(a.joint_row).size)
+        s.joints += int(a.joint_row.size)
+        s.clicks += int(a.click_row.size)
+        s.active_s += _active_seconds(a.click_time)
+        for k in np.unique(a.joint_row).tolist():
+            jj, xyz, _ = answer_rows(a, k)["joints"]
+            full = np.full((J, 3), np.nan)
+            full[jj] = xyz
+            sub = 0 if subject is None else int(subject[int(record.instants[k])])
+            s.flagged += int(bone_check.flagged_joints(stats, sub, full)[jj].sum())
+    errors = annotator_errors(store, ledger, answers)
+    rows = []
+    for name, s in acc.items():
+        e = errors.get(name, {"gold": np.zeros(0), "repeat": np.zeros(0)})
+        hours = s.active_s / 3600.0
+        rows.append(AnnotatorQuality(
+            name=name, packages=s.packages, instants=s.instants, joints=s.joints,
+            clicks_per_joint=s.clicks / s.joints if s.joints else None,
+            active_hours=hours,
+            joints_per_hour=s.joints / hours if hours > 0 else None,
+            gold_joints=int(e["gold"].size), gold_median_mm=_q(e["gold"], 50),
+            gold_p90_mm=_q(e["gold"], 90), repeat_joints=int(e["repeat"].size),
+            repeat_median_mm=_q(e["repeat"], 50),
+            bone_flagged_share=s.flagged / s.joints if s.joints else None,
+        ).to_json())
+    return {
+        "project": str(store.path),
+        "packages": len(ledger.packages),
+        "collected": len(answers),
+        "idle_gap_s": IDLE_GAP_S,
+        "annotators": rows,
+        "bone_check": bone_check.stats_summary(stats),
+    }
+
+
+def _active_seconds(times: np.ndarray) -> float:
+    t = np.sort(np.asarray(times, np.float64)[np.isfinite(times)])
+    if t.size < 2:
+        return 0.0
+    gaps = np.diff(t)
+    return float(gaps[gaps <= IDLE_GAP_S].sum())
