@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("project", nargs="?", help="project folder (default: the embedded project)")
     p.add_argument("--read-only", action="store_true", help="browse without editing")
-    p.add_argument("--annotator", default=None, help="name stored with your labels (login)")
+    p.add_argument("--annotator", default=None,
+                   help="name stored with your labels (login; a work package: its annotator)")
     p.add_argument("--instant", type=_instant, default=None, help="instant to open (from 1)")
     p.add_argument("--screenshot", metavar="PATH",
                    help="draw the window offscreen with some joints placed, save PATH, exit")
@@ -141,6 +142,7 @@ def launch(app, project, *, read_only=False, annotator=None, instant=None, scree
            size=None, ask_read_only=None) -> int:
     """Open ``project`` in a window on ``app``; run it, or save a screenshot and return."""
     from annotator.session import AnnotationSession
+    from annotator.team.package import package_info
     from gui.app import MainWindow
     from gui.project_open import open_for_app
     from gui.screenshot import take_screenshot
@@ -152,7 +154,9 @@ def launch(app, project, *, read_only=False, annotator=None, instant=None, scree
     try:
         if instant is not None and instant > store.num_instants:
             raise CliError(f"--instant {instant}: {store.path} has {store.num_instants} instants")
-        session = AnnotationSession(store, annotator=annotator or getpass.getuser(),
+        package = package_info(store)  # a work package labels under its annotator's name
+        name = annotator or (package["annotator"] if package else getpass.getuser())
+        session = AnnotationSession(store, annotator=name,
                                     instant=(instant - 1) if instant else 0)
         apply_dark_theme(app)
         win = MainWindow(session, read_only=ro)
