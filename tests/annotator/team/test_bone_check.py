@@ -66,7 +66,8 @@ def test_stats_per_subject(labelled):
     np.testing.assert_allclose(stats.median_mm[1], np.nanmedian(lengths, axis=0))
     # the threshold rule: k robust sigmas, never under the floors
     thr = stats.threshold_mm[judged]
-    assert (thr >= bc.FLOOR_MM).all() and (thr >= bc.REL_FLOOR * stats.median_mm[judged] - 1e-9).all()
+    assert (thr >= bc.FLOOR_MM).all()
+    assert (thr >= bc.REL_FLOOR * stats.median_mm[judged] - 1e-9).all()
     assert (thr >= bc.K_SIGMA * stats.spread_mm[judged] - 1e-9).all()
     assert stats.of_subject(1) == 1 and stats.of_subject(7) is None
 
