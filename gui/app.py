@@ -25,8 +25,10 @@ from PyQt5.QtWidgets import (
 
 from annotator import skeleton
 from annotator.session.edits import DISAGREE_PREFIX
+from annotator.team import bone_check
 from gui import mouse, overlay, theme
 from gui.actions import ActionsMixin
+from gui.bone_chart import BoneChart
 from gui.epipolar import display_curve
 from gui.help_overlay import HelpOverlay
 from gui.image_cache import ImageCache
@@ -123,6 +125,17 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.joint_list = JointList(side)
         self.joint_list.jointSelected.connect(lambda j: self.intent(self.session.select_joint, j))
         side_lay.addWidget(self.joint_list, 5)
+        self.bone_chart = BoneChart(side)
+        side_lay.addWidget(self.bone_chart)
+        self._bone_stats = None
+        # Saved labels change the subjects' statistics a little: measured again once the
+        # app is idle a moment after a save, never on the way to a new instant.
+        self._bone_timer = QTimer(self)
+        self._bone_timer.setSingleShot(True)
+        self._bone_timer.setInterval(2000)
+        self._bone_timer.timeout.connect(self._refresh_bone_stats)
+        self._subjects = (np.asarray(self.store.instant_attr("subject")).astype(np.int64)
+                          if "subject" in self.store.instant_attr_names() else None)
         review_title = QLabel("<b>Review queue</b> (flagged instants)", side)
         review_title.setToolTip(
             "instants flagged for review: by the machine stage's quality checks, or by you "
@@ -189,6 +202,8 @@ class MainWindow(ActionsMixin, QMainWindow):
     # --- events from the session -------------------------------------------------------------
     def _on_event(self, ev) -> None:
         self._stale.add(ev.kind)
+        if ev.kind == "saved" and not self._bone_timer.isActive():
+            self._bone_timer.start()
         if ev.kind == "labels":
             if ev.joint is None:
                 self._stale_joints.update(range(_J))
@@ -265,6 +280,7 @@ class MainWindow(ActionsMixin, QMainWindow):
                 self._refresh_review()
             self._update_hand_rows()
             self._update_overlays()
+            self._update_bone_chart()
         if "joint" in stale:
             if self.question.isVisible() and s.joint != self._asked_joint:
                 self.question.hide()  # moved on: the click stays kept (and flagged)
@@ -382,6 +398,25 @@ class MainWindow(ActionsMixin, QMainWindow):
             js = skeleton.hand_joints(hand)
             done = sum(1 for j in js if self._status[j] in ("triangulated",))
             self.joint_list.set_hand_text(h, "absent" if absent else f"{done}/{len(js)} in 3D")
+
+    def bone_stats(self):
+        """The subjects' bone statistics (``bone_check.subject_bone_stats`` of the human and
+        imported labels), measured on first use and again a moment after each save."""
+        if self._bone_stats is None:
+            self._bone_stats = bone_check.subject_bone_stats(
+                self.store, sources=("human", "imported"))
+        return self._bone_stats
+
+    def _refresh_bone_stats(self) -> None:
+        self._bone_stats = None
+        self._update_bone_chart()
+
+    def _update_bone_chart(self) -> None:
+        s = self.session
+        subject = 0 if self._subjects is None else int(self._subjects[s.instant])
+        joints = np.stack([s.joint_point(j) for j in range(_J)])
+        self.bone_chart.set_bones(
+            bone_check.instant_bones(self.bone_stats(), subject, joints), subject)
 
     def _update_current_label(self) -> None:
         j = self.session.joint
