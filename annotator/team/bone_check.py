@@ -58,6 +58,9 @@ __all__ = [
     "bone_reason",
     "bone_lengths",
     "blame",
+    "flagged_joints",
+    "stats_summary",
+    "refresh_bone_flags",
 ]
 
 #: Every review flag this check writes has a reason starting with this.
@@ -381,3 +384,45 @@ def joint_flag_share(findings: BoneFindings, instants, joints) -> float:
     pairs = np.unique(i * _J + j)
     hit = np.isin(pairs, findings.instant * _J + findings.joint)
     return float(hit.mean())
+
+
+def flagged_joints(stats: BoneStats | None, subject, joints_world_mm) -> np.ndarray:
+    """(J,) bool: the joints of one instant's (J, 3) joints that the check blames, judged
+    against ``subject``'s statistics (none where the subject has none). For answers kept
+    outside the project's labels (a quality report's gold and repeat rows)."""
+    lengths = bone_lengths(joints_world_mm)
+    if lengths.ndim != 1:
+        raise ValueError("flagged_joints takes the joints of one instant, shape (J, 3)")
+    out = np.zeros(_J, bool)
+    row = None if stats is None else stats.of_subject(subject)
+    if row is None:
+        return out
+    lengths = lengths[None]
+    med, thr, deviant = _judge(lengths, np.array([row], np.int64), stats)
+    blamed = blame(lengths, med, thr, deviant)[0]
+    out[blamed[blamed >= 0]] = True
+    return out
+
+
+def stats_summary(stats: BoneStats) -> dict:
+    """JSON-ready statistics: ``{"bones": names, "k_sigma", "floor_mm", "rel_floor",
+    "subjects": [{"subject", "median_mm", "threshold_mm", "count"}]}`` (None = not judged)."""
+    def clean(row) -> list:
+        return [None if not np.isfinite(v) else round(float(v), 3) for v in row]
+
+    return {
+        "bones": list(BONE_NAMES), "k_sigma": K_SIGMA, "floor_mm": FLOOR_MM,
+        "rel_floor": REL_FLOOR,
+        "subjects": [
+            {"subject": int(s), "median_mm": clean(stats.median_mm[k]),
+             "threshold_mm": clean(stats.threshold_mm[k]),
+             "count": [int(c) for c in stats.count[k]]}
+            for k, s in enumerate(stats.subjects.tolist())
+        ],
+    }
+
+
+def refresh_bone_flags(store) -> tuple[int, int]:
+    """Run the check on every human-labelled instant of ``store`` (open for writing) and make
+    the bone flags match; returns (added, removed); pending until the caller saves."""
+    return apply_bone_flags(store, check_bones(store))

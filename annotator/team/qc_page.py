@@ -73,15 +73,16 @@ def _bone_plot(bones: dict) -> str:
         return '<p class="note">no labelled bones yet</p>'
     names = bones["bones"]
     row_h, left, width = 11, 150, 520
-    top = max((m + t for s in subjects for m, t in zip(s["median_mm"], s["threshold_mm"],
-                                                      strict=True) if m is not None), default=1)
+    top = max((m + (t or 0.0) for s in subjects
+               for m, t in zip(s["median_mm"], s["threshold_mm"], strict=True)
+               if m is not None), default=1.0)
     colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
     out = [f'<svg width="{left + width + 20}" height="{len(names) * row_h + 40}">']
     for b, name in enumerate(names):
         y = 10 + b * row_h
         out.append(f'<text x="0" y="{y + 8}" font-size="10">{html.escape(name)}</text>')
         for s_i, s in enumerate(subjects):
-            m, t = s["median_mm"][b], s["threshold_mm"][b]
+            m, t = s["median_mm"][b], s["threshold_mm"][b] or 0.0
             if m is None:
                 continue
             c = colours[s_i % len(colours)]
