@@ -172,3 +172,28 @@ def test_assign_never_overwrites_a_package(team_project, tmp_path):
         assert os.stat(tmp_path / "pk" / "ann" / "labels.h5").st_mtime_ns == stamp
     with pytest.raises(ValueError, match="annotator name"):
         _deal(team_project, tmp_path / "pk2", names=("a/b",))
+
+
+def test_a_package_cut_before_a_calibration_change_is_triangulated_with_the_new_cameras(
+        team_project, tmp_path):
+    from annotator.session.instant import triangulate_clicks
+    from tests._support.rigs import perturb_rig
+
+    (rec,) = _deal(team_project, tmp_path / "pk", names=("ann",), gold=0.0, repeat=0.0)
+    _label(Path(rec.path), 1.0)
+    with ProjectStore.open(team_project, mode="w") as store:
+        store.set_calibration({c: perturb_rig(r, 0.5, 5.0, seed=1) for c, r in
+                               store.rigs.items()}, note="moved")
+    with ProjectStore.open(team_project, mode="w") as store:
+        collect(store, [rec.path])
+        i = int(rec.instants[0])
+        lab = store.labels(i)
+        rig = store.rig(store.instant(i).capture)
+        cams = [store.camera_index(n) for n in rig.names]
+        want = triangulate_clicks(lab.clicks_uv_px[cams], store.view_states(i)[cams], rig)
+        human = lab.joint_source == "human"
+        assert human.any()
+        assert np.allclose(lab.joints_world_mm[human], want[human])
+        with ProjectStore.open(rec.path) as pkg:
+            old = pkg.labels(0).joints_world_mm[human]
+        assert np.abs(old - want[human]).max() > 0.5  # the package's 3D was not copied
