@@ -31,6 +31,9 @@ def _project_info(path: str) -> dict:
             **dataclasses.asdict(store.status()),
             # cameras.toml holds the active version (annotator refine-calibration)
             "calibration": _calibration(store),
+            # a labelling team's packages (annotator assign / collect); a package names its
+            # annotator and project
+            "team": _team(store),
             # processes of 'annotator machine-label' at work on this project
             "machine_labelling": [r.describe() for r in running],
         }
@@ -40,6 +43,21 @@ def _calibration(store) -> dict:
     versions = store.calibration_versions()
     active = next(v.version for v in versions if v.active)
     return {"active": active, "versions": len(versions)}
+
+
+def _team(store) -> dict | None:
+    from annotator.store.team_files import answered_packages, read_ledger
+    from annotator.team.package import package_info
+
+    package = package_info(store)
+    if package is not None:
+        return {"package_of": package.get("project"), "annotator": package.get("annotator")}
+    ledger = read_ledger(store.path)
+    if ledger is None:
+        return None
+    collected = set(answered_packages(store.path))
+    return {"packages": len(ledger.packages), "annotators": ledger.annotators(),
+            "collected": sum(p.id in collected for p in ledger.packages)}
 
 
 def _toolkit_info() -> dict:

@@ -34,6 +34,11 @@ def test_a_simulated_team_through_the_commands(team_project, tmp_path, capsys):
     assert main(["collect", str(team_project), str(pk / "ann"), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["written"] == [] and not again["packages"][0]["changed"]
+    assert main(["status", str(team_project), "--json"]) == 0
+    team = json.loads(capsys.readouterr().out)["team"]
+    assert team == {"packages": 2, "annotators": ["ann", "cid"], "collected": 2}
+    assert main(["status", str(pk / "cid"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["team"]["annotator"] == "cid"
     out_json, out_html = tmp_path / "qc.json", tmp_path / "qc.html"
     assert main(["qc", str(team_project), "--json", str(out_json), "--html",
                  str(out_html)]) == 0
