@@ -48,7 +48,7 @@ from annotator.store.team_files import (
 from annotator.team.assign import PROJECT_ID_KEY
 from annotator.team.package import package_info
 
-__all__ = ["CollectResult", "collect", "gold_medians", "answer_rows"]
+__all__ = ["CollectResult", "collect", "collected_answers", "gold_medians", "answer_rows"]
 
 J = skeleton.NUM_JOINTS
 
@@ -225,13 +225,18 @@ def gold_medians(store, ledger: TeamLedger, answers: dict[str, PackageAnswers]) 
             if np.concatenate(e).size}
 
 
+def collected_answers(project, ledger: TeamLedger) -> dict[str, PackageAnswers]:
+    """``{package id: answers}`` of every package of ``ledger`` collected into ``project``."""
+    answers = {p: read_answers(project, p) for p in answered_packages(project)}
+    return {p: a for p, a in answers.items() if a is not None and ledger.package(p)}
+
+
 def resolve(store, ledger: TeamLedger | None) -> tuple[np.ndarray, np.ndarray]:
     """Bring the project's labels in line with every collected answer (module docstring).
     Returns ``(written, kept)`` instant indices."""
     if ledger is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    answers = {p: read_answers(store.path, p) for p in answered_packages(store.path)}
-    answers = {p: a for p, a in answers.items() if a is not None and ledger.package(p)}
+    answers = collected_answers(store.path, ledger)
     medians = gold_medians(store, ledger, answers)
     seen: set[str] = set()
     best: dict[int, tuple] = {}

@@ -25,16 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator import skeleton
-from annotator.store.team_files import (
-    PackageAnswers,
-    TeamLedger,
-    answered_packages,
-    read_answers,
-    read_gold,
-    read_ledger,
-)
+from annotator.store.team_files import PackageAnswers, TeamLedger, read_gold, read_ledger
 from annotator.team import bone_check
-from annotator.team.collect import answer_rows
+from annotator.team.collect import answer_rows, collected_answers
 
 __all__ = ["IDLE_GAP_S", "AnnotatorQuality", "quality_report", "annotator_errors"]
 
@@ -121,8 +114,7 @@ def quality_report(store) -> dict:
     ledger = read_ledger(store.path)
     if ledger is None:
         raise ValueError(f"{store.path}: no team yet (run 'annotator assign' first)")
-    answers = {p: read_answers(store.path, p) for p in answered_packages(store.path)}
-    answers = {p: a for p, a in answers.items() if a is not None and ledger.package(p)}
+    answers = collected_answers(store.path, ledger)
     stats = bone_check.subject_bone_stats(store)
     subject = (np.asarray(store.instant_attr("subject"), np.int64)
                if "subject" in store.instant_attr_names() else None)
