@@ -10,9 +10,16 @@ over all their packages:
   count; ``joints_per_hour`` = joints / active hours;
 - ``gold_median_mm``, ``gold_p90_mm``: 3D distance of every joint answered on a gold row to
   the trusted 3D frozen at assignment (``team/gold.h5``);
-- ``repeat_median_mm``: for every instant answered twice (two annotators, or one twice), the
-  3D distance between the two answers of each joint both labelled; an annotator's figure is
-  the median over the pairs they are part of;
+- ``repeat_median_mm``: how far apart two answers *of this annotator* to the same instant
+  are (median 3D distance over the joints both answers labelled). Repeats pair the annotator
+  with others (or with themselves), so each pair's distance mixes two people's error: with
+  ``m_ab`` the median distance over all pairs of annotators ``a`` and ``b`` (``a == b`` for
+  an instant one annotator answered twice), ``m_ab**2 = x_a + x_b`` (two independent
+  isotropic 3D errors: the median of their difference grows with the root of the summed
+  variances), solved for every ``x`` by weighted least squares (weights: joints compared);
+  the figure is ``sqrt(2 x_a)``, an annotator's own median repeat distance. Where the pairs
+  cannot separate the annotators (two annotators and no self repeats), it is the plain
+  median over the pairs they are in. ``repeat_pooled_median_mm`` is always that plain median.
 - ``bone_flagged_share``: the share of their 3D joints the per-subject bone-length check
   (:mod:`annotator.team.bone_check`, with the subject's bones measured on the project's
   human labels) flags.
@@ -29,7 +36,8 @@ from annotator.store.team_files import PackageAnswers, TeamLedger, read_gold, re
 from annotator.team import bone_check
 from annotator.team.collect import answer_rows, collected_answers
 
-__all__ = ["IDLE_GAP_S", "AnnotatorQuality", "quality_report", "annotator_errors"]
+__all__ = ["IDLE_GAP_S", "AnnotatorQuality", "quality_report", "annotator_errors",
+           "own_repeat_medians"]
 
 #: A gap between two clicks longer than this (seconds) is a break, not labelling time.
 IDLE_GAP_S = 300.0
@@ -71,15 +79,68 @@ def annotator_errors(store, ledger: TeamLedger, answers: dict[str, PackageAnswer
                     mine["gold"].append(d[np.isfinite(d)])
             else:
                 by_instant.setdefault(int(i), []).append((record.annotator, full))
+    pairs: dict[tuple[str, str], list[np.ndarray]] = {}
     for rows in by_instant.values():
         for x in range(len(rows)):
             for y in range(x + 1, len(rows)):
                 d = np.linalg.norm(rows[x][1] - rows[y][1], axis=1)
                 d = d[np.isfinite(d)]
-                for who in {rows[x][0], rows[y][0]}:
+                key = tuple(sorted((rows[x][0], rows[y][0])))
+                pairs.setdefault(key, []).append(d)
+                for who in set(key):
                     out.setdefault(who, {"gold": [], "repeat": []})["repeat"].append(d)
-    return {n: {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in e.items()}
-            for n, e in out.items()}
+    result = {n: {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in e.items()}
+              for n, e in out.items()}
+    own = own_repeat_medians({k: np.concatenate(v) for k, v in pairs.items()})
+    for n, e in result.items():
+        e["own"] = own.get(n)
+    return result
+
+
+def own_repeat_medians(pairs: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
+    """``{annotator: sqrt(2 x_a)}`` from the repeat distances of each pair of annotators
+    (module docstring); annotators the pairs cannot separate are left out."""
+    pairs = {k: v for k, v in pairs.items() if v.size}
+    names = sorted({n for k in pairs for n in k})
+    if not names:
+        return {}
+    col = {n: c for c, n in enumerate(names)}
+    A = np.zeros((len(pairs), len(names)))
+    b = np.zeros(len(pairs))
+    w = np.zeros(len(pairs))
+    for r, ((p, q), d) in enumerate(pairs.items()):
+        A[r, col[p]] += 1.0
+        A[r, col[q]] += 1.0
+        b[r] = float(np.median(d)) ** 2
+        w[r] = np.sqrt(d.size)
+    out = {}
+    for comp in _components(pairs, names):
+        cols = [col[n] for n in comp]
+        rows = np.flatnonzero(A[:, cols].any(axis=1))
+        sub = A[np.ix_(rows, cols)] * w[rows, None]
+        if np.linalg.matrix_rank(sub) < len(cols):
+            continue  # e.g. two annotators, no self repeats: only x_a + x_b is known
+        x, *_ = np.linalg.lstsq(sub, b[rows] * w[rows], rcond=None)
+        for n, v in zip(comp, x.tolist(), strict=True):
+            out[n] = float(np.sqrt(2.0 * max(v, 0.0)))
+    return out
+
+
+def _components(pairs, names: list[str]) -> list[list[str]]:
+    """The groups of annotators linked by repeat pairs."""
+    group = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while group[n] != n:
+            n = group[n]
+        return n
+
+    for p, q in pairs:
+        group[root(p)] = root(q)
+    comps: dict[str, list[str]] = {}
+    for n in names:
+        comps.setdefault(root(n), []).append(n)
+    return list(comps.values())
 
 
 @dataclass(frozen=True)
@@ -98,6 +159,7 @@ class AnnotatorQuality:
     gold_p90_mm: float | None
     repeat_joints: int
     repeat_median_mm: float | None
+    repeat_pooled_median_mm: float | None
     bone_flagged_share: float | None
 
     def to_json(self) -> dict:
@@ -138,7 +200,8 @@ def quality_report(store) -> dict:
     errors = annotator_errors(store, ledger, answers)
     rows = []
     for name, s in acc.items():
-        e = errors.get(name, {"gold": np.zeros(0), "repeat": np.zeros(0)})
+        e = errors.get(name, {"gold": np.zeros(0), "repeat": np.zeros(0), "own": None})
+        pooled = _q(e["repeat"], 50)
         hours = s.active_s / 3600.0
         rows.append(AnnotatorQuality(
             name=name, packages=s.packages, instants=s.instants, joints=s.joints,
@@ -147,7 +210,8 @@ def quality_report(store) -> dict:
             joints_per_hour=s.joints / hours if hours > 0 else None,
             gold_joints=int(e["gold"].size), gold_median_mm=_q(e["gold"], 50),
             gold_p90_mm=_q(e["gold"], 90), repeat_joints=int(e["repeat"].size),
-            repeat_median_mm=_q(e["repeat"], 50),
+            repeat_median_mm=e["own"] if e["own"] is not None else pooled,
+            repeat_pooled_median_mm=pooled,
             bone_flagged_share=s.flagged / s.joints if s.joints else None,
         ).to_json())
     return {

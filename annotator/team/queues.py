@@ -3,10 +3,13 @@
 Every selected instant is *work* for exactly one annotator (dealt in turn after a seeded
 shuffle). To each annotator's queue of ``W`` work instants come ``round(gold * W)`` *gold*
 instants (trusted 3D known; preferably instants nobody is labelling) and ``round(repeat *
-W)`` *repeat* instants: with two or more annotators, instants another annotator labels as
-work (partners taken in turn, so every pair shares about as many); alone, instants of the
-own queue a second time, in the other half of the queue. The queue is shuffled, so gold and
-repeats sit among the work like any other instant.
+W)`` *repeat* instants: with two or more annotators, half of them (rounded down) are
+instants another annotator labels as work (partners taken in turn, so every pair shares
+about as many: agreement between people) and the rest are instants of the annotator's own
+queue given again, half a queue later (agreement with oneself, which separates each
+annotator's share of a disagreement from their partner's); alone, all repeats are of the
+second kind. The queue is shuffled, so gold and repeats sit among the work like any other
+instant.
 """
 
 from __future__ import annotations
@@ -94,15 +97,16 @@ def plan_queues(
         own = work[a]
         rows = [(int(i), "work") for i in own]
         n_rep = int(round(repeat * own.size))
-        if n > 1:
-            rows += [(int(i), "repeat") for i in _cross_repeats(work, a, n_rep, rng)]
+        n_cross = n_rep // 2 if n > 1 else 0
+        if n_cross:
+            rows += [(int(i), "repeat") for i in _cross_repeats(work, a, n_cross, rng)]
         n_gold = int(round(gold * own.size))
         if n_gold:
             rows += [(int(i), "gold") for i in _gold(pool, own, work_all, n_gold, rng)]
         order = rng.permutation(len(rows))
         rows = [rows[k] for k in order]
-        if n == 1 and n_rep:
-            rows = _self_repeats(rows, n_rep, rng)
+        if n_rep - n_cross:
+            rows = _self_repeats(rows, n_rep - n_cross, rng)
         queues.append(Queue(
             name, np.array([r[0] for r in rows], np.int64),
             np.array([r[1] for r in rows], dtype=object).astype(str),
@@ -137,7 +141,7 @@ def _gold(pool: np.ndarray, own: np.ndarray, work_all: np.ndarray, n_gold: int,
 
 
 def _self_repeats(rows: list[tuple[int, str]], n_rep: int, rng) -> list[tuple[int, str]]:
-    """One annotator alone: ``n_rep`` work instants come again, half a queue later."""
+    """``n_rep`` of the queue's work instants come again, half a queue later."""
     work_pos = [k for k, (_, kind) in enumerate(rows) if kind == "work"]
     total = len(rows) + n_rep
     first = [k for k in work_pos if k < len(rows) // 2] or work_pos
