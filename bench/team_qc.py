@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 from annotator.store import ProjectStore  # noqa: E402
 from annotator.store.team_files import read_answers, read_ledger  # noqa: E402
-from annotator.team.collect import answer_rows  # noqa: E402
 
 TEAM = (("a1", 1.0), ("a15", 1.5), ("a4", 4.0))
 
@@ -50,11 +49,11 @@ def _recomputed(project: Path) -> dict[str, dict[str, np.ndarray]]:
         for record in read_ledger(project).packages:
             a = read_answers(project, record.id)
             mine = out.setdefault(record.annotator, {"all": [], "gold": []})
+            dense = a.joints_dense(42)
             for k, (i, kind) in enumerate(zip(record.instants.tolist(),
                                               record.kinds.tolist(), strict=True)):
-                jj, xyz, _ = answer_rows(a, k)["joints"]
-                gt = store.ground_truth(i).joints_world_mm[jj]
-                d = np.linalg.norm(xyz - gt, axis=1)
+                d = np.linalg.norm(dense[k] - store.ground_truth(i).joints_world_mm, axis=1)
+                d = d[np.isfinite(d)]
                 mine["all"].append(d)
                 if kind == "gold":
                     mine["gold"].append(d)

@@ -50,12 +50,15 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         check_output_file(args.html, "--html")
     flags = None
-    try:
-        with ProjectStore.open(args.project, mode="w") as store:
-            flags = refresh_bone_flags(store)
+    try:  # the bone-length flags are refreshed when nobody else holds the project
+        store = ProjectStore.open(args.project, mode="w")
     except (ProjectLockedError, PermissionError, OSError) as exc:
         print(f"bone-length flags not refreshed ({exc})")
-    with ProjectStore.open(args.project, mode="r") as store:
+        store = ProjectStore.open(args.project, mode="r")
+    with store:
+        if store.writable:
+            flags = refresh_bone_flags(store)
+            store.save()
         try:
             report = quality_report(store)
         except ValueError as exc:

@@ -192,6 +192,12 @@ class PackageAnswers:
     digests: np.ndarray
     seen_digests: frozenset[str] = field(default_factory=frozenset)
 
+    def joints_dense(self, num_joints: int) -> np.ndarray:
+        """(K, J, 3) every row's 3D joints, NaN where the row has none."""
+        out = np.full((self.instants.size, num_joints, 3), np.nan)
+        out[self.joint_row, self.joint_joint] = self.joint_xyz
+        return out
+
     def same_answers(self, other: PackageAnswers | None) -> bool:
         return other is not None and np.array_equal(self.digests, other.digests) and \
             np.array_equal(self.instants, other.instants)

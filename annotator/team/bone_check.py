@@ -59,6 +59,7 @@ __all__ = [
     "bone_lengths",
     "blame",
     "flagged_joints",
+    "subject_of_instants",
     "stats_summary",
     "refresh_bone_flags",
 ]
@@ -173,7 +174,7 @@ def _source_codes(sources) -> np.ndarray:
     return np.array([JOINT_SOURCES.index(s) for s in sources], np.int8)
 
 
-def _subject_of_instants(store) -> np.ndarray:
+def subject_of_instants(store) -> np.ndarray:
     """(F,) int64 subject of every instant (0 where the project has no subjects)."""
     if "subject" in store.instant_attr_names():
         sub = np.asarray(store.instant_attr("subject"))
@@ -204,7 +205,7 @@ def subject_bone_stats(store, sources=("human",)) -> BoneStats:
     """Median, robust spread, count and threshold of every bone per subject, over all
     instants with 3D joints of ``sources`` (the module docstring gives the threshold rule)."""
     _, lengths = _labelled_lengths(store, sources)
-    subject = _subject_of_instants(store)
+    subject = subject_of_instants(store)
     subjects = np.unique(subject)
     S = subjects.size
     median = np.full((S, _B), np.nan)
@@ -269,7 +270,7 @@ def check_bones(store, stats: BoneStats | None = None, sources=("human",),
     _, lengths = _labelled_lengths(store, sources)
     if stats is None:
         stats = subject_bone_stats(store, sources)
-    subject = _subject_of_instants(store)[inst]
+    subject = subject_of_instants(store)[inst]
     lengths = lengths[inst]
     med, thr, deviant = _judge(lengths, _subject_rows(stats, subject), stats)
     blamed = blame(lengths, med, thr, deviant)  # (N, B) joint blamed per bone, -1 none

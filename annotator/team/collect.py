@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,8 @@ from annotator.store.team_files import (
 from annotator.team.assign import PROJECT_ID_KEY
 from annotator.team.package import package_info
 
-__all__ = ["CollectResult", "collect", "collected_answers", "gold_medians", "answer_rows"]
+__all__ = ["CollectResult", "collect", "collected_answers", "gold_distances", "gold_medians",
+           "answer_rows"]
 
 J = skeleton.NUM_JOINTS
 
@@ -79,7 +80,7 @@ def collect(store, package_dirs: list[Path]) -> CollectResult:
         if changed:
             seen = set(old.seen_digests) if old is not None else set()
             seen |= {d for d in fresh.digests.tolist() if d}
-            write_answers(store, _with(fresh, seen_digests=frozenset(seen)))
+            write_answers(store, replace(fresh, seen_digests=frozenset(seen)))
         done.append((record.id, record.annotator, int((fresh.digests != "").sum()), changed))
     written, kept = resolve(store, ledger)
     store.save()
@@ -154,12 +155,6 @@ def _col(rows: list[tuple], k: int, dtype) -> np.ndarray:
     return np.array([r[k] for r in rows], dtype)
 
 
-def _with(a: PackageAnswers, **changes) -> PackageAnswers:
-    from dataclasses import replace
-
-    return replace(a, **changes)
-
-
 def answer_digest(hands, clicks, joints, states) -> str:
     """Digest of one instant's answer: hand presence, clicks ``(row, camera, joint, uv, t)``,
     joints ``(row, joint, xyz, t)`` and marks ``(row, camera, joint, state)``; times are not
@@ -205,8 +200,10 @@ def answer_rows(a: PackageAnswers, k: int) -> dict:
     }
 
 
-def gold_medians(store, ledger: TeamLedger, answers: dict[str, PackageAnswers]) -> dict:
-    """``{annotator: median 3D error (mm) on gold}`` over all collected gold rows."""
+def gold_distances(store, ledger: TeamLedger,
+                   answers: dict[str, PackageAnswers]) -> dict[str, np.ndarray]:
+    """``{annotator: (N,) mm}``: the 3D distance of every joint answered on a collected gold
+    row to the trusted 3D frozen at assignment (``team/gold.h5``)."""
     inst, ref = read_gold(store.path, J)
     at = {int(i): k for k, i in enumerate(inst.tolist())}
     errs: dict[str, list[np.ndarray]] = {}
@@ -214,15 +211,20 @@ def gold_medians(store, ledger: TeamLedger, answers: dict[str, PackageAnswers]) 
         a = answers.get(record.id)
         if a is None:
             continue
+        dense = a.joints_dense(J)
         for k in np.flatnonzero(record.kinds == "gold").tolist():
             g = at.get(int(record.instants[k]))
             if g is None:
                 continue
-            jj, xyz, _ = answer_rows(a, k)["joints"]
-            d = np.linalg.norm(xyz - ref[g][jj], axis=1)
+            d = np.linalg.norm(dense[k] - ref[g], axis=1)
             errs.setdefault(record.annotator, []).append(d[np.isfinite(d)])
-    return {n: float(np.median(np.concatenate(e))) for n, e in errs.items()
-            if np.concatenate(e).size}
+    return {n: np.concatenate(e) for n, e in errs.items()}
+
+
+def gold_medians(store, ledger: TeamLedger, answers: dict[str, PackageAnswers]) -> dict:
+    """``{annotator: median 3D error (mm) on gold}`` over all collected gold rows."""
+    return {n: float(np.median(d)) for n, d in gold_distances(store, ledger, answers).items()
+            if d.size}
 
 
 def collected_answers(project, ledger: TeamLedger) -> dict[str, PackageAnswers]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.store import ProjectStore
+from annotator.store.paths import EncodedPaths
 
 __all__ = ["PACKAGE_KEY", "SEQUENCE", "ANNOTATOR_NAME", "create_package", "package_info"]
 
@@ -55,13 +56,9 @@ def create_package(
     try:
         perm = np.array([parent.camera_index(n) for n in pkg.camera_names], np.int64)
         table = parent.instants()
-        paths = np.full((instants.size, len(perm)), "", dtype=object)
-        for k, i in enumerate(instants.tolist()):
-            absolute = parent.image_paths(i)
-            for c, pc in enumerate(perm.tolist()):
-                p = absolute[pc]
-                if p is not None:
-                    paths[k, c] = str(Path(p).resolve().relative_to(root))
+        enc = parent.image_paths_encoded()  # relative to the shared image root
+        rows = np.ix_(instants, perm)
+        paths = EncodedPaths(enc.templates, enc.template[rows], enc.number[rows])
         pkg.add_instants(
             capture=table.capture[instants].tolist(),
             sequence=[SEQUENCE] * instants.size,

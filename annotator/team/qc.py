@@ -30,11 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from annotator import skeleton
-from annotator.store.team_files import PackageAnswers, TeamLedger, read_gold, read_ledger
+from annotator.store.team_files import PackageAnswers, TeamLedger, read_ledger
 from annotator.team import bone_check
-from annotator.team.collect import answer_rows, collected_answers
+from annotator.team.collect import collected_answers, gold_distances
 
 __all__ = ["IDLE_GAP_S", "AnnotatorQuality", "quality_report", "annotator_errors",
            "own_repeat_medians"]
@@ -55,30 +57,20 @@ class _Acc:
 
 
 def annotator_errors(store, ledger: TeamLedger, answers: dict[str, PackageAnswers]) -> dict:
-    """Per annotator: ``{"gold": (N,) mm, "repeat": (M,) mm}`` distances (module docstring)."""
-    inst, ref = read_gold(store.path, J)
-    gold_at = {int(i): k for k, i in enumerate(inst.tolist())}
+    """Per annotator: ``{"gold": (N,) mm, "repeat": (M,) mm, "own": float | None}`` (module
+    docstring)."""
     out: dict[str, dict[str, list]] = {}
     by_instant: dict[int, list[tuple[str, np.ndarray]]] = {}
     for record in ledger.packages:
         a = answers.get(record.id)
         if a is None:
             continue
-        mine = out.setdefault(record.annotator, {"gold": [], "repeat": []})
-        for k, (i, kind) in enumerate(zip(record.instants.tolist(), record.kinds.tolist(),
-                                          strict=True)):
-            jj, xyz, _ = answer_rows(a, k)["joints"]
-            if jj.size == 0:
-                continue
-            full = np.full((J, 3), np.nan)
-            full[jj] = xyz
-            if kind == "gold":
-                g = gold_at.get(int(i))
-                if g is not None:
-                    d = np.linalg.norm(full - ref[g], axis=1)
-                    mine["gold"].append(d[np.isfinite(d)])
-            else:
-                by_instant.setdefault(int(i), []).append((record.annotator, full))
+        out.setdefault(record.annotator, {"repeat": []})
+        dense = a.joints_dense(J)
+        answered = np.isfinite(dense[..., 0]).any(axis=1)
+        for k in np.flatnonzero(answered & (record.kinds != "gold")).tolist():
+            by_instant.setdefault(int(record.instants[k]), []).append(
+                (record.annotator, dense[k]))
     pairs: dict[tuple[str, str], list[np.ndarray]] = {}
     for rows in by_instant.values():
         for x in range(len(rows)):
@@ -88,13 +80,13 @@ def annotator_errors(store, ledger: TeamLedger, answers: dict[str, PackageAnswer
                 key = tuple(sorted((rows[x][0], rows[y][0])))
                 pairs.setdefault(key, []).append(d)
                 for who in set(key):
-                    out.setdefault(who, {"gold": [], "repeat": []})["repeat"].append(d)
-    result = {n: {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in e.items()}
-              for n, e in out.items()}
+                    out.setdefault(who, {"repeat": []})["repeat"].append(d)
+    gold = gold_distances(store, ledger, answers)
     own = own_repeat_medians({k: np.concatenate(v) for k, v in pairs.items()})
-    for n, e in result.items():
-        e["own"] = own.get(n)
-    return result
+    return {n: {"gold": gold.get(n, np.zeros(0)),
+                "repeat": np.concatenate(e["repeat"]) if e["repeat"] else np.zeros(0),
+                "own": own.get(n)}
+            for n, e in out.items()}
 
 
 def own_repeat_medians(pairs: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
@@ -113,34 +105,21 @@ def own_repeat_medians(pairs: dict[tuple[str, str], np.ndarray]) -> dict[str, fl
         A[r, col[q]] += 1.0
         b[r] = float(np.median(d)) ** 2
         w[r] = np.sqrt(d.size)
+    linked = coo_matrix((np.ones(len(pairs)), ([col[p] for p, _ in pairs],
+                                               [col[q] for _, q in pairs])),
+                        shape=(len(names), len(names)))
+    _, label = connected_components(linked, directed=False)
     out = {}
-    for comp in _components(pairs, names):
-        cols = [col[n] for n in comp]
+    for c in np.unique(label).tolist():
+        cols = np.flatnonzero(label == c)
         rows = np.flatnonzero(A[:, cols].any(axis=1))
         sub = A[np.ix_(rows, cols)] * w[rows, None]
-        if np.linalg.matrix_rank(sub) < len(cols):
+        if np.linalg.matrix_rank(sub) < cols.size:
             continue  # e.g. two annotators, no self repeats: only x_a + x_b is known
         x, *_ = np.linalg.lstsq(sub, b[rows] * w[rows], rcond=None)
-        for n, v in zip(comp, x.tolist(), strict=True):
-            out[n] = float(np.sqrt(2.0 * max(v, 0.0)))
+        for k, v in zip(cols.tolist(), x.tolist(), strict=True):
+            out[names[k]] = float(np.sqrt(2.0 * max(v, 0.0)))
     return out
-
-
-def _components(pairs, names: list[str]) -> list[list[str]]:
-    """The groups of annotators linked by repeat pairs."""
-    group = {n: n for n in names}
-
-    def root(n: str) -> str:
-        while group[n] != n:
-            n = group[n]
-        return n
-
-    for p, q in pairs:
-        group[root(p)] = root(q)
-    comps: dict[str, list[str]] = {}
-    for n in names:
-        comps.setdefault(root(n), []).append(n)
-    return list(comps.values())
 
 
 @dataclass(frozen=True)
@@ -178,8 +157,7 @@ def quality_report(store) -> dict:
         raise ValueError(f"{store.path}: no team yet (run 'annotator assign' first)")
     answers = collected_answers(store.path, ledger)
     stats = bone_check.subject_bone_stats(store)
-    subject = (np.asarray(store.instant_attr("subject"), np.int64)
-               if "subject" in store.instant_attr_names() else None)
+    subject = bone_check.subject_of_instants(store)
     acc: dict[str, _Acc] = {n: _Acc() for n in ledger.annotators()}
     for record in ledger.packages:
         a = answers.get(record.id)
@@ -191,12 +169,10 @@ def quality_report(store) -> dict:
         s.joints += int(a.joint_row.size)
         s.clicks += int(a.click_row.size)
         s.active_s += _active_seconds(a.click_time)
+        dense = a.joints_dense(J)
         for k in np.unique(a.joint_row).tolist():
-            jj, xyz, _ = answer_rows(a, k)["joints"]
-            full = np.full((J, 3), np.nan)
-            full[jj] = xyz
-            sub = 0 if subject is None else int(subject[int(record.instants[k])])
-            s.flagged += int(bone_check.flagged_joints(stats, sub, full)[jj].sum())
+            sub = int(subject[int(record.instants[k])])
+            s.flagged += int(bone_check.flagged_joints(stats, sub, dense[k]).sum())
     errors = annotator_errors(store, ledger, answers)
     rows = []
     for name, s in acc.items():
