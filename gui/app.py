@@ -134,8 +134,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._bone_timer.setSingleShot(True)
         self._bone_timer.setInterval(2000)
         self._bone_timer.timeout.connect(self._refresh_bone_stats)
-        self._subjects = (np.asarray(self.store.instant_attr("subject")).astype(np.int64)
-                          if "subject" in self.store.instant_attr_names() else None)
+        self._subjects = bone_check.subject_of_instants(self.store)
         review_title = QLabel("<b>Review queue</b> (flagged instants)", side)
         review_title.setToolTip(
             "instants flagged for review: by the machine stage's quality checks, or by you "
@@ -413,7 +412,7 @@ class MainWindow(ActionsMixin, QMainWindow):
 
     def _update_bone_chart(self) -> None:
         s = self.session
-        subject = 0 if self._subjects is None else int(self._subjects[s.instant])
+        subject = int(self._subjects[s.instant])
         joints = np.stack([s.joint_point(j) for j in range(_J)])
         self.bone_chart.set_bones(
             bone_check.instant_bones(self.bone_stats(), subject, joints), subject)

@@ -128,10 +128,9 @@ def simulate_annotator(
         raise ValueError(f"click_seconds must be finite and > 0, got {click_seconds}")
     chosen = choose_instants(store.num_instants, fraction, seed)
     rng = np.random.default_rng([int(seed), 1])
-    clock = _PacedClock(click_seconds, seed) if click_seconds is not None else None
+    clock = _PacedClock(click_seconds, seed)
     session = AnnotationSession(store, annotator=annotator, autosave_s=None,
-                                instant=int(chosen[0]),
-                                **({"wall_clock": clock} if clock is not None else {}))
+                                instant=int(chosen[0]), wall_clock=clock)
     for i in chosen.tolist():  # relabel from scratch: earlier runs must not steer the views
         session.goto(i)
         session.clear_joint(None)
@@ -141,8 +140,7 @@ def simulate_annotator(
         if gt is None:
             raise ValueError(f"{store.path}: instant {i} has no ground truth")
         session.goto(i)
-        if clock is not None:
-            clock.pause(10.0)
+        clock.pause(10.0)
         n_clicks, n_skipped = _label_instant(session, gt, int(views), float(noise_px), rng,
                                                view_policy, clock)
         clicks += n_clicks
@@ -156,25 +154,28 @@ def simulate_annotator(
 
 
 class _PacedClock:
-    """Unix seconds of a simulated annotator: starts now, moves only when told."""
+    """Unix seconds of a simulated annotator: with ``click_seconds`` None the real time
+    (pauses do nothing); else it starts now and moves only when told."""
 
-    def __init__(self, click_seconds: float, seed: int):
+    def __init__(self, click_seconds: float | None, seed: int):
         self.now = _time.time()
-        self.mean = float(click_seconds)
+        self.mean = None if click_seconds is None else float(click_seconds)
         self.rng = np.random.default_rng([int(seed), 2])
 
     def pause(self, clicks: float = 1.0) -> None:
         """Advance by a log-normal pause of mean ``clicks * click_seconds`` (sigma 0.5)."""
+        if self.mean is None:
+            return
         sigma = 0.5
         self.now += float(self.rng.lognormal(np.log(clicks * self.mean) - sigma**2 / 2, sigma))
 
     def __call__(self) -> float:
-        return self.now
+        return _time.time() if self.mean is None else self.now
 
 
 def _label_instant(
     session: AnnotationSession, gt, views: int, noise_px: float, rng, view_policy: str,
-    clock: _PacedClock | None = None,
+    clock: _PacedClock,
 ) -> tuple:
     """Click every visible joint of the present hands of the current instant."""
     rig = session.rig
@@ -202,8 +203,7 @@ def _label_instant(
             for name in picked:
                 c = index[name]
                 uv = uv_true[c, j] + rng.normal(0.0, noise_px, 2)
-                if clock is not None:
-                    clock.pause()
+                clock.pause()
                 session.click(name, np.clip(uv, -0.5, hi[c]), joint=j)
                 clicks += 1
     return clicks, skipped
