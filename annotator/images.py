@@ -1,6 +1,7 @@
 """Image files and image-plane maps: the one torch-free home of both for every package.
 
-Reading: one clear reason when a file cannot be read, and no OpenCV noise.
+Reading: one clear reason when a file cannot be read, and no OpenCV noise. Wherever a path
+is taken, a :class:`~annotator.video.VideoFrame` (a frame of a video file) is too.
 
 ``cv2.imread`` writes to stderr on its own: ``[ WARN] … findDecoder imread_(…)`` for a
 missing file (OpenCV's logger) and libjpeg's ``Premature end of JPEG file`` for a truncated
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from annotator.video import VideoFrame, try_read_video_frame
 
 __all__ = [
     "quiet_opencv",
@@ -70,14 +73,20 @@ def decode_image_bgr(data: np.ndarray | bytes, flags: int = cv2.IMREAD_COLOR
 
 
 def try_read_image_bgr(
-    path: str | Path | None, flags: int = cv2.IMREAD_COLOR
+    path: str | Path | VideoFrame | None, flags: int = cv2.IMREAD_COLOR
 ) -> tuple[np.ndarray | None, str]:
     """(image, "") or (None, one line naming the file and why it cannot be read).
 
-    ``path`` None (no image for a camera at an instant) is ``(None, "")``.
+    ``path`` None (no image for a camera at an instant) is ``(None, "")``; a
+    :class:`~annotator.video.VideoFrame` is decoded from its video.
     """
     if path is None:
         return None, ""
+    if isinstance(path, VideoFrame):
+        image, why = try_read_video_frame(path)
+        if image is not None and flags == cv2.IMREAD_GRAYSCALE:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return image, why
     p = Path(path)
     if p.is_dir():
         return None, f"{p}: is a folder, not an image"
@@ -93,20 +102,20 @@ def try_read_image_bgr(
     return np.ascontiguousarray(image), ""
 
 
-def read_image_bgr(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+def read_image_bgr(path: str | Path | VideoFrame, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     """The image at ``path`` (BGR, as OpenCV); an OSError naming the file and the problem
     (FileNotFoundError, IsADirectoryError for those cases)."""
     image, why = try_read_image_bgr(path, flags)
     if image is not None:
         return image
-    if why.endswith(": no such image file"):
+    if why.endswith((": no such image file", ": no such video file")):
         raise FileNotFoundError(why)
     if why.endswith(": is a folder, not an image"):
         raise IsADirectoryError(why)
     raise OSError(why)
 
 
-def read_image_rgb(path: str | Path) -> np.ndarray:
+def read_image_rgb(path: str | Path | VideoFrame) -> np.ndarray:
     """(H, W, 3) uint8 RGB; a missing or unreadable file is an OSError naming it."""
     return cv2.cvtColor(read_image_bgr(path), cv2.COLOR_BGR2RGB)
 

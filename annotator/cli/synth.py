@@ -28,6 +28,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--height", type=_positive, default=334, help="landscape image height (334)")
     p.add_argument("--jpeg-quality", type=_positive, default=92, help="JPEG quality (92)")
     p.add_argument("--workers", type=_positive, default=2, help="rendering processes (2)")
+    p.add_argument(
+        "--video",
+        nargs="?",
+        const="h264",
+        choices=("h264", "mpeg4", "mjpeg"),
+        help="write one video per camera (OUT/videos/<camera>.mp4; codec h264 unless named) "
+        "and a project read from them, instead of JPEG images",
+    )
     p.add_argument("--contact-sheet", metavar="PATH", help="also write a PNG/JPEG grid of views")
     p.add_argument(
         "--overwrite",
@@ -59,10 +67,12 @@ def run(args: argparse.Namespace) -> int:
             jpeg_quality=args.jpeg_quality,
             overwrite=args.overwrite,
             progress=progress,
+            video=args.video,
         )
     print(
         f"wrote {result.path}: {result.instants} instants x {result.cameras} cameras = "
-        f"{result.images} images ({result.images_per_second:.1f} images/s)"
+        f"{result.images} {'video frames' if args.video else 'images'} "
+        f"({result.images_per_second:.1f} images/s)"
     )
     if args.contact_sheet:
         write_contact_sheet(args.out, args.contact_sheet)

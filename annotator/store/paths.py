@@ -17,7 +17,33 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["EncodedPaths", "PathEncoder", "encode_paths", "remap_paths"]
+__all__ = [
+    "EncodedPaths",
+    "PathEncoder",
+    "encode_paths",
+    "remap_paths",
+    "VIDEO_FRAME_MARK",
+    "video_locator",
+    "parse_video_locator",
+]
+
+#: A stored path ``<video>#frame<k>`` is frame k of a video (a project made with
+#: ``init --videos``); it encodes as the template ``<video>#frame`` plus the number k, so a
+#: camera's video costs one template however many of its frames are instants.
+VIDEO_FRAME_MARK = "#frame"
+
+
+def video_locator(video: str, index: int) -> str:
+    """The stored path of frame ``index`` of ``video`` (relative to the image root)."""
+    return f"{video}{VIDEO_FRAME_MARK}{int(index)}"
+
+
+def parse_video_locator(path: str) -> tuple[str, int] | None:
+    """(video, frame index) of a stored video-frame path, None for an image path."""
+    head, mark, tail = path.rpartition(VIDEO_FRAME_MARK)
+    if not mark or not head or not tail.isdigit():
+        return None
+    return head, int(tail)
 
 _PATH_RE = re.compile(r"^(.*\D)?(\d{1,18})(\D*)$", re.S)
 

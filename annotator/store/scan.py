@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from annotator.store.errors import ProjectFormatError
+from annotator.store.staging import staged_project
 
-__all__ = ["ImageScan", "scan_image_folder", "init_project", "natural_key"]
+__all__ = ["ImageScan", "scan_image_folder", "init_project", "natural_key", "relative_root"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,32 +142,36 @@ def init_project(
                 f"{Path(images) / cap} but no calibration"
             )
     project = Path(project)
-    images_abs = Path(images).resolve()
+    cap_order = {c: k for k, c in enumerate(caps)}
+    keys = sorted(scan.images, key=lambda k: (cap_order[k[0]], natural_key(k[1]), k[2]))
+    # Built in a hidden sibling and renamed into place when complete (staging.py): a
+    # failed or killed init never leaves a project that opens but lacks its images.
+    with staged_project(project, overwrite) as work:
+        store = ProjectStore.create(
+            work, name=name or project.resolve().name, rigs=rigs,
+            image_root=relative_root(Path(images), project),
+        )
+        try:
+            cam_pos = {n: k for k, n in enumerate(store.camera_names)}
+            paths = np.full((len(keys), len(cam_pos)), "", dtype=object)
+            for f, key in enumerate(keys):
+                for cam, rel in scan.images[key].items():
+                    paths[f, cam_pos[cam]] = rel
+            store.add_instants(
+                [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], paths
+            )
+            store.save()
+        finally:
+            store.close(save=False)
+    return ProjectStore.open(project, "w")
+
+
+def relative_root(folder: Path, project: Path) -> str:
+    """``folder`` as the project's image root: relative to ``project`` when it lies beside
+    or below it, else absolute."""
+    absolute = Path(folder).resolve()
     try:
-        image_root = os.path.relpath(images_abs, project.resolve())
-        if image_root.startswith(".."):
-            image_root = str(images_abs)
+        root = os.path.relpath(absolute, Path(project).resolve())
     except ValueError:  # different drive
-        image_root = str(images_abs)
-    # A folder made here is removed again if the run fails (or is interrupted) half-way, so
-    # a failed init never leaves a project that opens but lacks its images.
-    made_here = not project.exists() or not any(project.iterdir())
-    store = ProjectStore.create(
-        project, name=name, rigs=rigs, image_root=image_root, overwrite=overwrite
-    )
-    try:
-        cam_pos = {n: k for k, n in enumerate(store.camera_names)}
-        cap_order = {c: k for k, c in enumerate(caps)}
-        keys = sorted(scan.images, key=lambda k: (cap_order[k[0]], natural_key(k[1]), k[2]))
-        paths = np.full((len(keys), len(cam_pos)), "", dtype=object)
-        for f, key in enumerate(keys):
-            for cam, rel in scan.images[key].items():
-                paths[f, cam_pos[cam]] = rel
-        store.add_instants([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], paths)
-        store.save()
-    except BaseException:
-        store.close(save=False)
-        if made_here:
-            shutil.rmtree(project, ignore_errors=True)
-        raise
-    return store
+        return str(absolute)
+    return str(absolute) if root.startswith("..") else root

@@ -15,10 +15,15 @@ import numpy as np
 
 from annotator.store.errors import ProjectFormatError
 from annotator.store.layout import CAMERAS_NAME
-from annotator.store.paths import EncodedPaths
+from annotator.store.paths import EncodedPaths, parse_video_locator
+from annotator.video import VideoFrame
 from annotator.store.records import Instant, InstantTable
 
-__all__ = ["InstantsMixin"]
+__all__ = ["InstantsMixin", "VIDEO_PTS_ATTR"]
+
+#: Per (instant, camera) pts of a video frame in its stream's time base, -1 for none
+#: (``image_attrs/video_pts`` in frames.h5; found once by ``init --videos``).
+VIDEO_PTS_ATTR = "video_pts"
 
 
 class InstantsMixin:
@@ -68,11 +73,35 @@ class InstantsMixin:
         except KeyError:
             raise KeyError(f"no instant ({capture!r}, {sequence!r}, frame {frame})") from None
 
-    def image_paths(self, i: int) -> list[Path | None]:
-        """The C image paths of instant ``i`` (None where that camera has no image)."""
+    def image_paths(self, i: int) -> list[Path | VideoFrame | None]:
+        """The C images of instant ``i``: a file path, or a :class:`~annotator.video.VideoFrame`
+        in a project made from videos (None where that camera has no image). Every reader
+        in :mod:`annotator.images` takes either."""
         i = self._check_instant(i)
         root = self.image_root
-        return [None if p is None else root / p for p in self._frames.paths(i)]
+        out: list[Path | VideoFrame | None] = []
+        pts = None
+        for c, p in enumerate(self._frames.paths(i)):
+            frame = None if p is None else parse_video_locator(p)
+            if frame is None:
+                out.append(None if p is None else root / p)
+                continue
+            if pts is None:
+                pts = self._video_pts(i)
+            stamp = int(pts[c]) if pts is not None and pts[c] >= 0 else None
+            out.append(VideoFrame(root / frame[0], frame[1], stamp))
+        return out
+
+    def _video_pts(self, i: int) -> np.ndarray | None:
+        """(C,) stored presentation timestamps of instant ``i``'s video frames (-1 = none)."""
+        if VIDEO_PTS_ATTR not in self._frames.attr_names("image_attrs"):
+            return None
+        return self._frames.read_attr("image_attrs", VIDEO_PTS_ATTR, i)
+
+    @property
+    def is_video_project(self) -> bool:
+        """True when the project's images are frames of video files (``init --videos``)."""
+        return self.settings.get("source") == "video"
 
     def image_paths_encoded(self) -> EncodedPaths:
         """All image paths (relative to ``image_root``) as (F, C) template/number arrays:

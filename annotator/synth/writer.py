@@ -37,6 +37,8 @@ __all__ = ["SynthResult", "image_paths", "write_capture"]
 log = logging.getLogger(__name__)
 
 _IMAGE_ROOT = "images"
+#: Folder of a video capture's ``<camera>.mp4`` files (``synth --video``).
+_VIDEO_ROOT = "videos"
 _worker_state: dict = {}
 
 
@@ -79,9 +81,11 @@ def _init_pool_worker(*args) -> None:
     _init_state(*args)
 
 
-def _render_instant(i: int) -> tuple[int, np.ndarray]:
+def _render_instant(i: int) -> tuple[int, np.ndarray] | tuple[int, np.ndarray, list]:
     st = _worker_state
     res = st["studio"].render(i)
+    if st["paths"] is None:  # a video capture: the parent encodes the frames in order
+        return i, res.visible, list(res.images)
     for c, img in enumerate(res.images):
         path = st["root"] / st["paths"][i, c]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +97,8 @@ def _render_instant(i: int) -> tuple[int, np.ndarray]:
 #: What a synthetic studio project folder holds right after ``write_capture``; a folder
 #: with anything more (labels.h5, models/, ...) holds someone's work and is never replaced.
 _SYNTH_ENTRIES = frozenset(
-    {LOCK_NAME, PROJECT_NAME, CAMERAS_NAME, FRAMES_NAME, GROUND_TRUTH_NAME, _IMAGE_ROOT}
+    {LOCK_NAME, PROJECT_NAME, CAMERAS_NAME, FRAMES_NAME, GROUND_TRUTH_NAME, _IMAGE_ROOT,
+     _VIDEO_ROOT}
 )
 
 
@@ -136,6 +141,7 @@ def write_capture(
     jpeg_quality: int = 92,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    video: str | None = None,
 ):
     """Generate a capture and write it as a project at ``out``.
 
@@ -150,6 +156,12 @@ def write_capture(
         overwrite: replace a synthetic studio project already at ``out``; a folder holding
             anything else (another project, human labels, other files) is refused.
         progress: called as ``progress(done_instants, total_instants)``.
+        video: None writes JPEG images; a codec (``"h264"``, ``"mpeg4"``, ``"mjpeg"``)
+            writes one video per camera, ``<out>/videos/<camera>.mp4`` (``.avi`` for
+            mjpeg), frame k = instant k, and a project read from them
+            (``annotator init --videos``'s, so ``init --videos`` on that folder with the
+            project's ``cameras.toml`` rebuilds it): one capture, sequence ``video``,
+            subjects as the instant attribute ``subject``.
 
     Returns:
         SynthResult. The project holds the rig (one capture per subject), the instants with
@@ -167,7 +179,7 @@ def write_capture(
     staging = target.parent / f".{target.name}.synth-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         result = _write_project(staging, target.name, config, int(workers),
-                                int(jpeg_quality), progress)
+                                int(jpeg_quality), progress, video)
         if target.exists():
             _check_target(target, overwrite)  # again: it may have changed while rendering
             old = staging.with_name(staging.name + ".old")
@@ -188,8 +200,11 @@ def _write_project(
     workers: int,
     jpeg_quality: int,
     progress: Callable[[int, int], None] | None,
+    video: str | None = None,
 ) -> SynthResult:
     """Render and write the whole project into the new folder ``path``."""
+    if video is not None:
+        return _write_video_project(path, name, config, workers, progress, video)
     from annotator.store import ProjectStore
     from triangulation.projection import project
 
@@ -247,6 +262,95 @@ def _write_project(
             frame=np.array([p.frame for p in studio.plan], dtype=np.int64),
             image_paths=paths.astype(str),
         )
+        store.set_instant_attr("subject", np.array([p.subject for p in studio.plan], np.int64))
+        store.write_ground_truth(
+            joints_world_mm=joints,
+            visible=visible,
+            uv_px=np.swapaxes(project(joints, studio.rig), 1, 2),
+            hand_present=studio.hand_present(),
+        )
+        store.save()
+    finally:
+        store.close()
+    return SynthResult(path, F, C, F * C, seconds)
+
+
+def _render_all(config: StudioConfig, workers: int, args: tuple, F: int, take) -> None:
+    """Render instants 0..F-1 in ``workers`` processes; ``take(result)`` gets each
+    worker result in instant order."""
+    if workers == 1:
+        _init_state(*args)
+        try:
+            for res in map(_render_instant, range(F)):
+                take(res)
+        finally:
+            _worker_state.clear()
+        return
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=args)
+    try:
+        for res in pool.imap(_render_instant, range(F), chunksize=1):
+            take(res)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _write_video_project(
+    path: Path,
+    name: str,
+    config: StudioConfig,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    codec: str,
+) -> SynthResult:
+    """A synthetic capture as one video per camera, and the project ``init --videos``
+    makes of them, plus the ground truth."""
+    from annotator.store.scan_video import plan_video_project, write_video_project
+    from annotator.video import VideoWriter
+    from triangulation.projection import project
+
+    studio = Studio(config)
+    F, C = studio.num_instants, len(studio.rig)
+    path.mkdir()
+    videos = path / _VIDEO_ROOT
+    videos.mkdir()
+    suffix = ".avi" if codec == "mjpeg" else ".mp4"
+    writers = [
+        VideoWriter(videos / f"{cam.name}{suffix}", cam.size, codec=codec) for cam in studio.rig
+    ]
+    visible = np.zeros((F, C, NUM_JOINTS), bool)
+    t0 = time.perf_counter()
+    done = 0
+
+    def take(res) -> None:
+        nonlocal done
+        i, vis, images = res
+        visible[i] = vis
+        for writer, img in zip(writers, images, strict=True):
+            writer.write(img)
+        done += 1
+        if progress is not None:
+            progress(done, F)
+
+    try:
+        _render_all(config, workers, (config, str(videos), None, 0), F, take)
+    finally:
+        for writer in writers:
+            writer.close()
+    seconds = time.perf_counter() - t0
+    log.info("rendered and encoded %d frames in %.1f s", F * C, seconds)
+    plan = plan_video_project(videos, rig=studio.rig, pattern="{camera}" + suffix)
+    store = write_video_project(
+        path, plan, name=name, image_root=_VIDEO_ROOT,
+        metadata={"synthetic_studio": asdict(config), "synthetic_video_codec": codec},
+    )
+    try:
+        joints = studio.joints_world_mm()
         store.set_instant_attr("subject", np.array([p.subject for p in studio.plan], np.int64))
         store.write_ground_truth(
             joints_world_mm=joints,
