@@ -28,7 +28,8 @@ class LoadedImage:
     """A decoded image or the reason there is none.
 
     Attributes:
-        path: the file (None: the project has no image for that camera and instant).
+        path: the file, or the :class:`~annotator.video.VideoFrame` of a video project
+            (None: the project has no image for that camera and instant).
         bgr: (H, W, 3) uint8 C-contiguous, or None.
         error: one line saying why ``bgr`` is None ("" when it is not).
     """
@@ -49,7 +50,7 @@ def decode_image(path: Path | str | None) -> LoadedImage:
     if path is None:
         return LoadedImage(None, None, "no image for this camera at this instant")
     bgr, why = try_read_image_bgr(path)
-    return LoadedImage(Path(path), bgr, why)
+    return LoadedImage(path if hasattr(path, "video") else Path(path), bgr, why)
 
 
 def shrink_for_display(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -93,7 +94,7 @@ class ImageCache:
 
     @staticmethod
     def _key(path: Path | str | None) -> str:
-        return "" if path is None else os.fspath(path)
+        return "" if path is None else str(path)  # a path, or a video's "<file>#frame<k>"
 
     def _store(self, key: str, img: LoadedImage) -> None:
         with self._lock:

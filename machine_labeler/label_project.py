@@ -72,16 +72,22 @@ class LabelRun:
     stats: LabelingStats  # this rank's instants, images, skipped images, speed
 
 
-def shard_instants(instants: Sequence[int], rank: int, world_size: int) -> np.ndarray:
-    """Rank ``rank``'s share of the sorted instants: every ``world_size``-th, from ``rank``.
+def shard_instants(
+    instants: Sequence[int], rank: int, world_size: int, contiguous: bool = False
+) -> np.ndarray:
+    """Rank ``rank``'s share of the sorted instants: every ``world_size``-th, from ``rank``
+    (``contiguous``: the rank-th of ``world_size`` consecutive runs instead).
 
-    A function of the sorted list alone, so every rank computes the same partition, each
-    instant belongs to exactly one rank, and interleaving balances instants of different
-    sequences.
+    A function of the sorted list alone, so every rank computes the same partition and each
+    instant belongs to exactly one rank. Interleaving balances instants of different
+    sequences; a project read from videos takes consecutive runs, so each rank decodes its
+    part of every video in order instead of all of it.
     """
     if world_size < 1 or not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
     arr = np.unique(np.asarray(instants, np.int64))
+    if contiguous:
+        return np.array_split(arr, world_size)[rank]
     return arr[rank::world_size]
 
 
@@ -143,7 +149,10 @@ def label_project(
             barrier()  # the manifest is settled
             done = completed_instants(machine_dir)
             barrier()  # every rank has read the shards before any rank writes one
-            mine = shard_instants(np.setdiff1d(expected, done), info.rank, info.world_size)
+            mine = shard_instants(
+                np.setdiff1d(expected, done), info.rank, info.world_size,
+                contiguous=store.is_video_project,
+            )
             writer = ShardWriter(
                 machine_dir,
                 info.rank,

@@ -248,6 +248,19 @@ class InstantImages(torch.utils.data.Dataset):
         }
 
 
+def _blocked_order(n: int, workers: int) -> list[int]:
+    """Item order under which DataLoader worker w (it takes items w, w + workers, ...) gets
+    one consecutive run of the items: each worker decodes its part of every video in order,
+    where the plain order would have every worker decode all of every video."""
+    if workers <= 1:
+        return list(range(n))
+    runs = np.array_split(np.arange(n), workers)
+    order = []
+    for k in range(max(len(r) for r in runs)):
+        order.extend(int(r[k]) for r in runs if k < len(r))
+    return order
+
+
 def _unpack_views(item: dict) -> list[np.ndarray | None]:
     """The (H, W, 3) views of an :class:`InstantImages` item (None where it has none)."""
     pixels = item["pixels"].numpy()
@@ -708,7 +721,8 @@ def label_instants(
     for rig in lab.rigs.values():
         for cam in rig:
             sizes[store.camera_index(cam.name)] = cam.size
-    paths = [[None if p is None else str(p) for p in store.image_paths(i)] for i in instants]
+    paths = [list(store.image_paths(i)) for i in instants]  # Paths, or VideoFrames
+    video = store.is_video_project
     data = InstantImages(instants, paths, sizes, lab.crop_px)
     workers = max(0, int(settings.workers))
     views_per_batch = max(1, settings.batch_size)
@@ -758,6 +772,7 @@ def label_instants(
             data,
             batch_size=None,
             shuffle=False,
+            sampler=_blocked_order(len(data), workers) if video else None,
             num_workers=workers,
             worker_init_fn=worker_init_fn() if workers else None,
             multiprocessing_context="forkserver" if workers else None,

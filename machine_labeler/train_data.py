@@ -117,7 +117,7 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
             w = (human | absent).astype(np.float32)
             rows_i.append(int(i))
             rows_c.append(c)
-            paths.append(str(p))
+            paths.append(p)  # a Path, or a VideoFrame of a video project
             sizes.append(sizes_of[cap][names[c]])
             uvs.append(uv.astype(np.float32))
             weights.append(w)
@@ -176,7 +176,7 @@ def load_machine_views(store, selection, weight: float) -> LabelledViews:  # noq
                 continue
             rows_i.append(i)
             rows_c.append(c)
-            paths.append(str(p))
+            paths.append(p)  # a Path, or a VideoFrame of a video project
             sizes.append(size_of[names[c]])
             uvs.append(np.where((kept & front[c])[:, None], uv_all[c], np.nan).astype(np.float32))
             weights.append(w)
@@ -221,7 +221,7 @@ def concat_views(*parts: LabelledViews) -> LabelledViews:
     )
 
 
-def read_rgb(path: str) -> np.ndarray | None:
+def read_rgb(path) -> np.ndarray | None:
     """(H, W, 3) uint8 RGB, or None when the file is missing or not an image."""
     try:
         bgr = read_image_bgr(path)
@@ -294,7 +294,7 @@ class HandCropDataset(torch.utils.data.Dataset):
             "uv_crop_px": torch.from_numpy(uv_crop.astype(np.float32)),
             "whole_view": bool(whole),
             "ok": bool(ok),
-            "path": self.views.paths[n],
+            "path": str(self.views.paths[n]),
         }
 
 
