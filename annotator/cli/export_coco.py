@@ -17,6 +17,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("project", help="project folder")
     p.add_argument("out", help="output JSON file")
+    p.add_argument(
+        "--frames-dir",
+        help="(a project read from videos) where the exported frames are written as JPEG "
+        "files (default: OUT without its suffix + '_images')",
+    )
     return p
 
 
@@ -29,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
         ProjectStore.open(args.project, mode="r") as store,
         tqdm_progress("export", "instant") as progress,
     ):
-        result = export_coco(store, args.out, progress=progress)
+        result = export_coco(store, args.out, progress=progress, frames_dir=args.frames_dir)
     print(f"wrote {result.images} images, {result.annotations} hand annotations to {result.path}")
     return 0

@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from annotator.interchange._jsonio import write_json_atomic
+from annotator.interchange.frame_files import frame_file_name, write_frame_jpeg
 from annotator.interchange.image_names import relative_image_name
 from annotator.interchange.interhand_layout import enlarged_bbox_xywh
 from annotator.skeleton import HANDS, JOINT_NAMES, PARENTS, hand_slice
+from annotator.video import VideoFrame
 
 __all__ = ["CocoExport", "coco_categories", "export_coco"]
 
@@ -65,11 +67,18 @@ def coco_categories() -> list[dict]:
 
 
 def export_coco(
-    store, out_path: str | os.PathLike[str], *, progress: Progress | None = None
+    store,
+    out_path: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+    frames_dir: str | os.PathLike[str] | None = None,
 ) -> CocoExport:
     """Write the project's labels as a COCO keypoints JSON at ``out_path`` (atomic).
 
-    Image ``file_name`` is relative to the project's image root; images also carry
+    Image ``file_name`` is relative to the project's image root; for a project read from
+    videos the exported frames are decoded and written as JPEG files under ``frames_dir``
+    (default ``<out_path without suffix>_images/``, named ``<capture>/<sequence>/
+    cam<camera>/image<frame>.jpg``) and ``file_name`` is relative to it. Images also carry
     ``capture``, ``sequence``, ``frame`` and ``camera``. Image ids are the stored
     InterHand2.6M ids where an import kept them, new ones after the largest otherwise.
     ``progress(done, total)`` counts instants.
@@ -81,6 +90,11 @@ def export_coco(
     F = len(table)
     cams = store.camera_names
     root = Path(store.image_root)
+    video = store.is_video_project
+    if video:
+        frames_root = Path(frames_dir) if frames_dir is not None else out_path.with_name(
+            out_path.stem + "_images"
+        )
     stored_ids = store.image_attr("image_id") if "image_id" in store.image_attr_names() else None
     next_id = 1 + max(0, int(stored_ids.max()) if stored_ids is not None and stored_ids.size else 0)
     images: list[dict] = []
@@ -107,12 +121,18 @@ def export_coco(
                     )
                     if image_id is None:
                         image_id, next_id = next_id, next_id + 1
-                    fallback = f"{cap}/{table.sequence[i]}/cam{cams[c]}/{paths[c].name}"
+                    if video and isinstance(paths[c], VideoFrame):
+                        name = frame_file_name(cap, str(table.sequence[i]), cams[c],
+                                               int(table.frame[i]))
+                        write_frame_jpeg(paths[c], frames_root / name)
+                    else:
+                        fallback = f"{cap}/{table.sequence[i]}/cam{cams[c]}/{paths[c].name}"
+                        name = relative_image_name(paths[c], root, fallback)
                     w, h = rig[k].size
                     images.append(
                         {
                             "id": image_id,
-                            "file_name": relative_image_name(paths[c], root, fallback),
+                            "file_name": name,
                             "width": w,
                             "height": h,
                             "capture": cap,
@@ -155,6 +175,8 @@ def export_coco(
         "annotations": annotations,
         "categories": coco_categories(),
     }
+    if video:  # where file_name is relative to: the frames written beside the JSON
+        doc["info"]["image_root"] = Path(os.path.relpath(frames_root, out_path.parent)).as_posix()
     write_json_atomic(out_path, doc)
     logger.info(
         "wrote %d images, %d hand annotations to %s", len(images), len(annotations), out_path

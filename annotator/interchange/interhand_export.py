@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.interchange._jsonio import write_json_atomic, write_text_atomic
+from annotator.interchange.frame_files import frame_file_name, video_frame_of, write_frame_jpeg
 from annotator.interchange.interhand_export_rows import export_rows
 from annotator.interchange.interhand_jsonwrite import (
     file_names,
@@ -124,6 +125,8 @@ class _ImageFields:
         self.capture = table.capture
         self.sequence = table.sequence
         self.frame_out = frame_out
+        self.table_frame = table.frame
+        self.video = bool(store.is_video_project)
         self.subject = rows.subject
         # whether a template's paths are already in relpath's normal form (digits never
         # change that, so one representative per template decides)
@@ -154,6 +157,13 @@ class _ImageFields:
             return f"{self.capture[inst[k]]}/{seqs[k]}/cam{self.cam_names[cam[k]]}/{name}"
 
         names = file_names(paths, fallback, self.root, clean)
+        if self.video:  # frames of videos become image files named like a capture's
+            for k, p in enumerate(paths):
+                if p is not None and video_frame_of(p) is not None:
+                    names[k] = frame_file_name(
+                        self.capture[inst[k]], seqs[k], self.cam_names[cam[k]],
+                        self.table_frame[inst[k]],
+                    )
         ci = self.cap_index[inst]
         wh = self.size[ci, cam]
         return (
@@ -180,7 +190,8 @@ def export_interhand(
     """Write the project as InterHand2.6M split ``split`` under ``out_root``.
 
     ``images``: "link" (hard links, copies across file systems), "copy", or "none" (JSON
-    only). Missing image files raise ``FileNotFoundError`` before anything is written.
+    only). A project read from videos has its exported frames decoded and written as JPEG
+    files (``<capture>/<sequence>/cam<camera>/image<frame>.jpg``) in either of the first two. Missing image files raise ``FileNotFoundError`` before anything is written.
     ``progress(done, total)`` counts JSON entries written (images and annotations).
     """
     if images not in ("link", "copy", "none"):
@@ -202,7 +213,7 @@ def export_interhand(
     placer = None
     if images != "none":
         _check_images(fields, n, root)
-        placer = _Placer(str(layout.images_dir) + os.sep, root, images)
+        placer = _Placer(str(layout.images_dir) + os.sep, root, images, fields.video)
     write_data_json(
         layout.data,
         rows,
@@ -241,6 +252,9 @@ def _check_images(fields: _ImageFields, n: int, root: str) -> None:
     for lo in range(0, n, 1 << 15):
         for p in fields.source_paths(np.arange(lo, min(n, lo + (1 << 15)))):
             src = p if p[:1] == "/" else root + p
+            frame = video_frame_of(src) if fields.video else None
+            if frame is not None:
+                src = str(frame.video)  # a frame of a video: the video must be there
             try:
                 stat(src)
             except OSError:
@@ -257,8 +271,8 @@ def _check_images(fields: _ImageFields, n: int, root: str) -> None:
 class _Placer:
     """Links (or copies) a block of images into the export; one mkdir per folder."""
 
-    def __init__(self, out_dir: str, root: str, mode: str):
-        self.out_dir, self.root, self.mode = out_dir, root, mode
+    def __init__(self, out_dir: str, root: str, mode: str, video: bool = False):
+        self.out_dir, self.root, self.mode, self.video = out_dir, root, mode, video
         self.made: set[str] = set()
 
     def __call__(self, names: list[str], sources: list[str]) -> None:
@@ -266,6 +280,10 @@ class _Placer:
         for p, name in zip(sources, names, strict=True):
             src = p if p[:1] == "/" else root + p
             dst = out_dir + name
+            frame = video_frame_of(src) if self.video else None
+            if frame is not None:  # a frame of a video project: decoded and written
+                write_frame_jpeg(frame, dst)
+                continue
             folder = dst.rpartition("/")[0]
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)

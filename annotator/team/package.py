@@ -18,6 +18,7 @@ import numpy as np
 
 from annotator.store import ProjectStore
 from annotator.store.paths import EncodedPaths
+from annotator.store.store_instants import VIDEO_PTS_ATTR
 
 __all__ = ["PACKAGE_KEY", "SEQUENCE", "ANNOTATOR_NAME", "create_package", "package_info"]
 
@@ -51,8 +52,10 @@ def create_package(
         "id": package_id, "annotator": annotator, "project_id": project_id,
         "project": str(Path(parent.path).resolve()), "project_name": parent.name,
     }
+    video = {k: parent.settings[k] for k in ("source", "videos") if k in parent.settings}
     pkg = ProjectStore.create(folder, name=f"{parent.name} · {annotator}", rigs=parent.rigs,
-                              image_root=str(root), metadata={PACKAGE_KEY: info})
+                              image_root=str(root), metadata={PACKAGE_KEY: info},
+                              settings=video)
     try:
         perm = np.array([parent.camera_index(n) for n in pkg.camera_names], np.int64)
         table = parent.instants()
@@ -66,6 +69,8 @@ def create_package(
             image_paths=paths,
             instant_id=np.arange(instants.size, dtype=np.int64),
         )
+        if VIDEO_PTS_ATTR in parent.image_attr_names():  # frames of videos: their timestamps
+            pkg.set_image_attr(VIDEO_PTS_ATTR, parent.image_attr(VIDEO_PTS_ATTR)[rows])
         if "subject" in parent.instant_attr_names():
             pkg.set_instant_attr("subject", np.asarray(parent.instant_attr("subject"))[instants])
         if parent.has_ground_truth:
