@@ -191,7 +191,8 @@ def export_interhand(
 
     ``images``: "link" (hard links, copies across file systems), "copy", or "none" (JSON
     only). A project read from videos has its exported frames decoded and written as JPEG
-    files (``<capture>/<sequence>/cam<camera>/image<frame>.jpg``) in either of the first two. Missing image files raise ``FileNotFoundError`` before anything is written.
+    files (``<capture>/<sequence>/cam<camera>/image<frame>.jpg``) in either of the first
+    two. Missing image files raise ``FileNotFoundError`` before anything is written.
     ``progress(done, total)`` counts JSON entries written (images and annotations).
     """
     if images not in ("link", "copy", "none"):

@@ -107,7 +107,9 @@ def read_offsets(path: Path, cameras: list[str]) -> dict[str, int]:
         )
     for k, v in data.items():
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ProjectFormatError(f"{path}: offset of camera {k!r} must be an integer, got {v!r}")
+            raise ProjectFormatError(
+                f"{path}: offset of camera {k!r} must be an integer, got {v!r}"
+            )
         out[str(k)] = int(v)
     return out
 

@@ -16,8 +16,8 @@ import numpy as np
 from annotator.store.errors import ProjectFormatError
 from annotator.store.layout import CAMERAS_NAME
 from annotator.store.paths import EncodedPaths, parse_video_locator
-from annotator.video import VideoFrame
 from annotator.store.records import Instant, InstantTable
+from annotator.video import VideoFrame
 
 __all__ = ["InstantsMixin", "VIDEO_PTS_ATTR"]
 

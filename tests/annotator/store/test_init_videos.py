@@ -104,7 +104,7 @@ def test_every_frames_and_offsets_choose_the_frames(pair, tmp_path):
                  "--frames", listed) == 0
     with ProjectStore.open(tmp_path / "f") as p:
         t = p.instants()
-        assert sorted(zip(t.sequence.tolist(), t.frame.tolist())) == [
+        assert sorted(zip(t.sequence.tolist(), t.frame.tolist(), strict=True)) == [
             ("grasp", 1), ("grasp", 4), ("point", 2)]
 
 
