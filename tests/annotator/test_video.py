@@ -12,6 +12,7 @@ from annotator.video import (
     VideoFrame,
     VideoWriter,
     close_video_readers,
+    frame_to_bgr,
     probe_video,
     read_video_frame,
 )
@@ -38,7 +39,7 @@ def _frames(n: int = N_FRAMES) -> list[np.ndarray]:
 def _sequential(path) -> list[np.ndarray]:
     """Every frame by a plain sequential PyAV decode (the reference)."""
     with av.open(str(path)) as c:
-        return [f.to_ndarray(format="bgr24") for f in c.decode(c.streams.video[0])]
+        return [frame_to_bgr(f) for f in c.decode(c.streams.video[0])]
 
 
 @pytest.fixture(params=["h264", "mpeg4", "mjpeg"])
