@@ -29,6 +29,8 @@ def _project_info(path: str) -> dict:
             "schema_version": store.schema_version,
             "captures": store.captures,
             **dataclasses.asdict(store.status()),
+            # where the images come from: image files, or frames of per-camera videos
+            "source": _source(store),
             # cameras.toml holds the active version (annotator refine-calibration)
             "calibration": _calibration(store),
             # a labelling team's packages (annotator assign / collect); a package names its
@@ -37,6 +39,14 @@ def _project_info(path: str) -> dict:
             # processes of 'annotator machine-label' at work on this project
             "machine_labelling": [r.describe() for r in running],
         }
+
+
+def _source(store) -> str:
+    if not store.is_video_project:
+        return f"images under {store.image_root}"
+    videos = store.settings.get("videos", {})
+    codecs = ", ".join(videos.get("codec", [])) or "?"
+    return f"{len(videos.get('frames', {}))} videos ({codecs}) in {store.image_root}"
 
 
 def _calibration(store) -> dict:

@@ -66,6 +66,8 @@ def test_init_videos_rebuilds_the_synth_video_project(pair, tmp_path, capsys):
     out = tmp_path / "p"
     assert _init(out, "--videos", vid / "videos", "--calibration", vid / "cameras.toml") == 0
     assert "8 instants, 4 cameras, 32 frames of videos" in capsys.readouterr().out
+    assert main(["status", str(out)]) == 0
+    assert "source: 4 videos (h264) in" in capsys.readouterr().out
     with ProjectStore.open(out) as p, ProjectStore.open(vid) as q:
         assert p.num_instants == q.num_instants and p.camera_names == q.camera_names
         assert p.instants().frame.tolist() == q.instants().frame.tolist()
