@@ -19,7 +19,9 @@ keyframe every 30 frames). Measured, alternating image and video so machine load
   labeller trained for ``--train-minutes`` on the image project's human labels, then both
   projects machine-labelled with that one checkpoint (the difference is the codec's alone),
   and a second labeller trained on the video project (the whole path from video), each
-  merged and evaluated against the ground truth.
+  merged and evaluated against the ground truth. The noise floor: the same capture as JPEG
+  at quality 85, labelled by the image-trained checkpoint: how far labels move when only
+  the pixel noise changes. Video is "within the codec's noise" when it moves them no more.
 """
 
 from __future__ import annotations
@@ -51,13 +53,17 @@ def _cli(*args) -> None:
         raise SystemExit(f"annotator {' '.join(map(str, args))}: exit {rc}")
 
 
-def _pair(root: Path, tag: str, cameras: int, instants: int, subjects: int) -> tuple[Path, Path]:
+def _pair(root: Path, tag: str, cameras: int, instants: int, subjects: int,
+          noise_floor: bool = False) -> tuple[Path, ...]:
     img, vid = root / f"{tag}_images", root / f"{tag}_video"
-    for path, extra in ((img, []), (vid, ["--video"])):
+    todo = [(img, []), (vid, ["--video"])]
+    if noise_floor:  # the same capture as JPEG at another quality: pixel noise, no codec change
+        todo.append((root / f"{tag}_jpeg85", ["--jpeg-quality", 85]))
+    for path, extra in todo:
         if not (path / "project.toml").exists():
             _cli("synth", path, "--cameras", cameras, "--instants", instants, "--subjects",
                  subjects, "--seed", 0, "--workers", 2, *extra)
-    return img, vid
+    return tuple(p for p, _ in todo)
 
 
 def _gui_bench():
@@ -139,13 +145,13 @@ def _joints(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return xyz, src
 
 
-def bench_labels(img: Path, vid: Path, minutes: float) -> dict:
+def bench_labels(img: Path, vid: Path, jpeg85: Path, minutes: float) -> dict:
     from annotator.store import ProjectStore
     from annotator.store.labels import JOINT_SOURCES
     from machine_labeler.checkpoint import newest_checkpoint
 
     out: dict = {}
-    for p in (img, vid):
+    for p in (img, vid, jpeg85):
         if not (p / "labels.h5").exists():
             _cli("simulate-annotator", p, "--fraction", 0.25, "--seed", 0)
     ha, sa = _joints(img)
@@ -165,6 +171,7 @@ def bench_labels(img: Path, vid: Path, minutes: float) -> dict:
     out["train_seconds"] = time.perf_counter() - t0
     results = {}
     for name, project, model in (("images", img, ckpt), ("video, image-trained", vid, ckpt),
+                                 ("JPEG q85, image-trained", jpeg85, ckpt),
                                  ("video, video-trained", vid, own)):
         _cli("machine-label", project, "--model", model)
         _cli("merge", project)
@@ -177,11 +184,12 @@ def bench_labels(img: Path, vid: Path, minutes: float) -> dict:
                          "joints": ev["machine"]["joints"], "xyz": xyz}
         if name == "images":
             img_xyz = xyz
-        if name == "video, image-trained":
+        if name in ("video, image-trained", "JPEG q85, image-trained"):
             machine = src == JOINT_SOURCES.index("machine")
             both = np.isfinite(img_xyz).all(-1) & np.isfinite(xyz).all(-1) & machine
             diff = np.linalg.norm(img_xyz - xyz, axis=-1)[both]
-            out["same_checkpoint_diff_mm"] = {
+            key = "same_checkpoint_diff_mm" if name.startswith("video") else "jpeg85_diff_mm"
+            out[key] = {
                 "median": float(np.median(diff)) if diff.size else float("nan"),
                 "p90": float(np.percentile(diff, 90)) if diff.size else float("nan"),
                 "joints": int(both.sum()),
@@ -227,17 +235,20 @@ def main(argv=None) -> int:
               f"{lab['video']['images_per_s']:.1f} images/s -> {lab['ratio']:.2f}x; target >= "
               f"0.9x: {'met' if lab['ratio'] >= 0.9 else 'NOT met'}")
     if "acc" not in skip:
-        a_img, a_vid = _pair(root, "acc", args.acc_cameras, args.acc_instants, 2)
-        res["labels"] = acc = bench_labels(a_img, a_vid, args.train_minutes)
+        a_img, a_vid, a_85 = _pair(root, "acc", args.acc_cameras, args.acc_instants, 2,
+                                   noise_floor=True)
+        res["labels"] = acc = bench_labels(a_img, a_vid, a_85, args.train_minutes)
         print(f"human labels (simulated annotator): sources identical "
               f"{acc['human_labels_identical_sources']}, max 3D difference "
               f"{acc['human_max_diff_mm']:.3f} mm")
         for name, r in acc["machine"].items():
             print(f"machine labels, {name}: median {r['median_mm'] or float('nan'):.2f} mm, "
                   f"mean {r['mean_mm'] or float('nan'):.2f} mm ({r['joints']} joints)")
-        d = acc["same_checkpoint_diff_mm"]
-        print(f"same checkpoint, video vs images: median {d['median']:.2f} mm, p90 "
-              f"{d['p90']:.2f} mm apart ({d['joints']} joints)")
+        for key, what in (("same_checkpoint_diff_mm", "video (H.264)"),
+                          ("jpeg85_diff_mm", "JPEG q85 (the noise floor)")):
+            d = acc[key]
+            print(f"same checkpoint, {what} vs JPEG q92 images: median {d['median']:.2f} mm, "
+                  f"p90 {d['p90']:.2f} mm apart ({d['joints']} joints)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     return 0

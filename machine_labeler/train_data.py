@@ -19,6 +19,8 @@ Unreadable images give an item with ``ok = False``; :func:`collate` drops and co
 from __future__ import annotations
 
 import logging
+import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ import torch
 
 from annotator.images import apply_affine, read_image_bgr
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
+from annotator.video import VideoFrame
 from machine_labeler.augment import (
     GeometricAug,
     augment_affine,
@@ -230,6 +233,48 @@ def read_rgb(path) -> np.ndarray | None:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+class FrameCache:
+    """Decoded video frames of the training views (RGB), least recently used dropped past
+    ``max_bytes`` (env ``ANNOTATOR_TRAIN_FRAME_CACHE_MB``, default 1024).
+
+    Training draws views at random, so a frame of a video costs a seek and the decoding of
+    up to a keyframe interval: it trained at half the images/s of the same capture as JPEG
+    files. Every view is drawn many times (tens of epochs), so keeping the decoded frames
+    makes the rest of the draws free. Image files are read each time (decoding a JPEG is as
+    cheap as the copy, and the OS caches the file). One cache per process.
+    """
+
+    def __init__(self, max_bytes: int | None = None):
+        if max_bytes is None:
+            max_bytes = int(os.environ.get("ANNOTATOR_TRAIN_FRAME_CACHE_MB", "1024")) << 20
+        self.max_bytes = int(max_bytes)
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def read(self, path) -> np.ndarray | None:
+        if not isinstance(path, VideoFrame) or self.max_bytes <= 0:
+            return read_rgb(path)
+        key = str(path)
+        image = self._items.get(key)
+        if image is not None:
+            self._items.move_to_end(key)
+            return image
+        image = read_rgb(path)
+        if image is not None and image.nbytes <= self.max_bytes:
+            self._items[key] = image
+            self._bytes += image.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+        return image
+
+    def __getstate__(self) -> dict:  # a loader worker starts with an empty cache
+        return {"max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["max_bytes"])
+
+
 class HandCropDataset(torch.utils.data.Dataset):
     """Augmented training crops. ``dataset[k]`` for any k >= 0 (global draw index) returns a
     dict: image (3, S, S) float32 in [0, 1], heatmaps (J, h, w) float32, weight (J,) float32,
@@ -243,6 +288,7 @@ class HandCropDataset(torch.utils.data.Dataset):
         self.codec = HeatmapCodec.from_config(config)
         self.seed = int(seed)
         self.augment = bool(augment)
+        self.frames = FrameCache()
 
     def __len__(self) -> int:
         return len(self.views)
@@ -273,7 +319,7 @@ class HandCropDataset(torch.utils.data.Dataset):
             )
         m = augment_affine(box, cfg.crop_px, aug)
         s = cfg.crop_px
-        image = read_rgb(self.views.paths[n])
+        image = self.frames.read(self.views.paths[n])
         ok = image is not None
         if ok:
             crop = warp_image(image, m, s)

@@ -206,7 +206,6 @@ def _write_project(
     if video is not None:
         return _write_video_project(path, name, config, workers, progress, video)
     from annotator.store import ProjectStore
-    from triangulation.projection import project
 
     studio = Studio(config)
     F, C = studio.num_instants, len(studio.rig)
@@ -225,59 +224,51 @@ def _write_project(
         visible = np.zeros((F, C, NUM_JOINTS), bool)
         t0 = time.perf_counter()
         args = (config, str(root), paths, jpeg_quality)
+        done = 0
 
-        def collect(results) -> None:
-            for done, (i, vis) in enumerate(results, start=1):
-                visible[i] = vis
-                if progress is not None:
-                    progress(done, F)
+        def take(result) -> None:
+            nonlocal done
+            i, vis = result
+            visible[i] = vis
+            done += 1
+            if progress is not None:
+                progress(done, F)
 
-        if workers == 1:
-            _init_state(*args)
-            try:
-                collect(map(_render_instant, range(F)))
-            finally:
-                _worker_state.clear()
-        else:
-            # Not "fork": a process that already ran OpenCV's thread pool (or BLAS threads)
-            # forks children that can deadlock in their first cv2 call.
-            methods = mp.get_all_start_methods()
-            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-            pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=args)
-            try:
-                collect(pool.imap_unordered(_render_instant, range(F)))
-                pool.close()
-            except BaseException:
-                pool.terminate()  # an error or Ctrl-C: stop the workers, drop queued work
-                raise
-            finally:
-                pool.join()
+        _render_all(workers, args, F, take, ordered=False)
         seconds = time.perf_counter() - t0
         log.info("rendered %d images in %.1f s", F * C, seconds)
 
-        joints = studio.joints_world_mm()
         store.add_instants(
             capture=[p.capture for p in studio.plan],
             sequence=[p.sequence_name for p in studio.plan],
             frame=np.array([p.frame for p in studio.plan], dtype=np.int64),
             image_paths=paths.astype(str),
         )
-        store.set_instant_attr("subject", np.array([p.subject for p in studio.plan], np.int64))
-        store.write_ground_truth(
-            joints_world_mm=joints,
-            visible=visible,
-            uv_px=np.swapaxes(project(joints, studio.rig), 1, 2),
-            hand_present=studio.hand_present(),
-        )
-        store.save()
+        _write_truth(store, studio, visible)
     finally:
         store.close()
     return SynthResult(path, F, C, F * C, seconds)
 
 
-def _render_all(config: StudioConfig, workers: int, args: tuple, F: int, take) -> None:
-    """Render instants 0..F-1 in ``workers`` processes; ``take(result)`` gets each
-    worker result in instant order."""
+def _write_truth(store, studio: Studio, visible: np.ndarray) -> None:
+    """The subjects (instant attribute) and the exact ground truth, then save."""
+    from triangulation.projection import project
+
+    joints = studio.joints_world_mm()
+    store.set_instant_attr("subject", np.array([p.subject for p in studio.plan], np.int64))
+    store.write_ground_truth(
+        joints_world_mm=joints,
+        visible=visible,
+        uv_px=np.swapaxes(project(joints, studio.rig), 1, 2),
+        hand_present=studio.hand_present(),
+    )
+    store.save()
+
+
+def _render_all(workers: int, args: tuple, F: int, take, ordered: bool = True) -> None:
+    """Render instants 0..F-1 in ``workers`` processes (this one when 1); ``take(result)``
+    gets each worker result, in instant order when ``ordered`` (a video is written in
+    order), else as they finish."""
     if workers == 1:
         _init_state(*args)
         try:
@@ -286,15 +277,18 @@ def _render_all(config: StudioConfig, workers: int, args: tuple, F: int, take) -
         finally:
             _worker_state.clear()
         return
+    # Not "fork": a process that already ran OpenCV's thread pool (or BLAS threads) forks
+    # children that can deadlock in their first cv2 call.
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=args)
     try:
-        for res in pool.imap(_render_instant, range(F), chunksize=1):
+        results = (pool.imap if ordered else pool.imap_unordered)(_render_instant, range(F))
+        for res in results:
             take(res)
         pool.close()
     except BaseException:
-        pool.terminate()
+        pool.terminate()  # an error or Ctrl-C: stop the workers, drop queued work
         raise
     finally:
         pool.join()
@@ -312,7 +306,6 @@ def _write_video_project(
     makes of them, plus the ground truth."""
     from annotator.store.scan_video import plan_video_project, write_video_project
     from annotator.video import VideoWriter
-    from triangulation.projection import project
 
     studio = Studio(config)
     F, C = studio.num_instants, len(studio.rig)
@@ -338,7 +331,7 @@ def _write_video_project(
             progress(done, F)
 
     try:
-        _render_all(config, workers, (config, str(videos), None, 0), F, take)
+        _render_all(workers, (config, str(videos), None, 0), F, take)
     finally:
         for writer in writers:
             writer.close()
@@ -350,15 +343,7 @@ def _write_video_project(
         metadata={"synthetic_studio": asdict(config), "synthetic_video_codec": codec},
     )
     try:
-        joints = studio.joints_world_mm()
-        store.set_instant_attr("subject", np.array([p.subject for p in studio.plan], np.int64))
-        store.write_ground_truth(
-            joints_world_mm=joints,
-            visible=visible,
-            uv_px=np.swapaxes(project(joints, studio.rig), 1, 2),
-            hand_present=studio.hand_present(),
-        )
-        store.save()
+        _write_truth(store, studio, visible)
     finally:
         store.close()
     return SynthResult(path, F, C, F * C, seconds)
