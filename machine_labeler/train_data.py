@@ -72,7 +72,7 @@ class LabelledViews:
 
     instants: np.ndarray
     cameras: np.ndarray
-    paths: list[str]
+    paths: list  # str image paths, or VideoFrames of a video project
     sizes: np.ndarray
     uv_px: np.ndarray
     weight: np.ndarray
@@ -120,7 +120,7 @@ def load_labelled_views(store, instants: np.ndarray | None = None) -> LabelledVi
             w = (human | absent).astype(np.float32)
             rows_i.append(int(i))
             rows_c.append(c)
-            paths.append(p)  # a Path, or a VideoFrame of a video project
+            paths.append(p if isinstance(p, VideoFrame) else str(p))  # or a video's frame
             sizes.append(sizes_of[cap][names[c]])
             uvs.append(uv.astype(np.float32))
             weights.append(w)
@@ -179,7 +179,7 @@ def load_machine_views(store, selection, weight: float) -> LabelledViews:  # noq
                 continue
             rows_i.append(i)
             rows_c.append(c)
-            paths.append(p)  # a Path, or a VideoFrame of a video project
+            paths.append(p if isinstance(p, VideoFrame) else str(p))  # or a video's frame
             sizes.append(size_of[names[c]])
             uvs.append(np.where((kept & front[c])[:, None], uv_all[c], np.nan).astype(np.float32))
             weights.append(w)
