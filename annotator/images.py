@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from annotator.video import VideoFrame, try_read_video_frame
+from annotator.video import VideoFrame, read_video_frame, try_read_video_frame
 
 __all__ = [
     "quiet_opencv",
@@ -32,6 +32,7 @@ __all__ = [
     "read_image_bgr",
     "try_read_image_bgr",
     "read_image_rgb",
+    "try_read_image_rgb",
     "invert_affine",
     "apply_affine",
 ]
@@ -117,7 +118,18 @@ def read_image_bgr(path: str | Path | VideoFrame, flags: int = cv2.IMREAD_COLOR)
 
 def read_image_rgb(path: str | Path | VideoFrame) -> np.ndarray:
     """(H, W, 3) uint8 RGB; a missing or unreadable file is an OSError naming it."""
+    if isinstance(path, VideoFrame):
+        return read_video_frame(path, rgb=True)
     return cv2.cvtColor(read_image_bgr(path), cv2.COLOR_BGR2RGB)
+
+
+def try_read_image_rgb(path: str | Path | VideoFrame | None) -> tuple[np.ndarray | None, str]:
+    """(H, W, 3) uint8 RGB and "", or (None, why not) as :func:`try_read_image_bgr`; a video
+    frame is converted to RGB once, from its YUV planes."""
+    if isinstance(path, VideoFrame):
+        return try_read_video_frame(path, rgb=True)
+    image, why = try_read_image_bgr(path)
+    return (None, why) if image is None else (cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "")
 
 
 def invert_affine(affine: np.ndarray) -> np.ndarray:

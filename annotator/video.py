@@ -163,8 +163,8 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(path, width, height, codec, int(pts.size), pts, fps)
 
 
-def frame_to_bgr(frame) -> np.ndarray:
-    """(H, W, 3) uint8 BGR of a decoded PyAV frame.
+def frame_to_bgr(frame, rgb: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 BGR (RGB with ``rgb``) of a decoded PyAV frame.
 
     Limited-range 4:2:0 (what H.264 and MPEG-4 cameras write) is converted by OpenCV, which
     releases the GIL and takes 0.5 ms where FFmpeg's swscale takes 0.9 ms for a 512x334
@@ -173,8 +173,9 @@ def frame_to_bgr(frame) -> np.ndarray:
     if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
         import cv2
 
-        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
-    return frame.to_ndarray(format="bgr24")
+        code = cv2.COLOR_YUV2RGB_I420 if rgb else cv2.COLOR_YUV2BGR_I420
+        return cv2.cvtColor(frame.to_ndarray(), code)
+    return frame.to_ndarray(format="rgb24" if rgb else "bgr24")
 
 
 class _Cursor:
@@ -194,7 +195,7 @@ class _Cursor:
             return None
         return index - self.last
 
-    def read(self, index: int, pts: int) -> np.ndarray:
+    def read(self, index: int, pts: int, rgb: bool = False) -> np.ndarray:
         av = _import_av()
         try:
             if self.gap(index) is None or self.gap(index) > FORWARD_LIMIT:
@@ -208,7 +209,7 @@ class _Cursor:
                 if ts > pts:  # the seek landed after the frame: the file's index is wrong
                     break
                 self.last = index
-                return frame_to_bgr(frame)
+                return frame_to_bgr(frame, rgb)
         except av.FFmpegError as exc:
             self.frames, self.last = None, -1
             raise OSError(f"{self.path}: cannot decode frame {index} ({_why(exc)})") from None
@@ -227,7 +228,8 @@ class _Pool:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.cursors: OrderedDict[int, _Cursor] = OrderedDict()
+        self.cursors: OrderedDict[int, _Cursor] = OrderedDict()  # all, least recent first
+        self.by_video: dict[Path, list[_Cursor]] = {}
         self.pts: dict[Path, np.ndarray] = {}
 
     def frame_pts(self, frame: VideoFrame) -> int:
@@ -249,7 +251,7 @@ class _Pool:
         """A cursor of ``video``, locked: the free one closest before ``index``, else a new
         one (up to :data:`CURSORS_PER_VIDEO`), else the least recently used one."""
         with self.lock:
-            mine = [c for c in self.cursors.values() if c.path == video]
+            mine = self.by_video.get(video, [])
             free = [c for c in mine if not c.lock.locked()]
             ahead = [(c.gap(index), c) for c in free]
             ahead = [(g, c) for g, c in ahead if g is not None and g <= FORWARD_LIMIT]
@@ -265,6 +267,7 @@ class _Pool:
             cursor.lock.acquire()
             with self.lock:
                 self.cursors[id(cursor)] = cursor
+                self.by_video.setdefault(video, []).append(cursor)
                 self._evict()
         else:
             cursor.lock.acquire()  # waits only when every cursor of the video is busy
@@ -276,6 +279,7 @@ class _Pool:
             for key, old in self.cursors.items():
                 if not old.lock.locked():
                     del self.cursors[key]
+                    self.by_video[old.path].remove(old)
                     old.close()
                     break
             else:
@@ -286,6 +290,7 @@ class _Pool:
             for c in self.cursors.values():
                 c.close()
             self.cursors.clear()
+            self.by_video.clear()
             self.pts.clear()
 
 
@@ -306,21 +311,22 @@ def close_video_readers() -> None:
     _the_pool().close_all()
 
 
-def read_video_frame(frame: VideoFrame) -> np.ndarray:
-    """(H, W, 3) uint8 BGR of ``frame``; an OSError naming the video and the frame."""
+def read_video_frame(frame: VideoFrame, rgb: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 BGR (``rgb``: RGB, one conversion instead of two) of ``frame``; an
+    OSError naming the video and the frame."""
     pool = _the_pool()
     pts = pool.frame_pts(frame)
     cursor = pool.take(frame.video, frame.index)
     try:
-        return np.ascontiguousarray(cursor.read(frame.index, pts))
+        return np.ascontiguousarray(cursor.read(frame.index, pts, rgb))
     finally:
         cursor.lock.release()
 
 
-def try_read_video_frame(frame: VideoFrame) -> tuple[np.ndarray | None, str]:
+def try_read_video_frame(frame: VideoFrame, rgb: bool = False) -> tuple[np.ndarray | None, str]:
     """(image, "") or (None, one line naming the video, the frame and why not)."""
     try:
-        return read_video_frame(frame), ""
+        return read_video_frame(frame, rgb), ""
     except OSError as exc:
         return None, str(exc)
 

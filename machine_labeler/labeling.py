@@ -38,12 +38,11 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
 from annotator import skeleton
-from annotator.images import try_read_image_bgr
+from annotator.images import try_read_image_rgb
 from annotator.machine_labels.hand_geometry import (
     SubjectBones,
     chirality_agreement,
@@ -184,14 +183,14 @@ class LabelingStats:
 
 def read_view(path: str | None, size: tuple[int, int] | None) -> tuple[np.ndarray | None, str]:
     """(H, W, 3) uint8 RGB of one view and '' or (None, why it was skipped)."""
-    bgr, why = try_read_image_bgr(path)
-    if bgr is None:
+    rgb, why = try_read_image_rgb(path)
+    if rgb is None:
         return None, why
-    if size is not None and (bgr.shape[1], bgr.shape[0]) != tuple(size):
+    if size is not None and (rgb.shape[1], rgb.shape[0]) != tuple(size):
         return None, (
-            f"{path}: image is {bgr.shape[1]}x{bgr.shape[0]}, its camera is {size[0]}x{size[1]}"
+            f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]}, its camera is {size[0]}x{size[1]}"
         )
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ""
+    return rgb, ""
 
 
 class InstantImages(torch.utils.data.Dataset):

@@ -24,11 +24,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
-from annotator.images import apply_affine, read_image_bgr
+from annotator.images import apply_affine, try_read_image_rgb
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
 from annotator.video import VideoFrame
 from machine_labeler.augment import (
@@ -226,11 +225,7 @@ def concat_views(*parts: LabelledViews) -> LabelledViews:
 
 def read_rgb(path) -> np.ndarray | None:
     """(H, W, 3) uint8 RGB, or None when the file is missing or not an image."""
-    try:
-        bgr = read_image_bgr(path)
-    except OSError:
-        return None
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return try_read_image_rgb(path)[0]
 
 
 class FrameCache:

@@ -103,3 +103,24 @@ def test_train_label_merge_evaluate_from_videos(video_project, tmp_path):
     with ProjectStore.open(p) as store:
         assert store.labelled_instants("machine").size == 3
     assert report["machine"]["joints"] > 0  # scored against the video project's ground truth
+
+
+def test_training_keeps_decoded_frames_within_its_budget(video_project):
+    from annotator.video import VideoFrame
+    from machine_labeler.train_data import FrameCache
+
+    with ProjectStore.open(video_project) as store:
+        frames = [p for i in range(3) for p in store.image_paths(i)]
+    one = 256 * 168 * 3
+    cache = FrameCache(max_bytes=5 * one)
+    first = [cache.read(f) for f in frames[:5]]
+    assert all(isinstance(f, VideoFrame) for f in frames)
+    assert all(cache.read(f) is img for f, img in zip(frames[:5], first, strict=True))
+    for f in frames[5:8]:
+        cache.read(f)
+    assert cache._bytes <= 5 * one and len(cache._items) == 5
+    assert cache.read(frames[0]) is not first[0]  # dropped (least recently used), read again
+    assert np.array_equal(cache.read(frames[0]), first[0])
+    import pickle
+
+    assert pickle.loads(pickle.dumps(cache))._bytes == 0  # a loader worker starts empty
