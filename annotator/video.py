@@ -198,7 +198,8 @@ class _Cursor:
     def read(self, index: int, pts: int, rgb: bool = False) -> np.ndarray:
         av = _import_av()
         try:
-            if self.gap(index) is None or self.gap(index) > FORWARD_LIMIT:
+            gap = self.gap(index)
+            if gap is None or gap > FORWARD_LIMIT:
                 self.container.seek(int(pts), stream=self.stream, backward=True, any_frame=False)
                 self.frames = self.container.decode(self.stream)
                 self.last = -1

@@ -14,10 +14,9 @@ from pathlib import Path
 import cv2
 
 from annotator.store.atomic import temp_sibling
-from annotator.store.paths import parse_video_locator
 from annotator.video import VideoFrame, read_video_frame
 
-__all__ = ["JPEG_QUALITY", "frame_file_name", "video_frame_of", "write_frame_jpeg"]
+__all__ = ["JPEG_QUALITY", "frame_file_name", "write_frame_jpeg"]
 
 #: Quality of exported frames (high: the frame was already lossy once, in the video).
 JPEG_QUALITY = 95
@@ -26,12 +25,6 @@ JPEG_QUALITY = 95
 def frame_file_name(capture: str, sequence: str, camera: str, frame: int) -> str:
     """The export file name of an instant's frame of a camera (POSIX, relative)."""
     return f"{capture}/{sequence or 'sequence'}/cam{camera}/image{int(frame):05d}.jpg"
-
-
-def video_frame_of(path: str) -> VideoFrame | None:
-    """The VideoFrame of a stored (root-joined) ``<video>#frame<k>`` path, else None."""
-    parsed = parse_video_locator(path)
-    return None if parsed is None else VideoFrame(Path(parsed[0]), parsed[1])
 
 
 def write_frame_jpeg(frame: VideoFrame, dst: str | os.PathLike[str],

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.interchange._jsonio import write_json_atomic, write_text_atomic
-from annotator.interchange.frame_files import frame_file_name, video_frame_of, write_frame_jpeg
+from annotator.interchange.frame_files import frame_file_name, write_frame_jpeg
 from annotator.interchange.interhand_export_rows import export_rows
 from annotator.interchange.interhand_jsonwrite import (
     file_names,
@@ -63,6 +63,9 @@ from annotator.interchange.interhand_layout import (
 )
 from annotator.interchange.interhand_records import JsonStyle
 from annotator.skeleton import skeleton_txt
+from annotator.store.paths import parse_video_locator
+from annotator.store.store_instants import VIDEO_PTS_ATTR
+from annotator.video import VideoFrame
 
 __all__ = ["InterHandExport", "export_interhand"]
 
@@ -127,6 +130,8 @@ class _ImageFields:
         self.frame_out = frame_out
         self.table_frame = table.frame
         self.video = bool(store.is_video_project)
+        # the timestamps init found, so exporting a frame never demuxes its video again
+        self.pts = store.image_attr(VIDEO_PTS_ATTR) if self.video else None
         self.subject = rows.subject
         # whether a template's paths are already in relpath's normal form (digits never
         # change that, so one representative per template decides)
@@ -157,13 +162,19 @@ class _ImageFields:
             return f"{self.capture[inst[k]]}/{seqs[k]}/cam{self.cam_names[cam[k]]}/{name}"
 
         names = file_names(paths, fallback, self.root, clean)
+        sources: list = paths
         if self.video:  # frames of videos become image files named like a capture's
+            sources = list(paths)
             for k, p in enumerate(paths):
-                if p is not None and video_frame_of(p) is not None:
-                    names[k] = frame_file_name(
-                        self.capture[inst[k]], seqs[k], self.cam_names[cam[k]],
-                        self.table_frame[inst[k]],
-                    )
+                frame = None if p is None else parse_video_locator(p)
+                if frame is None:
+                    continue
+                names[k] = frame_file_name(
+                    self.capture[inst[k]], seqs[k], self.cam_names[cam[k]],
+                    self.table_frame[inst[k]],
+                )
+                pts = int(self.pts[inst[k], cam[k]])
+                sources[k] = VideoFrame(self.root / frame[0], frame[1], pts if pts >= 0 else None)
         ci = self.cap_index[inst]
         wh = self.size[ci, cam]
         return (
@@ -175,7 +186,7 @@ class _ImageFields:
             [s or "sequence" for s in seqs],
             [self.cam_json[c] for c in cam.tolist()],
             self.frame_out[inst].tolist(),
-            paths,
+            sources,
         )
 
 
@@ -214,7 +225,7 @@ def export_interhand(
     placer = None
     if images != "none":
         _check_images(fields, n, root)
-        placer = _Placer(str(layout.images_dir) + os.sep, root, images, fields.video)
+        placer = _Placer(str(layout.images_dir) + os.sep, root, images)
     write_data_json(
         layout.data,
         rows,
@@ -252,10 +263,10 @@ def _check_images(fields: _ImageFields, n: int, root: str) -> None:
     stat = os.stat
     for lo in range(0, n, 1 << 15):
         for p in fields.source_paths(np.arange(lo, min(n, lo + (1 << 15)))):
-            src = p if p[:1] == "/" else root + p
-            frame = video_frame_of(src) if fields.video else None
+            frame = parse_video_locator(p) if fields.video else None
             if frame is not None:
-                src = str(frame.video)  # a frame of a video: the video must be there
+                p = frame[0]  # a frame of a video: the video must be there
+            src = p if p[:1] == "/" else root + p
             try:
                 stat(src)
             except OSError:
@@ -272,19 +283,18 @@ def _check_images(fields: _ImageFields, n: int, root: str) -> None:
 class _Placer:
     """Links (or copies) a block of images into the export; one mkdir per folder."""
 
-    def __init__(self, out_dir: str, root: str, mode: str, video: bool = False):
-        self.out_dir, self.root, self.mode, self.video = out_dir, root, mode, video
+    def __init__(self, out_dir: str, root: str, mode: str):
+        self.out_dir, self.root, self.mode = out_dir, root, mode
         self.made: set[str] = set()
 
-    def __call__(self, names: list[str], sources: list[str]) -> None:
+    def __call__(self, names: list[str], sources: list) -> None:
         made, link, out_dir, root = self.made, os.link, self.out_dir, self.root
         for p, name in zip(sources, names, strict=True):
-            src = p if p[:1] == "/" else root + p
             dst = out_dir + name
-            frame = video_frame_of(src) if self.video else None
-            if frame is not None:  # a frame of a video project: decoded and written
-                write_frame_jpeg(frame, dst)
+            if isinstance(p, VideoFrame):  # a frame of a video project: decoded and written
+                write_frame_jpeg(p, dst)
                 continue
+            src = p if p[:1] == "/" else root + p
             folder = dst.rpartition("/")[0]
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)

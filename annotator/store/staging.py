@@ -10,7 +10,6 @@ or the complete new one. A later ``init`` removes what a killed one left, and sa
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -20,8 +19,6 @@ from annotator.store.errors import ProjectFormatError
 from annotator.store.layout import PROJECT_NAME
 
 __all__ = ["staged_project", "stale_staging_dirs"]
-
-logger = logging.getLogger(__name__)
 
 _MARK = ".init-"
 
@@ -64,7 +61,6 @@ def staged_project(project: Path, overwrite: bool) -> Iterator[Path]:
     """
     project = Path(project)
     for stale in stale_staging_dirs(project):
-        logger.warning("removing %s, a half-made project left by an interrupted init", stale)
         print(f"note: removed {stale}, a half-made project left by an interrupted init")
         shutil.rmtree(stale, ignore_errors=True)
     exists = project.exists()

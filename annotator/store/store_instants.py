@@ -79,15 +79,16 @@ class InstantsMixin:
         in :mod:`annotator.images` takes either."""
         i = self._check_instant(i)
         root = self.image_root
+        paths = self._frames.paths(i)
+        if not self.is_video_project:  # image files: no path is parsed for a video frame
+            return [None if p is None else root / p for p in paths]
+        pts = self._video_pts(i)
         out: list[Path | VideoFrame | None] = []
-        pts = None
-        for c, p in enumerate(self._frames.paths(i)):
+        for c, p in enumerate(paths):
             frame = None if p is None else parse_video_locator(p)
             if frame is None:
                 out.append(None if p is None else root / p)
                 continue
-            if pts is None:
-                pts = self._video_pts(i)
             stamp = int(pts[c]) if pts is not None and pts[c] >= 0 else None
             out.append(VideoFrame(root / frame[0], frame[1], stamp))
         return out
