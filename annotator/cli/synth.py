@@ -30,11 +30,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive, default=2, help="rendering processes (2)")
     p.add_argument(
         "--video",
-        nargs="?",
-        const="h264",
+        action="store_true",
+        help="write one video per camera (OUT/videos/<camera>.mp4) and a project read from "
+        "them, instead of JPEG images",
+    )
+    p.add_argument(
+        "--codec",
         choices=("h264", "mpeg4", "mjpeg"),
-        help="write one video per camera (OUT/videos/<camera>.mp4; codec h264 unless named) "
-        "and a project read from them, instead of JPEG images",
+        default="h264",
+        help="(--video) codec of the videos (h264; mjpeg writes <camera>.avi)",
     )
     p.add_argument("--contact-sheet", metavar="PATH", help="also write a PNG/JPEG grid of views")
     p.add_argument(
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             jpeg_quality=args.jpeg_quality,
             overwrite=args.overwrite,
             progress=progress,
-            video=args.video,
+            video=args.codec if args.video else None,
         )
     print(
         f"wrote {result.path}: {result.instants} instants x {result.cameras} cameras = "
