@@ -204,7 +204,7 @@ class ActionsMixin:
         s = self.session
         j = s.joint
         zoomed = 0
-        for p in self.panels:
+        for p in self.shown_panels:
             clicks = s.clicks(p.camera)[j]
             at = clicks if np.isfinite(clicks).all() else s.reprojection(p.camera)[j]
             if np.isfinite(at).all():
@@ -219,7 +219,7 @@ class ActionsMixin:
     def act_fit_hands(self) -> None:
         s = self.session
         fitted = 0
-        for p in self.panels:
+        for p in self.shown_panels:
             pts = np.concatenate([s.reprojection(p.camera), s.clicks(p.camera)])
             if p.fit_points(pts):
                 fitted += 1

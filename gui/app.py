@@ -310,11 +310,19 @@ class MainWindow(ActionsMixin, QMainWindow):
         if self._paths:
             # Images not prefetched are decoded in parallel by the cache's threads.
             self.cache.prefetch(self._paths[self._cam_index[c]] for c in views)
+        for k, panel in enumerate(self.panels):
+            # a rig of fewer cameras than panels: the panels left over are hidden
+            panel.setVisible(k < len(views))
         for panel, cam in zip(self.panels, views, strict=False):
             rig_cam = self._camera(cam)
             panel.set_camera(cam, (rig_cam.width, rig_cam.height) if rig_cam else (512, 334))
             path = self._paths[self._cam_index[cam]] if self._paths else None
             panel.set_image(self.cache.get(path))
+
+    @property
+    def shown_panels(self) -> list:
+        """The panels showing a camera (all six, unless the rig has fewer cameras)."""
+        return [p for p in self.panels if p.camera]
 
     def _camera(self, name: str):
         rig = self._rig
@@ -364,7 +372,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         flagged = np.array([bool(st.flagged) for st in self._states])
         epi_from = self._epipolar_source() if self.show_epipolar else None
         counts = s.click_counts()
-        for panel in self.panels:
+        for panel in self.shown_panels:
             cam = panel.camera
             occluded = np.array([cam in st.occluded_in for st in self._states])
             locked = np.array([cam in st.locked_in for st in self._states])

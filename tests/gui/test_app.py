@@ -286,3 +286,23 @@ def test_status_message_sits_beside_the_instant_text(open_window, project):
     win.notify("short", 1)
     QTest.qWait(30)
     assert message.text() == ""
+
+
+def test_a_rig_of_fewer_cameras_than_panels_shows_the_ones_it_has(open_window, tmp_path,
+                                                                   qtbot):
+    """Three cameras: three panels shown, the others hidden; fit, zoom and the next instant
+    work (the app used to stop at start-up on the empty panels' camera '')."""
+    from annotator.synth.studio import StudioConfig
+    from annotator.synth.writer import write_capture
+
+    path = tmp_path / "three"
+    write_capture(path, StudioConfig(cameras=3, instants=2, subjects=1, seed=1), workers=1)
+    win = open_window(path)
+    shown = [p for p in win.panels if p.isVisible()]
+    assert len(shown) == 3 and [p.camera for p in shown] == [p.camera for p in win.shown_panels]
+    assert all(p._image.bgr is not None for p in shown)
+    win.act_fit_hands()
+    win.act_zoom_joint()
+    qtbot.keyClick(win, Qt.Key_D)
+    assert win.session.instant == 1 and len(win.shown_panels) == 3
+    assert not win.grab().isNull()
