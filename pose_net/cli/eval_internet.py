@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from annotator.cli.support import CliError, check_output_file, tqdm_progress
-from pose_net.cli.train_internet import _names
+from pose_net.cli.train_internet import HANDS_CHOICES, _names
 
 #: Place in ``annotator --help`` (``annotator.cli.main``).
 ORDER = 130
@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    default="all", help="which 3D labels of a project are the ground truth")
     p.add_argument("--subjects", type=_names, help="evaluate only these subjects (ids)")
     p.add_argument("--exclude-subjects", type=_names, help="leave these subjects out")
+    p.add_argument("--hands", choices=HANDS_CHOICES, default="all",
+                   help="evaluate on single-hand images only, interacting only, or all")
     p.add_argument("--rootnet", help="also report a RootNet checkpoint's mean absolute "
                    "root depth error")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if rootnet is not None and not isinstance(rootnet, RootNet):
         raise CliError(f"{args.rootnet}: not a RootNet checkpoint")
     src = load_samples(args.source, split=args.split, labels=args.labels,
-                       subjects=args.subjects, exclude_subjects=args.exclude_subjects)
+                       subjects=args.subjects, exclude_subjects=args.exclude_subjects,
+                       hands=args.hands)
     with tqdm_progress("eval", "image") as progress:
         ev = evaluate(model, src.samples, rootnet=rootnet, batch_size=args.batch_size,
                       device=args.device, workers=args.workers, progress=progress)

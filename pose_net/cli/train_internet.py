@@ -7,6 +7,10 @@ import argparse
 
 from annotator.cli.support import CliError, check_output_folder, tqdm_progress
 
+#: ``--hands`` (``pose_net.data.sample.HANDS_CHOICES``, spelt out so that building the parser
+#: imports no torch).
+HANDS_CHOICES = ("single", "interacting", "all")
+
 
 def _names(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -34,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "over machine)")
     p.add_argument("--subjects", type=_names, help="train only on these subjects (ids)")
     p.add_argument("--exclude-subjects", type=_names, help="leave these subjects out")
+    p.add_argument("--hands", choices=HANDS_CHOICES, default="all",
+                   help="train on the images of one hand only (single), of two hands only "
+                   "(interacting), or all (default); the paper's Table 3")
     p.add_argument("--config", choices=("paper", "cpu-small"), default="paper",
                    help="declared model configuration (default paper; cpu-small for a CPU)")
     p.add_argument("--epochs", type=int, help="epochs (default: the config's, 20)")
@@ -130,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
 
     _check_paths(args)
     src = load_samples(args.source, split=args.split, labels=args.labels,
-                       subjects=args.subjects, exclude_subjects=args.exclude_subjects)
+                       subjects=args.subjects, exclude_subjects=args.exclude_subjects,
+                       hands=args.hands)
     opts = TrainOptions(
         net=args.net, config=args.config, epochs=args.epochs, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=args.device, workers=args.workers,
@@ -144,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     meta = {"source": os.path.abspath(args.source), "source_kind": src.kind,
             "labels": args.labels, "split": args.split, "subjects": args.subjects,
-            "exclude_subjects": args.exclude_subjects, "n_samples": len(src.samples)}
+            "exclude_subjects": args.exclude_subjects, "hands": args.hands,
+            "n_samples": len(src.samples)}
     rank0 = int(os.environ.get("RANK", "0")) == 0
     with tqdm_progress(f"train {args.net}", "step") as progress:
         result = train(src.samples, out, opts, progress=progress if rank0 else None, meta=meta)

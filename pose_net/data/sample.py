@@ -8,6 +8,7 @@ evaluation (:mod:`pose_net.evaluate`) only ever see this form, which is why a pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,14 @@ import numpy as np
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
 from triangulation import Camera
 
-__all__ = ["HandSample", "HAND_TYPE_NAMES", "hand_type_name", "root_gated_valid"]
+__all__ = [
+    "HANDS_CHOICES",
+    "HAND_TYPE_NAMES",
+    "HandSample",
+    "hand_type_name",
+    "root_gated_valid",
+    "select_hands",
+]
 
 #: InterHand2.6M's hand_type strings, by (right present, left present).
 HAND_TYPE_NAMES: dict[tuple[bool, bool], str] = {
@@ -68,6 +76,28 @@ def hand_type_name(hand_type: np.ndarray) -> str:
     if key not in HAND_TYPE_NAMES:
         raise ValueError("a sample must show at least one hand")
     return HAND_TYPE_NAMES[key]
+
+
+#: ``--hands`` values: the paper's Table 3 training sets (single-hand images only,
+#: interacting-hand images only, both).
+HANDS_CHOICES: tuple[str, ...] = ("single", "interacting", "all")
+
+
+def select_hands(samples: Sequence[HandSample], hands: str) -> list[HandSample]:
+    """The samples whose image shows one hand (``"single"``: hand type right or left), two
+    (``"interacting"``), or all of them (``"all"``), in their order.
+
+    The hand type is the image's, as InterHand2.6M's ``hand_type`` (a project: the instant's
+    hand-present flags), not the count of hands visible in the crop. A sample with
+    ``hand_type_valid`` False counts by its flags as well: the public loader keeps those
+    images and only drops their handedness loss.
+    """
+    if hands not in HANDS_CHOICES:
+        raise ValueError(f"hands must be one of {', '.join(HANDS_CHOICES)}, got {hands!r}")
+    if hands == "all":
+        return list(samples)
+    want_interacting = hands == "interacting"
+    return [s for s in samples if (s.hand_type_name == "interacting") == want_interacting]
 
 
 def root_gated_valid(valid: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 from annotator.store.layout import is_project
 from pose_net.data.interhand_dataset import interhand_samples, is_interhand_root
 from pose_net.data.project_dataset import project_samples
-from pose_net.data.sample import HandSample
+from pose_net.data.sample import HANDS_CHOICES, HandSample, select_hands
 
 __all__ = ["SourceSamples", "load_samples"]
 
@@ -32,10 +32,15 @@ def load_samples(
     labels: str = "all",
     subjects: Sequence[str] | None = None,
     exclude_subjects: Sequence[str] | None = None,
+    hands: str = "all",
 ) -> SourceSamples:
     """Samples of a project (``labels`` chooses which 3D labels; ``split`` must be None) or of
     one split of an InterHand2.6M root (its own annotations; ``labels`` must be "all" or
-    "human"). Raises ``FileNotFoundError`` / ``ValueError`` with a one-line message."""
+    "human"); ``hands`` keeps the single-hand or the interacting-hand images only
+    (:func:`~pose_net.data.sample.select_hands`). Raises ``FileNotFoundError`` /
+    ``ValueError`` with a one-line message."""
+    if hands not in HANDS_CHOICES:
+        raise ValueError(f"--hands must be one of {', '.join(HANDS_CHOICES)}, got {hands!r}")
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such project folder or InterHand2.6M root")
@@ -69,4 +74,13 @@ def load_samples(
         )
     if not samples:
         raise ValueError(f"{path}: no usable sample (no labelled hand inside an image)")
+    if hands != "all":
+        kept = select_hands(samples, hands)
+        if not kept:
+            other = "interacting" if hands == "single" else "single-hand"
+            raise ValueError(
+                f"{path}: --hands {hands}: none of the {len(samples)} samples shows "
+                f"{'one hand' if hands == 'single' else 'two hands'} (all are {other})"
+            )
+        samples = kept
     return SourceSamples(samples, kind, project_dir)

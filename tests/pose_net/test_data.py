@@ -94,6 +94,40 @@ def test_out_of_frame_and_absent_hands_give_no_sample(studio):
     assert len(samples) <= n_images
 
 
+def test_hands_splits_the_samples_by_the_instants_hands(studio):
+    from pose_net.cli.train_internet import HANDS_CHOICES as CLI_CHOICES
+    from pose_net.data.sample import HANDS_CHOICES
+
+    assert CLI_CHOICES == HANDS_CHOICES
+    every = load_samples(studio, labels="ground-truth").samples
+    single = load_samples(studio, labels="ground-truth", hands="single").samples
+    two = load_samples(studio, labels="ground-truth", hands="interacting").samples
+    with ProjectStore.open(studio) as store:
+        n_hands = {f"{store.instant(i).capture}/{store.instant(i).frame}":
+                   int(store.ground_truth(i).hand_present.sum())
+                   for i in range(store.num_instants)}
+    assert single and two  # the studio renders both kinds
+    assert all(n_hands[s.key.rsplit("/", 1)[0]] == 1 for s in single)
+    assert all(n_hands[s.key.rsplit("/", 1)[0]] == 2 for s in two)
+    # a partition, in the source's order
+    assert [s.key for s in every] == sorted([s.key for s in single + two],
+                                            key=[s.key for s in every].index)
+    assert len(single) + len(two) == len(every)
+
+
+def test_hands_with_no_such_image_is_a_clear_error(tmp_path):
+    path = synth_project(tmp_path / "one-kind", cameras=4, instants=4, subjects=1)
+    with ProjectStore.open(path) as store:
+        two = [i for i in range(store.num_instants)
+               if store.ground_truth(i).hand_present.all()]
+    assert two  # the studio renders interacting instants
+    ground_truth_as_human(path, instants=two[:1])  # human labels on two-hand images only
+    with pytest.raises(ValueError, match="--hands single: none of the .* samples shows one "
+                                         "hand"):
+        load_samples(path, labels="human", hands="single")
+    assert load_samples(path, labels="human", hands="interacting").samples
+
+
 def test_source_errors(studio, tmp_path):
     with pytest.raises(ValueError, match="--split applies"):
         load_samples(studio, split="train")

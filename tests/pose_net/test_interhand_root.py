@@ -67,6 +67,16 @@ def test_subject_filter_and_errors(root):
         load_samples(root, labels="machine")
 
 
+def test_hands_keeps_the_images_of_one_or_two_hands(root):
+    single = load_samples(root, hands="single").samples
+    interacting = load_samples(root, hands="interacting").samples
+    assert sorted(s.hand_type_name for s in single) == ["left", "right"]
+    assert [s.hand_type_name for s in interacting] == ["interacting", "interacting"]
+    assert len(load_samples(root, hands="all").samples) == 4
+    with pytest.raises(ValueError, match="--hands must be"):
+        load_samples(root, hands="both")
+
+
 def test_eval_internet_on_the_real_sample(root, tmp_path, capsys):
     torch.manual_seed(0)
     ckpt = save_checkpoint(tmp_path / "net.pth", InterNet(get_config("cpu-small")))
@@ -78,4 +88,9 @@ def test_eval_internet_on_the_real_sample(root, tmp_path, capsys):
     d = json.loads(out.read_text())
     assert d["n_samples"] == 4 and d["n_interacting"] == 2 and d["n_single"] == 2
     assert np.isfinite(d["mpjpe_all"]) and np.isfinite(d["baseline_mpjpe_all"])
+    # --hands interacting: the two-hand images only, so no single-hand figure.
+    assert main(["eval-internet", str(ckpt), str(root), "--device", "cpu", "--hands",
+                 "interacting", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["n_samples"] == 2 and d["n_interacting"] == 2 and d["n_single"] == 0
     assert "samples: 4" in capsys.readouterr().out

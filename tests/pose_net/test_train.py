@@ -135,12 +135,20 @@ def test_rootnet_trains_and_checkpoints(samples, tmp_path):
 
 def test_cli_trains_into_the_project(studio, capsys):
     rc = main(["train-internet", str(studio), "--labels", "ground-truth", "--config",
-               "cpu-small", "--steps", "1", "--batch-size", "2", "--subjects", "0"])
+               "cpu-small", "--steps", "1", "--batch-size", "2", "--subjects", "0",
+               "--hands", "interacting"])
     assert rc == 0
     runs = list((studio / "models" / "internet").iterdir())
     assert len(runs) == 1 and runs[0].name.endswith("-cpu-small")
     record = json.loads((runs[0] / "config.json").read_text())
     assert record["subjects"] == ["0"] and record["labels"] == "ground-truth"
+    # --hands interacting trains on the two-hand images of subject 0 only
+    from pose_net.data import load_samples
+
+    two = load_samples(studio, labels="ground-truth", subjects=["0"], hands="interacting")
+    assert record["hands"] == "interacting" and record["n_samples"] == len(two.samples)
+    assert 0 < record["n_samples"] < len(load_samples(studio, labels="ground-truth",
+                                                      subjects=["0"]).samples)
     assert "trained 1/1 steps" in capsys.readouterr().out
     assert main(["train-internet", str(studio), "--config", "cpu-small", "--resume"]) == 2
 
