@@ -12,6 +12,7 @@ from pathlib import Path
 
 from annotator.demo.figures import PAPER_MACHINE_MM, PAPER_MACHINE_VIEWS
 from annotator.demo.plan import Stage
+from annotator.demo.report_tables import paper_tables_section
 
 __all__ = ["render_report", "PAPER_TABLE4"]
 
@@ -384,6 +385,8 @@ def render_report(
         "error of that instant's label.</figcaption></figure>",
         "<h2>InterNet on held-out subjects (the paper's Table 4 rows)</h2>",
         _table4(s), _table4_note(s),
+        "<h2>InterNet by training set over seeds (the paper's Tables 3 and 4)</h2>",
+        paper_tables_section(s),
         "<figure>" + _img(figures.get("internet"), "InterNet predictions")
         + "<figcaption>InterNet (H+M) on images of held-out subjects, drawn by "
         "<code>annotator infer</code>.</figcaption></figure>",

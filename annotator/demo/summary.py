@@ -8,7 +8,9 @@ the mean pose of the evaluated samples), ``internet_mean_pose_train`` (the mean 
 training subjects, :mod:`annotator.demo.baseline`),
 ``bootstrap`` (per round of ``annotator bootstrap``: labels trained on, steps, training
 seconds, the machine labels' errors after the round, the selection's kept joints and 5 mm
-precision), ``qc`` (``evaluate``'s review-flag split),
+precision), ``qc`` (``evaluate``'s review-flag split), ``paper_tables`` (the paper's Tables
+3 and 4 over seeds, written into ``OUT/results/paper_tables.json`` by
+``bench/paper_tables.py OUT/project``; null until that bench has run),
 ``seconds`` (stage -> wall s), ``total_seconds``, ``commands`` (stage -> command).
 """
 
@@ -63,6 +65,19 @@ def _finite(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+#: What summary.json keeps of bench/paper_tables.py's result (its per-run records stay in
+#: results/paper_tables.json).
+PAPER_TABLES_KEYS = ("tables", "rows", "orderings", "baseline", "minutes", "repeats", "every",
+                     "n_test", "held_in", "held_out", "machine", "date", "command",
+                     "paper_full", "init_trunk", "augment")
+
+
+def _paper_tables(data: Mapping | None) -> dict | None:
+    if not isinstance(data, Mapping) or not isinstance(data.get("rows"), Mapping):
+        return None
+    return {k: data.get(k) for k in PAPER_TABLES_KEYS}
 
 
 def build_summary(
@@ -123,6 +138,7 @@ def build_summary(
         "bootstrap": rounds,
         "internet": main_row or {k: None for k in INTERNET_KEYS},
         "table4": table4,
+        "paper_tables": _paper_tables(read_json(results / "paper_tables.json")),
         # eval-internet's: the mean pose of the evaluated samples themselves (an oracle constant)
         "internet_mean_pose": oracle,
         # ours: the mean pose of the training subjects' views, applied to the held-out ones

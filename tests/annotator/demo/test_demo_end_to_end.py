@@ -128,3 +128,26 @@ def test_report_is_self_contained_and_lists_every_command(demo) -> None:
     assert 'src="http' not in page and "src='http" not in page
     for name in ("views_curve.png", "labels.png", "training.png"):
         assert (out / "figures" / name).stat().st_size > 5000
+
+
+def test_paper_tables_bench_writes_into_the_demos_report(demo) -> None:
+    # bench/paper_tables.py given the demo's project: results/paper_tables.json, summary.json
+    # and the report gain Table 3 (the rows trained from the demo's labeller checkpoint).
+    import importlib.util
+
+    out = demo["out"]
+    path = Path(__file__).resolve().parents[3] / "bench" / "paper_tables.py"
+    spec = importlib.util.spec_from_file_location("bench_paper_tables_demo", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert "Table 3: training images" not in (out / "report.html").read_text()
+    assert bench.main([str(out / "project"), "--tables", "3", "--minutes", "0.05", "--steps",
+                       "1", "--repeats", "2", "--batch", "2"]) == 0
+    written = json.loads((out / "results" / "paper_tables.json").read_text())
+    assert written["held_out"] == [str(s) for s in SIZES["tiny"].held_out_subjects]
+    assert written["init_trunk"] and "labeler" in written["init_trunk"]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["paper_tables"]["rows"] == written["rows"]
+    page = (out / "report.html").read_text()
+    assert "Table 3: training images by their hands" in page
+    assert written["command"] in page
