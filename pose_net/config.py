@@ -106,6 +106,8 @@ class InterNetConfig:
     #: voxel coordinates of each joint's heatmap (taken as logits) and the target voxel
     #: (Sun et al., ECCV 2018). 0 for ``paper``.
     coord_loss_weight: float = 0.0
+    #: Weight of the handedness term L_h (1 in the paper).
+    handedness_loss_weight: float = 1.0
     #: How heatmaps become voxel coordinates for evaluation: "argmax" (the public code's
     #: integer argmax) or "soft-argmax" (the expectation under the volume's softmax; for
     #: heatmaps trained with the integral term).
@@ -149,7 +151,7 @@ class InterNetConfig:
         for name in ("depth_range_mm", "rel_root_range_mm", "sigma_voxels", "heatmap_peak", "lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("heatmap_loss_weight", "coord_loss_weight"):
+        for name in ("heatmap_loss_weight", "coord_loss_weight", "handedness_loss_weight"):
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.heatmap_loss_weight == 0 and self.coord_loss_weight == 0:

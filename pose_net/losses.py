@@ -83,7 +83,7 @@ def internet_losses(output: InterNetOutput, targets: InterNetTargets,
     bce = F.binary_cross_entropy_with_logits(
         output.handedness_logits.to(f32), targets.hand_type.to(f32), reduction="none"
     ).mean(dim=1)
-    handedness = (bce * targets.hand_type_valid.to(f32)).mean()
+    handedness = config.handedness_loss_weight * (bce * targets.hand_type_valid.to(f32)).mean()
 
     target_bin = rel_root_mm_to_bins(targets.rel_root_depth_mm.to(f32), config)
     rel = (output.rel_root_bin.to(f32) - target_bin).abs() * targets.rel_root_valid.to(f32)

@@ -15,7 +15,10 @@
   when given, else the same difference of ``pred_cam_mm``'s wrists.
 - Handedness accuracy: over samples with a valid hand type; a sample is right when both
   probabilities fall on the correct side of 0.5 (right: p_r > 0.5 and p_l < 0.5; left: the
-  reverse; interacting: both > 0.5); a probability of exactly 0.5 is never correct.
+  reverse; interacting: both > 0.5); a probability of exactly 0.5 is never correct. Beside
+  the overall figure, the accuracy over each hand type's samples (``handedness_by_type``),
+  and the share of two-hand samples (``interacting_share``): a network that answers "both
+  hands" for every crop scores exactly that share.
 
 Where a joint has no counted sample in a group, it is left out of that group's MPJPE (the
 public code would give NaN for the whole group); its per-joint entry is NaN. A metric with no
@@ -57,6 +60,11 @@ class InterHandMetrics:
     n_interacting: int
     n_mrrpe: int
     n_handedness: int
+    #: accuracy over the samples of each hand type ("right", "left", "interacting"; NaN for a
+    #: type without samples)
+    handedness_by_type: dict[str, float] | None = None
+    #: share of interacting samples among those with a valid hand type
+    interacting_share: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: floats (NaN as None) and per-joint lists."""
@@ -77,6 +85,8 @@ class InterHandMetrics:
             "n_interacting": self.n_interacting,
             "n_mrrpe": self.n_mrrpe,
             "n_handedness": self.n_handedness,
+            "handedness_by_type": {k: f(v) for k, v in (self.handedness_by_type or {}).items()},
+            "interacting_share": f(self.interacting_share),
         }
 
 
@@ -168,8 +178,10 @@ def interhand_metrics(pred_cam_mm: np.ndarray, gt_cam_mm: np.ndarray, joint_vali
     rr_err = np.linalg.norm(prr[both_roots] - gt_rr[both_roots], axis=-1)
     mrrpe = float(rr_err.mean()) if rr_err.size else float("nan")
 
-    acc, n_hand = float("nan"), 0
+    acc, n_hand, share = float("nan"), 0, float("nan")
+    by_type: dict[str, float] | None = None
     if handedness is not None:
+        by_type = {}
         p = np.asarray(handedness, dtype=np.float64)
         if p.shape != (n, 2):
             raise ValueError(f"handedness must be ({n}, 2), got {p.shape}")
@@ -183,6 +195,10 @@ def interhand_metrics(pred_cam_mm: np.ndarray, gt_cam_mm: np.ndarray, joint_vali
         n_hand = int(htv.sum())
         if n_hand:
             acc = float((correct & htv).sum() / n_hand)
+            share = float((htv & (codes == 2)).sum() / n_hand)
+        for k, name in enumerate(HAND_TYPES):
+            mine = htv & (codes == k)
+            by_type[name] = float(correct[mine].mean()) if mine.any() else float("nan")
 
     return InterHandMetrics(
         mpjpe_all=_mean_present(pj_all),
@@ -197,4 +213,6 @@ def interhand_metrics(pred_cam_mm: np.ndarray, gt_cam_mm: np.ndarray, joint_vali
         n_interacting=int(inter.sum()),
         n_mrrpe=int(both_roots.sum()),
         n_handedness=n_hand,
+        handedness_by_type=by_type,
+        interacting_share=share,
     )

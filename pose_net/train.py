@@ -6,7 +6,8 @@ the learning rate ×``lr_decay_factor`` at the config's decay epochs (15 and 17 
 their place as a fraction of the run. AMP (bf16, else fp16 with a grad scaler) on CUDA.
 
 The output folder holds ``config.json`` (the resolved model config and training options),
-``metrics.jsonl`` (one JSON line per step: losses, lr, images/s; one per epoch) and
+``metrics.jsonl`` (one JSON line per step: losses, lr, images/s; one per epoch; one at the
+end: ``{"end": true, "step", "seconds", "stopped_by": "time" | "steps" | "interrupted"}``) and
 ``checkpoint.pth`` (rewritten atomically at the end of an epoch at most once a minute, and
 at the end of the run, with
 ``pose_net.checkpoint``; ``resume=True`` continues from it: weights, optimiser, step).
@@ -363,6 +364,11 @@ class Trainer:
                 h.after_epoch(self, epoch)
         for h in self.hooks:
             h.after_train(self)
+        # the run's end (read by the demo's summary): how far it got and what stopped it
+        self._log({"end": True, "step": self.step, "total_steps": self.total_steps,
+                   "seconds": round(self.budget.spent_s(), 3),
+                   "stopped_by": "time" if self.stopped_by_time else
+                   ("steps" if self.step >= self.total_steps else "interrupted")})
         barrier()
         return TrainResult(self.out_dir, self.checkpoint_path, self.step, self.total_steps,
                            self.epoch, self.last.get("total", float("nan")),

@@ -104,10 +104,10 @@ _NOT_LOSSES = frozenset({"step", "epoch", "iteration", "lr", "images_per_s", "ti
 
 def _loss_series(rows: Sequence[Mapping]) -> dict[str, tuple[list[float], list[float]]]:
     """key -> (steps, values) for every numeric loss key of the per-step records
-    (records closing an epoch, with ``epoch_end``, are left out)."""
+    (records closing an epoch, with ``epoch_end``, or the run, with ``end``, are left out)."""
     series: dict[str, tuple[list[float], list[float]]] = {}
     for k, row in enumerate(rows):
-        if "epoch_end" in row:
+        if "epoch_end" in row or row.get("end") is True:
             continue
         step = row.get("step", row.get("iteration", k))
         for key, value in row.items():

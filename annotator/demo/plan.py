@@ -20,7 +20,12 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DemoSize", "SIZES", "Stage", "build_plan", "TABLE4_LABELS"]
+__all__ = ["DemoSize", "SIZES", "Stage", "build_plan", "TABLE4_LABELS", "FASTEST_STEPS_PER_S"]
+
+#: The fastest training rates seen for the demo's trainings on a 2-core CPU (steps/s at the
+#: demo's batch sizes, 2026-12-07): the step caps of the timed sizes stay well above what
+#: these reach in the budgets, so the budgets end the trainings.
+FASTEST_STEPS_PER_S = {"labeler": 8.4, "internet": 9.0}
 
 #: Table 4 of the paper: InterNet trained on human (H), machine (M) and both (H+M) labels.
 #: ``--labels`` value -> the paper's row name.
@@ -39,8 +44,8 @@ class DemoSize:
     human_fraction: float  # share of instants the simulated human labels (the rest: machine)
     human_views: int  # views the simulated annotator clicks per joint (paper: 2)
     noise_px: float  # std of the simulated annotator's click noise
-    labeler_steps: int  # train-labeler optimisation steps (config cpu-small), at most
-    internet_steps: int  # train-internet steps per label set (config cpu-small), at most
+    labeler_steps: int  # train-labeler steps (cpu-small): a cap; the time budget ends it first
+    internet_steps: int  # train-internet steps per label set (cpu-small): likewise a cap
     table4: tuple[str, ...]  # --labels values to train InterNet on (Table 4 rows)
     views_repeats: int  # random view subsets per point of the views curve (paper's Fig. 4)
     views: tuple[int, ...] = field(default=())  # views-curve points; () = derived from cameras
@@ -91,26 +96,28 @@ SIZES: dict[str, DemoSize] = {
     # train-internet 1.5-2.5 steps/s at batch 8), so the trainings have time budgets: the
     # other stages took 2.7 minutes at the slowest rates seen (7.7 minutes in all with
     # budgets of 3.5 + 1.5), the trainings get 4 + 2 minutes (the labeller's 4 now split into
-    # 2.5 for round 0 and 1.5 for one bootstrapping round). InterNet's steps are a cap the
-    # budget ends first (its EfficientNet trunk, 2026-12-03: ~3.2 steps/s at batch 8).
+    # 2.5 for round 0 and 1.5 for one bootstrapping round). The time budgets bound every
+    # training; the step counts are safety caps >= 5x what the fastest CPU rate seen reaches in
+    # the budget (FASTEST_STEPS_PER_S), so a faster machine trains more instead of idling.
     "quick": DemoSize(
         name="quick", cameras=24, instants=72, subjects=3, held_out=1, human_fraction=1 / 3,
-        human_views=2, noise_px=1.5, labeler_steps=4000, internet_steps=800, table4=("all",),
-        views_repeats=20, labeler_batch=16, internet_batch=8, pictures=2,
-        labeler_minutes=2.5, internet_minutes=2.0, round_steps=2500, round_minutes=1.5,
+        human_views=2, noise_px=1.5, labeler_steps=20_000, internet_steps=8_000,
+        table4=("all",), views_repeats=20, labeler_batch=16, internet_batch=8, pictures=2,
+        labeler_minutes=2.5, internet_minutes=2.0, round_steps=12_000, round_minutes=1.5,
     ),
     # ``annotator demo``: <= 60 minutes on 2 CPU cores; the paper's Table 4 (H, M, H+M).
     # 80 cameras for the views curve (the paper's Fig. 4 goes to 90); 40 human instants.
     # At the slowest rates seen the other stages take ~22 minutes (synth 7, machine-label 6,
     # eval-internet 3 x 2.5); the trainings get 10 + 6 (the labeller: round 0 and one
-    # bootstrapping round, plus a second labelling pass) + 3 x 5.5 minutes (InterNet's 2,000
-    # steps are a cap the budget ends first).
+    # bootstrapping round, plus a second labelling pass) + 3 x 5.5 minutes; the steps are
+    # safety caps the budgets end first (a faster machine hit the old 4,500 / 2,000 caps in
+    # 620 s of 15 minutes and 216-257 s of 5.5).
     "full": DemoSize(
         name="full", cameras=80, instants=160, subjects=4, held_out=1, human_fraction=0.25,
-        human_views=2, noise_px=1.5, labeler_steps=12000, internet_steps=2000,
+        human_views=2, noise_px=1.5, labeler_steps=60_000, internet_steps=20_000,
         table4=("human", "machine", "all"), views_repeats=50, labeler_batch=16,
         internet_batch=8, labeler_minutes=10.0, internet_minutes=5.5,
-        round_steps=8000, round_minutes=6.0,
+        round_steps=40_000, round_minutes=6.0,
     ),
 }
 
@@ -158,7 +165,9 @@ def _budget(minutes: float | None) -> tuple[str, ...]:
 
 
 def _length(steps: int, minutes: float | None) -> str:
-    return f"{steps} steps" if minutes is None else f"{steps} steps or {minutes:g} minutes"
+    if minutes is None:
+        return f"{steps} steps"
+    return f"{minutes:g} minutes, at most {steps:,} steps"
 
 
 def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:

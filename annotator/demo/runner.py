@@ -176,6 +176,24 @@ def steps_logged(out: Path, pattern: str) -> int | None:
     return last
 
 
+def training_end(out: Path, pattern: str) -> dict | None:
+    """The end record (``{"end": true, "step", "seconds", "stopped_by"}``) of the newest
+    metrics.jsonl matching ``pattern`` (relative to ``out``); None when the run has none (a
+    killed run, or one written before such records)."""
+    files = sorted(Path(out).glob(pattern), key=lambda p: p.stat().st_mtime)
+    if not files:
+        return None
+    end = None
+    for line in files[-1].read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("end") is True:
+            end = row
+    return end
+
+
 def _load_average() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)

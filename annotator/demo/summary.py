@@ -11,6 +11,8 @@ seconds, the machine labels' errors after the round, the selection's kept joints
 precision), ``qc`` (``evaluate``'s review-flag split), ``paper_tables`` (the paper's Tables
 3 and 4 over seeds, written into ``OUT/results/paper_tables.json`` by
 ``bench/paper_tables.py OUT/project``; null until that bench has run),
+``trainings`` (every training: ``stage``, ``steps``, ``seconds``, ``stopped_by``: "time"
+when its budget ended it, "steps" when its step cap did),
 ``seconds`` (stage -> wall s), ``total_seconds``, ``commands`` (stage -> command).
 """
 
@@ -24,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from annotator.demo.plan import TABLE4_LABELS, DemoSize, Stage
-from annotator.demo.runner import StageRecord
+from annotator.demo.runner import StageRecord, training_end
 
 __all__ = ["build_summary", "read_json", "lookup", "INTERNET_KEYS"]
 
@@ -80,6 +82,20 @@ def _paper_tables(data: Mapping | None) -> dict | None:
     return {k: data.get(k) for k in PAPER_TABLES_KEYS}
 
 
+def _trainings(out: Path, size: DemoSize, rounds: Sequence[Mapping]) -> list[dict]:
+    """Every training of the demo: its stage, steps, training seconds and what ended it
+    ("time": its budget; "steps": its step cap; None where the run did not say)."""
+    rows = [{"stage": f"bootstrap round {r.get('round')} (train-labeler)",
+             "steps": r.get("steps"), "seconds": r.get("train_seconds"),
+             "stopped_by": r.get("stopped_by")} for r in rounds]
+    for labels in size.table4:
+        end = training_end(out, f"internet/{labels}/metrics.jsonl")
+        if end is not None:
+            rows.append({"stage": f"train-internet-{labels}", "steps": end.get("step"),
+                         "seconds": end.get("seconds"), "stopped_by": end.get("stopped_by")})
+    return rows
+
+
 def build_summary(
     out: Path, size: DemoSize, stages: Sequence[Stage], records: Mapping[str, StageRecord],
     *, machine_info: Mapping, mean_pose: Mapping | None,
@@ -118,8 +134,8 @@ def build_summary(
                   for k in ("mpjpe_all", "mpjpe_single", "mpjpe_interacting")}
     boot = read_json(results / "bootstrap.json")
     rounds = [
-        {k: r.get(k) for k in ("round", "labels", "steps", "train_seconds", "machine",
-                               "selection")}
+        {k: r.get(k) for k in ("round", "labels", "steps", "train_seconds", "stopped_by",
+                               "machine", "selection")}
         for r in (lookup(boot, "rounds") or [])
     ]
     seconds = {s.name: round(records[s.name].seconds, 2) for s in stages if s.name in records}
@@ -148,6 +164,8 @@ def build_summary(
         # steps each training actually took (a time budget may end one before its steps)
         "steps": {s.name: records[s.name].items for s in stages
                   if s.steps_from and s.name in records},
+        # every training: steps, seconds and what ended it ("time" | "steps")
+        "trainings": _trainings(out, size, rounds),
         # CPU time of each stage's processes: with wall time, shows how loaded the machine was
         "cpu_seconds": cpu,
         # the machine's 1-min load average as each stage ended (> cores: shared, slower)

@@ -315,6 +315,7 @@ class _Bootstrap:
                 "init_weights": rs.get("init_weights"),
                 "steps": rs.get("steps"),
                 "train_seconds": rs.get("train_seconds"),
+                "stopped_by": rs.get("stopped_by"),
                 "selection": rs.get("selection"),
                 "machine": rs.get("machine"),
                 "evaluate_json": rs.get("evaluate_json"),
@@ -330,6 +331,7 @@ def _training_record(ckpt) -> dict:
     ck = load_checkpoint(ckpt)
     extra = ck.get("extra", {})
     return {"steps": int(ck["step"]), "train_seconds": extra.get("train_seconds"),
+            "stopped_by": "time" if extra.get("stopped_by_time") else "steps",
             "init_weights": extra.get("init_weights"), "selection": extra.get("selection")}
 
 

@@ -80,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"MPJPE interacting:  {_fmt(d['mpjpe_interacting'])} mm   (baseline "
           f"{_fmt(d['baseline_mpjpe_interacting'])} mm)")
     print(f"MRRPE:              {_fmt(d['mrrpe'])} mm   ({m.n_mrrpe} samples)")
-    print(f"handedness accuracy: {'n/a' if acc is None else f'{100 * acc:.2f} %'}")
+    by_type = d.get("handedness_by_type") or {}
+    split = ", ".join(
+        f"{name} " + ("n/a" if by_type.get(key) is None else f"{100 * by_type[key]:.1f} %")
+        for key, name in (("right", "right only"), ("left", "left only"), ("interacting", "both")))
+    share = d.get("interacting_share")
+    prior = "" if share is None else f"; 'both' for every crop would score {100 * share:.1f} %"
+    print(f"handedness accuracy: {'n/a' if acc is None else f'{100 * acc:.2f} %'}"
+          + (f" ({split}{prior})" if by_type else ""))
     if ev.rootnet_mae_mm is not None:
         print(f"RootNet root depth MAE: {_fmt(ev.rootnet_mae_mm)} mm ({ev.n_rootnet} hands)")
     worst = sorted(((v, n) for v, n in zip(m.per_joint, JOINT_NAMES, strict=True)

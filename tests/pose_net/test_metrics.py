@@ -101,6 +101,17 @@ def test_handedness_accuracy_counting():
     probs[2] = (0.51, 0.99)
     m = interhand_metrics(pred, gt, valid, hand_type, handedness=probs)
     assert m.handedness_accuracy == pytest.approx(2 / 3)
+    # per hand type: right and interacting right, left wrong; 1 of 3 samples has two hands
+    assert m.handedness_by_type == {"right": 1.0, "left": 0.0, "interacting": 1.0}
+    assert m.interacting_share == pytest.approx(1 / 3)
+    assert m.to_dict()["handedness_by_type"] == {"right": 1.0, "left": 0.0, "interacting": 1.0}
+    # "both hands" everywhere scores exactly the two-hand share
+    m = interhand_metrics(pred, gt, valid, hand_type, handedness=np.full((3, 2), 0.9))
+    assert m.handedness_accuracy == pytest.approx(m.interacting_share)
+    # a type without samples is NaN (None in JSON)
+    m = interhand_metrics(pred[:2], gt[:2], valid[:2], hand_type[:2], handedness=probs[:2])
+    assert math.isnan(m.handedness_by_type["interacting"]) and m.interacting_share == 0
+    assert m.to_dict()["handedness_by_type"]["interacting"] is None
 
 
 def test_hand_type_as_flags_or_codes_gives_the_same():

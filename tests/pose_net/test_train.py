@@ -53,6 +53,7 @@ def test_loss_falls_on_a_tiny_project(samples, tmp_path):
     assert np.mean(total[-5:]) < np.mean(total[:5]), total
     assert hand[-1] < 0.1 * hand[0], hand
     assert result.step == 20 and (tmp_path / "checkpoint.pth").is_file()
+    assert _metrics(tmp_path)[-1]["stopped_by"] == "steps"
     assert json.loads((tmp_path / "config.json").read_text())["config"]["name"] == "cpu-small"
 
 
@@ -105,6 +106,9 @@ def test_time_budget_ends_the_run_and_survives_a_resume(samples, tmp_path, monke
     extra = load_checkpoint(result.checkpoint).extra
     assert extra["step"] == 21 and extra["stopped_by_time"] is True
     assert extra["train_seconds"] >= 60.0
+    end = _metrics(tmp_path)[-1]  # the run's end record, for the demo's summary
+    assert end == {"end": True, "step": 21, "total_steps": 10_000,
+                   "seconds": extra["train_seconds"], "stopped_by": "time"}
     lrs = [m["lr"] for m in _metrics(tmp_path) if "total" in m]
     cfg = get_config("cpu-small")
     decays = [round(e / cfg.epochs * 10_000) for e in cfg.lr_decay_epochs]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from annotator.cli.main import build_parser
-from annotator.demo.plan import SIZES, TABLE4_LABELS, build_plan
+from annotator.demo.plan import FASTEST_STEPS_PER_S, SIZES, TABLE4_LABELS, build_plan
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))
@@ -32,6 +32,18 @@ def test_sizes_grow_and_hold_out_subjects() -> None:
         assert size.views_curve()[-1] == size.cameras
         assert list(size.views_curve()) == sorted(set(size.views_curve()))
     assert set(full.table4) == set(TABLE4_LABELS)  # the paper's Table 4: H, M and H+M
+
+
+def test_time_budgets_not_step_caps_end_the_timed_trainings() -> None:
+    # a faster machine must get more training, not an idle budget: each cap is >= 5x what
+    # the fastest rate seen reaches in the training's budget
+    for size in (SIZES["quick"], SIZES["full"]):
+        for steps, minutes, kind in (
+                (size.labeler_steps, size.labeler_minutes, "labeler"),
+                (size.round_steps, size.round_minutes, "labeler"),
+                (size.internet_steps, size.internet_minutes, "internet")):
+            assert minutes is not None, (size.name, kind)
+            assert steps >= 5 * FASTEST_STEPS_PER_S[kind] * 60 * minutes, (size.name, kind)
 
 
 def test_stage_names_unique_and_outputs_inside_out(tmp_path: Path) -> None:
