@@ -291,6 +291,32 @@ def _hands_note(hands) -> str:
             "there is none (or in the other hand's slot)")
 
 
+def _trainings_table(s: Mapping) -> str:
+    """Every training's steps, seconds and what ended it (its time budget or its step cap)."""
+    rows = s.get("trainings") or []
+    if not rows:
+        return ""
+    ended = {"time": "its time budget", "steps": "its step cap", "interrupted": "a stop"}
+    body = "".join(
+        f"<tr><td>{_e(r.get('stage'))}</td><td class='num'>{_e(r.get('steps'))}</td>"
+        f"<td class='num'>{_mm(r.get('seconds'), 0)}</td>"
+        f"<td>{_e(ended.get(r.get('stopped_by'), r.get('stopped_by') or '–'))}</td></tr>"
+        for r in rows)
+    return ("<h3>Trainings</h3><table><tr><th>training</th><th>steps</th><th>seconds</th>"
+            "<th>ended by</th></tr>" + body + "</table>")
+
+
+def _hand_split(row: Mapping) -> str:
+    """Handedness accuracy per hand type, and the two-hand share a network answering "both"
+    for every crop would score."""
+    by = row.get("handedness_by_type")
+    if not isinstance(by, Mapping):
+        return "–"
+    split = " / ".join(_pct(by.get(k)).replace(" %", "") for k in ("right", "left",
+                                                                   "interacting"))
+    return f"{split} % ({_pct(row.get('interacting_share'))})"
+
+
 def _table4(s: Mapping) -> str:
     rows = []
     for row in ("H", "M", "H+M"):
@@ -304,6 +330,7 @@ def _table4(s: Mapping) -> str:
             + "".join(f"<td class='num'>{_mm(got.get(k), 1)}</td>" for k in
                       ("mpjpe_single", "mpjpe_interacting", "mpjpe_all", "mrrpe"))
             + f"<td class='num'>{_pct(got.get('handedness_accuracy'))}</td>"
+            f"<td class='num'>{_hand_split(got)}</td>"
             f"<td class='num'>{f'{p[0]} / {p[1]}' if p else 'see paper'}</td></tr>")
     for key, name in (("internet_mean_pose", "mean pose of the test samples (oracle)"),
                       ("internet_mean_pose_train", "mean pose of the training subjects")):
@@ -313,9 +340,10 @@ def _table4(s: Mapping) -> str:
         rows.append(f"<tr><td>{name}</td>"
                     + "".join(f"<td class='num'>{_mm(mp.get(k), 1)}</td>" for k in
                               ("mpjpe_single", "mpjpe_interacting", "mpjpe_all"))
-                    + "<td></td><td></td><td></td></tr>")
+                    + "<td></td><td></td><td></td><td></td></tr>")
     return ("<table><tr><th>trained on</th><th>MPJPE single</th><th>MPJPE interacting</th>"
             "<th>MPJPE all</th><th>MRRPE</th><th>handedness acc.</th>"
+            "<th>handedness: right only / left only / both (two-hand share)</th>"
             "<th>paper (real data, R-50) single / interacting</th></tr>"
             + "".join(rows) + "</table>")
 
@@ -393,7 +421,7 @@ def render_report(
         "<h2>Training</h2><figure>" + _img(figures.get("training"), "training curves")
         + "<figcaption>Losses from each run's metrics.jsonl.</figcaption></figure>",
         "<h2>Stages, commands and timings</h2>",
-        _stage_table(s, stages),
+        _stage_table(s, stages), _trainings_table(s),
         "<p class='note'>Wall times include each command's start-up (Python, torch import). "
         "CPU: user + system seconds of the stage's processes; load: the machine's 1-minute "
         "load average as the stage ended. On a machine shared with other "

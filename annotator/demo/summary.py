@@ -82,6 +82,18 @@ def _paper_tables(data: Mapping | None) -> dict | None:
     return {k: data.get(k) for k in PAPER_TABLES_KEYS}
 
 
+def _internet_row(data: Mapping) -> dict:
+    """An eval-internet JSON's headline numbers, with the handedness accuracy per hand type
+    ("right", "left", "interacting") and the share of two-hand crops (what answering "both"
+    everywhere would score)."""
+    row: dict = {k: _finite(lookup(data, k)) for k in INTERNET_KEYS}
+    by_type = data.get("handedness_by_type")
+    row["handedness_by_type"] = ({k: _finite(v) for k, v in by_type.items()}
+                                 if isinstance(by_type, Mapping) else None)
+    row["interacting_share"] = _finite(data.get("interacting_share"))
+    return row
+
+
 def _trainings(out: Path, size: DemoSize, rounds: Sequence[Mapping]) -> list[dict]:
     """Every training of the demo: its stage, steps, training seconds and what ended it
     ("time": its budget; "steps": its step cap; None where the run did not say)."""
@@ -122,9 +134,7 @@ def build_summary(
     table4 = {}
     for labels in size.table4:
         data = read_json(results / f"internet-{labels}.json")
-        table4[TABLE4_LABELS[labels]] = (
-            None if data is None else {k: _finite(lookup(data, k)) for k in INTERNET_KEYS}
-        )
+        table4[TABLE4_LABELS[labels]] = None if data is None else _internet_row(data)
     main_row = table4.get("H+M") or next((r for r in table4.values() if r), None)
     main_labels = "all" if "all" in size.table4 else size.table4[0]
     main_json = read_json(results / f"internet-{main_labels}.json")

@@ -83,6 +83,13 @@ def test_handedness_bce_masked_by_hand_type_valid():
     losses = internet_losses(_output(torch.zeros(b, J, 32, 32, 32), rel, hand_logits), t, CFG)
     # sample 0: sigmoid(0) = 0.5 for both -> BCE ln 2 each; sample 1 masked; mean over B = 2.
     assert losses["handedness"].item() == pytest.approx(math.log(2) / 2, rel=1e-6)
+    # the config's weight scales L_h alone
+    heavy = dataclasses.replace(CFG, handedness_loss_weight=4.0)
+    again = internet_losses(_output(torch.zeros(b, J, 32, 32, 32), rel, hand_logits), t, heavy)
+    assert again["handedness"].item() == pytest.approx(4 * math.log(2) / 2, rel=1e-6)
+    assert again["pose"].item() == pytest.approx(losses["pose"].item())
+    with pytest.raises(ValueError, match="handedness_loss_weight must be >= 0"):
+        dataclasses.replace(CFG, handedness_loss_weight=-1.0)
 
 
 def test_rel_root_l1_in_bins_masked():

@@ -31,7 +31,18 @@ def _write_results(out: Path, machine_joints: int) -> None:
         "mpjpe_all": 30.0, "mpjpe_single": 25.0, "mpjpe_interacting": 35.0, "mrrpe": 60.0,
         "handedness_accuracy": 0.9, "baseline_mpjpe_all": 90.0,
         "baseline_mpjpe_single": 88.0, "baseline_mpjpe_interacting": 92.0,
+        "handedness_by_type": {"right": 0.95, "left": 0.85, "interacting": None},
+        "interacting_share": 0.25,
     }))
+    (results / "bootstrap.json").write_text(json.dumps({"rounds": [
+        {"round": 0, "labels": "human", "steps": 1305, "train_seconds": 150.1,
+         "stopped_by": "time", "machine": None, "selection": None}]}))
+    run = out / "internet" / "all"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text(
+        json.dumps({"step": 1, "total": 2.0}) + "\n"
+        + json.dumps({"end": True, "step": 812, "total_steps": 8000, "seconds": 120.2,
+                      "stopped_by": "time"}) + "\n")
 
 
 def _records(stages) -> dict[str, StageRecord]:
@@ -59,6 +70,16 @@ def test_summary_and_report_from_stage_outputs(tmp_path: Path) -> None:
     assert "12.16 / 16.02" in page  # the paper's H+M row beside ours
     assert "hands: 37 of 40 found, 3 missed, 2 labelled" in page
     assert "machine, hands" not in page  # counts, not an error row
+    # handedness per hand type beside the two-hand share; what ended each training
+    assert s["table4"]["H+M"]["handedness_by_type"] == {"right": 0.95, "left": 0.85,
+                                                       "interacting": None}
+    assert "95.0 / 85.0 / – % (25.0 %)" in page
+    assert s["trainings"] == [
+        {"stage": "bootstrap round 0 (train-labeler)", "steps": 1305, "seconds": 150.1,
+         "stopped_by": "time"},
+        {"stage": "train-internet-all", "steps": 812, "seconds": 120.2, "stopped_by": "time"}]
+    assert "<td>train-internet-all</td><td class='num'>812</td>" in page
+    assert "its time budget" in page
     for stage in stages:
         assert stage.argv[0] in page
 
@@ -72,7 +93,7 @@ def test_report_says_when_the_detector_found_no_hand(tmp_path: Path) -> None:
     s = build_summary(out, size, stages, {}, machine_info={}, mean_pose=None)
     assert s["machine"]["median_mm"] is None and s["internet"]["mpjpe_all"] is None
     page = render_report(out / "report.html", s, stages, figures={}).read_text()
-    assert f"found no hand after {size.labeler_steps} training steps" in page
+    assert "found no hand after 1305 training steps" in page  # the steps bootstrap.json says
     assert "not produced in this run" in page
 
 
