@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from annotator.store.model_runs import (
     labeler_runs_dir,
     newest_labeler_checkpoint,
 )
+from annotator.version import code_version
 from machine_labeler.config import LabelerConfig, config_from_dict
 from machine_labeler.model import KeypointDetector
 from torch_common import load_torch_file
@@ -57,27 +57,6 @@ class LoadedDetector:
     model: KeypointDetector  # eval mode, on the requested device
     config: LabelerConfig
     meta: dict[str, Any]  # step, epoch, code_version, created, extra
-
-
-def code_version() -> str:
-    """``annotator.__version__`` plus ``git describe`` of the source tree when available."""
-    import annotator
-
-    version = annotator.__version__
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            version += "+" + out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return version
 
 
 def labeler_dir(models_dir: Path) -> Path:

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from annotator.version import code_version
 from pose_net.config import InterNetConfig, RootNetConfig, config_from_dict
 from torch_common import load_torch_file
 
@@ -42,6 +43,7 @@ class Checkpoint:
     epoch: int
     optimizer: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    code_version: str | None = None  # annotator.version.code_version() of the writer
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -80,6 +82,7 @@ def save_checkpoint(path: str | Path, model: nn.Module,
         "kind": kind,
         "config": net.config.to_dict(),
         "format": FORMAT_VERSION,
+        "code_version": code_version(),
     }
     for k, v in (extra or {}).items():
         if k in payload:
@@ -122,7 +125,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         config = config_from_dict(dict(data["config"]), kind=kind)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad config ({exc})") from None
-    reserved = {"epoch", "network", "optimizer", "kind", "config", "format"}
+    reserved = {"epoch", "network", "optimizer", "kind", "config", "format", "code_version"}
     return Checkpoint(
         kind=kind,
         config=config,
@@ -130,6 +133,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         epoch=int(data.get("epoch", 0)),
         optimizer=data.get("optimizer") or {},
         extra={k: v for k, v in data.items() if k not in reserved},
+        code_version=data.get("code_version"),
     )
 
 

@@ -5,7 +5,6 @@ inside functions count as much as those at the top."""
 from __future__ import annotations
 
 import ast
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -208,10 +207,8 @@ def test_project_file_names_are_spelled_in_the_store_layout_only(name):
 
 
 def test_commands_are_entry_points_of_the_installed_package():
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
+
     from annotator.cli.main import commands
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][

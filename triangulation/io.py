@@ -37,16 +37,11 @@ import json
 import logging
 import math
 import os
-import sys
+import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 from atomic_files import atomic_write_bytes
 from triangulation.calib_formats import anipose, interhand, native, opencv

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
 
+from annotator import __version__
 from annotator.cli.support import CliError
 
 __all__ = ["main", "build_parser", "commands", "ENTRY_POINT_GROUP"]
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-view 3D hand keypoint annotation toolkit (InterHand2.6M-style).",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action="version", version=f"annotator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in commands().items():
         subparser = module.register(sub)

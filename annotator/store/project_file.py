@@ -17,12 +17,12 @@ and ``metadata`` are free-form tables. Migrations between schema versions live i
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
-import tomllib
 
 from annotator.store.atomic import atomic_write_bytes
 from annotator.store.errors import ProjectFormatError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
+import tomllib
 
 import cv2
 import numpy as np
@@ -13,11 +13,6 @@ from hypothesis import strategies as st
 
 from triangulation import Camera, CameraRig, load_rig, load_rigs, save_rig, save_rigs
 from triangulation.io import CalibrationFormatError, detect_format
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 # tmp_path is reused across examples; each example overwrites the same file.
 FIXTURE_OK = HealthCheck.function_scoped_fixture

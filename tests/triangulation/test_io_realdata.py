@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import tomllib
 
 import cv2
 import numpy as np
@@ -11,11 +11,6 @@ import pytest
 
 from triangulation import load_rig, load_rigs, save_rig
 from triangulation.io import CalibrationFormatError, detect_format
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 INTERHAND = "interhand2.6m_sample"
 CAMERA_JSON = "test_interhand2.6m_camera.json"
