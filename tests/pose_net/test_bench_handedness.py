@@ -1,0 +1,40 @@
+"""bench/handedness.py on a tiny project: every variant and seed trained and evaluated, the
+flip variant's crops flipped, the patched augmentation and config gone afterwards."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
+    ground_truth_as_human,
+    one_torch_thread,  # noqa: F401
+    synth_project,
+)
+
+
+def test_handedness_bench_rows(tmp_path, capsys):
+    path = Path(__file__).resolve().parents[2] / "bench" / "handedness.py"
+    spec = importlib.util.spec_from_file_location("bench_handedness", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    project = synth_project(tmp_path / "p", cameras=4, instants=6, subjects=2)
+    ground_truth_as_human(project)
+    import pose_net.data.torch_dataset as td
+    from pose_net.config import CONFIGS
+
+    before = td.sample_augmentation
+    out = tmp_path / "rows.json"
+    assert bench.main([str(project), "--train-subjects", "0", "--test-subjects", "1",
+                       "--steps", "1", "--variants", "w1,w10-flip", "--seeds", "0,1",
+                       "--every", "1", "--batch", "2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["variant"], r["seed"]) for r in rows] == [
+        ("w1", 0), ("w1", 1), ("w10-flip", 0), ("w10-flip", 1)]
+    for r in rows:
+        assert r["steps"] == 1 and 0 <= r["handedness"] <= 1
+        assert set(r["by_type"]) == {"right", "left", "interacting"}
+    assert td.sample_augmentation is before and "bench-handedness" not in CONFIGS
+    assert bench._flip_only(__import__("numpy").random.default_rng(0)).scale == 1.0
+    assert "two-hand share" in capsys.readouterr().out
