@@ -159,14 +159,20 @@ def _run_one(cmd: list[str], log_path: Path, tee: bool, on_start: Callable[[int]
             return proc.wait()
 
 
+def _newest_match(out: Path, pattern: str) -> Path | None:
+    """The most recently modified file matching ``pattern`` under ``out`` (None: none)."""
+    files = sorted(Path(out).glob(pattern), key=lambda p: p.stat().st_mtime)
+    return files[-1] if files else None
+
+
 def steps_logged(out: Path, pattern: str) -> int | None:
     """The last step a training logged in the newest metrics.jsonl matching ``pattern``
     (relative to ``out``); None when there is none (or nothing readable in it)."""
-    files = sorted(Path(out).glob(pattern), key=lambda p: p.stat().st_mtime)
-    if not files:
+    newest = _newest_match(out, pattern)
+    if newest is None:
         return None
     last = None
-    for line in files[-1].read_text().splitlines():
+    for line in newest.read_text().splitlines():
         try:
             step = json.loads(line).get("step")
         except (ValueError, AttributeError):
@@ -180,11 +186,11 @@ def training_end(out: Path, pattern: str) -> dict | None:
     """The end record (``{"end": true, "step", "seconds", "stopped_by"}``) of the newest
     metrics.jsonl matching ``pattern`` (relative to ``out``); None when the run has none (a
     killed run, or one written before such records)."""
-    files = sorted(Path(out).glob(pattern), key=lambda p: p.stat().st_mtime)
-    if not files:
+    newest = _newest_match(out, pattern)
+    if newest is None:
         return None
     end = None
-    for line in files[-1].read_text().splitlines():
+    for line in newest.read_text().splitlines():
         try:
             row = json.loads(line)
         except ValueError:
