@@ -159,45 +159,37 @@ def _run_one(cmd: list[str], log_path: Path, tee: bool, on_start: Callable[[int]
             return proc.wait()
 
 
-def _newest_match(out: Path, pattern: str) -> Path | None:
-    """The most recently modified file matching ``pattern`` under ``out`` (None: none)."""
+def _newest_records(out: Path, pattern: str) -> list[dict]:
+    """The JSON records of the most recently modified file matching ``pattern`` under
+    ``out`` (a metrics.jsonl); unreadable lines, such as a killed run's torn last line, are
+    left out. [] when no file matches."""
     files = sorted(Path(out).glob(pattern), key=lambda p: p.stat().st_mtime)
-    return files[-1] if files else None
+    if not files:
+        return []
+    rows = []
+    for line in files[-1].read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 def steps_logged(out: Path, pattern: str) -> int | None:
     """The last step a training logged in the newest metrics.jsonl matching ``pattern``
     (relative to ``out``); None when there is none (or nothing readable in it)."""
-    newest = _newest_match(out, pattern)
-    if newest is None:
-        return None
-    last = None
-    for line in newest.read_text().splitlines():
-        try:
-            step = json.loads(line).get("step")
-        except (ValueError, AttributeError):
-            continue  # a torn last line of a killed run
-        if isinstance(step, int) and (last is None or step > last):
-            last = step
-    return last
+    steps = [r["step"] for r in _newest_records(out, pattern) if isinstance(r.get("step"), int)]
+    return max(steps) if steps else None
 
 
 def training_end(out: Path, pattern: str) -> dict | None:
     """The end record (``{"end": true, "step", "seconds", "stopped_by"}``) of the newest
     metrics.jsonl matching ``pattern`` (relative to ``out``); None when the run has none (a
     killed run, or one written before such records)."""
-    newest = _newest_match(out, pattern)
-    if newest is None:
-        return None
-    end = None
-    for line in newest.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and row.get("end") is True:
-            end = row
-    return end
+    ends = [r for r in _newest_records(out, pattern) if r.get("end") is True]
+    return ends[-1] if ends else None
 
 
 def _load_average() -> float | None:
