@@ -31,8 +31,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from annotator.images import apply_affine
-from annotator.skeleton import HANDS, LEFT_ROOT, RIGHT_ROOT, ROOT_INDEX, hand_slice
+from annotator.skeleton import HANDS, LEFT_ROOT, NUM_JOINTS, RIGHT_ROOT, ROOT_INDEX, hand_slice
 from pose_net.data.sample import HandSample
+from pose_net.data.sample_table import SampleTable
 from pose_net.data.torch_dataset import InterNetDataset, RootNetDataset
 from pose_net.metrics import InterHandMetrics, interhand_metrics
 from triangulation import CameraRig, undistort_points
@@ -140,15 +141,29 @@ def _decode(heatmaps: torch.Tensor, config, argmax) -> torch.Tensor:
     return torch.stack((x, y, z), dim=-1)
 
 
-def _normalised(uv_px: np.ndarray, samples: Sequence[HandSample]) -> np.ndarray:
-    """(N, J, 2) pixels -> undistorted normalised coordinates, each with its sample's camera."""
-    out = np.empty_like(uv_px, dtype=np.float64)
+def _camera_groups(samples: Sequence[HandSample]):
+    """(camera, sample positions) per distinct camera of ``samples``; a table groups its
+    columns without building a sample."""
+    if isinstance(samples, SampleTable):
+        caps = samples.row_capture[samples.row].astype(np.int64)
+        code = caps * (1 + int(samples.camera.max(initial=0))) + samples.camera
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        for g, f in enumerate(first.tolist()):
+            cam = samples.rigs[int(caps[f])][int(samples.camera[f])]
+            yield cam, np.nonzero(inverse == g)[0]
+        return
     groups: dict[tuple, list[int]] = {}
     for n, s in enumerate(samples):
         c = s.camera
         groups.setdefault((c.name, c.K.tobytes(), c.dist.tobytes()), []).append(n)
     for idx in groups.values():
-        cam = samples[idx[0]].camera
+        yield samples[idx[0]].camera, np.asarray(idx)
+
+
+def _normalised(uv_px: np.ndarray, samples: Sequence[HandSample]) -> np.ndarray:
+    """(N, J, 2) pixels -> undistorted normalised coordinates, each with its sample's camera."""
+    out = np.empty_like(uv_px, dtype=np.float64)
+    for cam, idx in _camera_groups(samples):
         uv = uv_px[idx]
         Kinv = np.linalg.inv(cam.K)
         pinhole = uv @ Kinv[:2, :2].T + Kinv[:2, 2]  # K^-1 [u, v, 1], the public pixel2cam
@@ -178,7 +193,9 @@ def camera_space_predictions(
     n = len(samples)
     uv_img = np.stack([apply_affine(pred.image_from_crop[k], pred.uvd_crop[k, :, :2])
                        for k in range(n)])
-    gt_z = np.stack([s.joints_cam_mm[:, 2] for s in samples])
+    gt_z = np.empty((n, NUM_JOINTS))
+    for k, s in enumerate(samples):
+        gt_z[k] = s.joints_cam_mm[:, 2]
     depth = pred.uvd_crop[:, :, 2].copy()
     root_z = np.zeros_like(depth)
     for hand in HANDS:
@@ -195,10 +212,16 @@ def camera_space_predictions(
 
 
 def _ground_truth(samples: Sequence[HandSample]):
-    gt = np.stack([s.joints_cam_mm for s in samples])
-    valid = np.stack([s.joint_valid for s in samples])
-    hand_type = np.stack([s.hand_type for s in samples])
-    htv = np.array([s.hand_type_valid for s in samples])
+    """One pass over the samples (a table builds each once): camera mm, validity, hand type
+    and its validity, as (N, ...) arrays."""
+    n = len(samples)
+    gt = np.empty((n, NUM_JOINTS, 3))
+    valid = np.empty((n, NUM_JOINTS), dtype=bool)
+    hand_type = np.empty((n, len(HANDS)), dtype=np.float32)
+    htv = np.empty(n, dtype=bool)
+    for k, s in enumerate(samples):
+        gt[k], valid[k], hand_type[k], htv[k] = (s.joints_cam_mm, s.joint_valid, s.hand_type,
+                                                 s.hand_type_valid)
     return np.where(np.isfinite(gt), gt, 0.0), valid, hand_type, htv
 
 

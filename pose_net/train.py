@@ -425,6 +425,13 @@ def _internet_targets(batch: dict[str, torch.Tensor], config, device: torch.devi
     )
 
 
+def _sequence(samples: Sequence[HandSample]) -> Sequence[HandSample]:
+    """A column table as it is (no Python object per sample), anything else as a list."""
+    from pose_net.data.sample_table import SampleTable
+
+    return samples if isinstance(samples, SampleTable) else list(samples)
+
+
 def train(
     samples: Sequence[HandSample],
     out_dir: str | os.PathLike[str],
@@ -435,5 +442,5 @@ def train(
     meta: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on ``samples`` into ``out_dir`` (see the module docstring)."""
-    trainer = Trainer(list(samples), Path(out_dir), options, progress, hooks, dict(meta or {}))
+    trainer = Trainer(_sequence(samples), Path(out_dir), options, progress, hooks, dict(meta or {}))
     return trainer.run()

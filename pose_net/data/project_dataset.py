@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from annotator.interchange.interhand_layout import enlarged_bbox_xywh
-from annotator.skeleton import HANDS, hand_slice
-from pose_net.data.sample import HandSample, root_gated_valid
+from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
+from annotator.store.paths import EncodedPaths
+from pose_net.data.sample_table import ImagePaths, SampleTable, root_gate
 from triangulation import in_front, in_image, project
 
 __all__ = ["LABEL_CHOICES", "project_samples", "subject_of_instants"]
@@ -95,8 +96,10 @@ def project_samples(
     subjects: Sequence[str] | None = None,
     exclude_subjects: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> list[HandSample]:
-    """All (instant, camera) samples of ``store`` (see the module docstring), instant order."""
+) -> SampleTable:
+    """All (instant, camera) samples of ``store`` (see the module docstring), instant order,
+    as a :class:`~pose_net.data.sample_table.SampleTable` (columns; ``table[i]`` is a
+    :class:`~pose_net.data.sample.HandSample`)."""
     if labels not in LABEL_CHOICES:
         raise ValueError(f"labels must be one of {', '.join(LABEL_CHOICES)}, got {labels!r}")
     if labels == "ground-truth" and not store.has_ground_truth:
@@ -107,41 +110,77 @@ def project_samples(
     subject_ids = (
         store.instant_attr("subject") if "subject" in store.instant_attr_names() else None
     )
-    out: list[HandSample] = []
+    video = store.is_video_project
+    encoded = None if video else store.image_paths_encoded()
+    captures: dict[str, int] = {}
+    rigs: list = []
+    rows: dict[str, list] = {k: [] for k in ("capture", "frame", "subject", "world")}
+    cols: dict[str, list] = {k: [] for k in ("row", "camera", "valid", "present", "bbox",
+                                             "template", "number", "objects")}
     for n, i in enumerate(instants.tolist()):
         xyz, present = _joints(store, i, labels)
         has3d = np.all(np.isfinite(xyz), axis=1)
-        if not present.any() or not has3d.any():
-            continue
-        cap = str(table.capture[i])
-        rig = store.rig(cap)
-        cols = store.camera_positions(cap)
-        paths = store.image_paths(i)
-        uv_all = project(xyz, rig)  # (J, C', 2)
-        front = in_front(xyz, rig)
-        inside = in_image(uv_all, rig)
-        hand_type = present.astype(np.float32)
-        for k, c in enumerate(cols.tolist()):
-            path = paths[c]
-            ok = has3d & front[:, k]
-            if path is None or not (ok & inside[:, k]).any():
-                continue
-            cam = rig[k]
-            out.append(
-                HandSample(
-                    image_path=path,
-                    camera=cam,
-                    joints_cam_mm=xyz @ cam.R.T + cam.t,
-                    joints_uv_px=uv_all[:, k],
-                    joint_valid=root_gated_valid(ok),
-                    hand_type=hand_type,
-                    hand_type_valid=True,
-                    bbox_xywh=enlarged_bbox_xywh(uv_all[:, k], ok),
-                    key=f"{cap}/{int(table.frame[i])}/{cam.name}",
-                    subject=int(subject_ids[i]) if subject_ids is not None else -1,
-                )
-            )
+        if present.any() and has3d.any():
+            cap = str(table.capture[i])
+            if cap not in captures:
+                captures[cap] = len(rigs)
+                rigs.append(store.rig(cap))
+            rig = rigs[captures[cap]]
+            positions = store.camera_positions(cap)
+            uv_all = project(xyz, rig)  # (J, C', 2)
+            ok = has3d[:, None] & in_front(xyz, rig)  # (J, C')
+            if video:
+                paths = store.image_paths(i)
+                has_image = np.array([paths[c] is not None for c in positions.tolist()])
+            else:
+                tmpl, num = encoded.template[i, positions], encoded.number[i, positions]
+                has_image = tmpl >= 0
+            use = np.nonzero(has_image & (ok & in_image(uv_all, rig)).any(axis=0))[0]
+            if use.size:
+                r = len(rows["frame"])
+                rows["capture"].append(captures[cap])
+                rows["frame"].append(int(table.frame[i]))
+                rows["subject"].append(int(subject_ids[i]) if subject_ids is not None else -1)
+                rows["world"].append(xyz)
+                valid = ok[:, use].T  # (S, J)
+                cols["row"].append(np.full(use.size, r, dtype=np.int64))
+                cols["camera"].append(use.astype(np.int32))
+                cols["valid"].append(root_gate(valid))
+                cols["present"].append(np.broadcast_to(present, (use.size, 2)))
+                cols["bbox"].append(enlarged_bbox_xywh(uv_all[:, use].transpose(1, 0, 2), valid))
+                if video:
+                    cols["objects"].extend(paths[c] for c in positions[use].tolist())
+                else:
+                    cols["template"].append(tmpl[use])
+                    cols["number"].append(num[use])
         if progress is not None:
             progress(n + 1, len(instants))
+    J = NUM_JOINTS
+
+    def cat(key, empty):
+        return np.concatenate(cols[key]) if cols[key] else empty
+
+    if video:
+        paths_col = ImagePaths(store.image_root, objects=cols["objects"])
+    else:
+        paths_col = ImagePaths(store.image_root, EncodedPaths(
+            encoded.templates, cat("template", np.zeros(0, encoded.template.dtype)),
+            cat("number", np.zeros(0, encoded.number.dtype))))
+    out = SampleTable(
+        captures=tuple(captures),
+        rigs=tuple(rigs),
+        pinhole=False,
+        row_capture=np.asarray(rows["capture"], dtype=np.int32),
+        row_frame=np.asarray(rows["frame"], dtype=np.int64),
+        row_subject=np.asarray(rows["subject"], dtype=np.int64),
+        row_world_mm=np.asarray(rows["world"], dtype=np.float64).reshape(-1, J, 3),
+        row=cat("row", np.zeros(0, np.int64)),
+        camera=cat("camera", np.zeros(0, np.int32)),
+        joint_valid=cat("valid", np.zeros((0, J), bool)),
+        hand_present=cat("present", np.zeros((0, 2), bool)),
+        hand_type_valid=np.ones(sum(c.size for c in cols["row"]), dtype=bool),
+        bbox_xywh=cat("bbox", np.zeros((0, 4))),
+        paths=paths_col,
+    )
     logger.info("%d samples from %d instants of %s", len(out), len(instants), store.path)
     return out

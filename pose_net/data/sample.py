@@ -1,7 +1,8 @@
 """One training/evaluation item: an image of a camera at an instant with its hands in camera mm.
 
 Both datasets (:mod:`.project_dataset`, :mod:`.interhand_dataset`) reduce their source to a
-list of :class:`HandSample`; crops, augmentation and targets (:mod:`.crops`) and the
+sequence of :class:`HandSample` (a column table, :mod:`.sample_table`, whose items are
+built on demand); crops, augmentation and targets (:mod:`.crops`) and the
 evaluation (:mod:`pose_net.evaluate`) only ever see this form, which is why a project and its
 ``export-interhand`` folder give the same numbers.
 """
@@ -83,9 +84,10 @@ def hand_type_name(hand_type: np.ndarray) -> str:
 HANDS_CHOICES: tuple[str, ...] = ("single", "interacting", "all")
 
 
-def select_hands(samples: Sequence[HandSample], hands: str) -> list[HandSample]:
+def select_hands(samples: Sequence[HandSample], hands: str) -> Sequence[HandSample]:
     """The samples whose image shows one hand (``"single"``: hand type right or left), two
-    (``"interacting"``), or all of them (``"all"``), in their order.
+    (``"interacting"``), or all of them (``"all"``), in their order: a smaller
+    :class:`~pose_net.data.sample_table.SampleTable` for a table, else a list.
 
     The hand type is the image's, as InterHand2.6M's ``hand_type`` (a project: the instant's
     hand-present flags), not the count of hands visible in the crop. A sample with
@@ -94,9 +96,12 @@ def select_hands(samples: Sequence[HandSample], hands: str) -> list[HandSample]:
     """
     if hands not in HANDS_CHOICES:
         raise ValueError(f"hands must be one of {', '.join(HANDS_CHOICES)}, got {hands!r}")
+    want_interacting = hands == "interacting"
+    interacting = getattr(samples, "interacting", None)
+    if interacting is not None:  # a SampleTable: one mask over its columns
+        return samples if hands == "all" else samples.take(interacting == want_interacting)
     if hands == "all":
         return list(samples)
-    want_interacting = hands == "interacting"
     return [s for s in samples if (s.hand_type_name == "interacting") == want_interacting]
 
 

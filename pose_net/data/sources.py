@@ -20,7 +20,7 @@ class SourceSamples:
     """The samples of a source, what it is (``kind``: "project" | "interhand") and where a
     default output folder belongs (the project folder, or None for an InterHand root)."""
 
-    samples: list[HandSample]
+    samples: Sequence[HandSample]  # a SampleTable: items built on demand
     kind: str
     project_dir: Path | None
 

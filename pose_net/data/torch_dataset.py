@@ -1,4 +1,6 @@
-"""PyTorch datasets over :class:`HandSample` lists: InterNet crops and RootNet hand crops.
+"""PyTorch datasets over :class:`HandSample` sequences (a column
+:class:`~pose_net.data.sample_table.SampleTable`, or a list): InterNet crops and RootNet hand
+crops.
 
 Augmentation draws come from ``numpy.random.default_rng((seed, epoch, index))``: the same
 item gets the same crop in every process and worker (so DDP ranks and resumed runs agree),
@@ -24,13 +26,16 @@ from pose_net.data.crops import (
     sample_augmentation,
 )
 from pose_net.data.sample import HandSample
+from pose_net.data.sample_table import SampleTable
 
 __all__ = ["InterNetDataset", "RootNetDataset", "root_items"]
 
 
 class _Base(Dataset):
     def __init__(self, samples: Sequence[HandSample], *, augment: bool, seed: int = 0) -> None:
-        self.samples = list(samples)
+        # A SampleTable stays columns (workers share it without copies); any other sequence
+        # of HandSample is made a list.
+        self.samples = samples if isinstance(samples, SampleTable) else list(samples)
         self.augment = bool(augment)
         self.seed = int(seed)
         self.epoch = 0
@@ -77,8 +82,11 @@ class InterNetDataset(_Base):
         return out
 
 
-def root_items(samples: Sequence[HandSample]) -> list[tuple[int, int]]:
-    """(sample index, hand index) of every hand with a valid root and a non-empty box."""
+def root_items(samples: Sequence[HandSample]) -> np.ndarray:
+    """(K, 2) int64 (sample index, hand index) of every hand with a valid root and a
+    non-empty box (a :class:`SampleTable` computes it on its columns, in chunks)."""
+    if isinstance(samples, SampleTable):
+        return samples.root_items()
     items = []
     for n, s in enumerate(samples):
         for h, hand in enumerate(HANDS):
@@ -88,7 +96,7 @@ def root_items(samples: Sequence[HandSample]) -> list[tuple[int, int]]:
             box = enlarged_bbox_xywh(s.joints_uv_px[sl], s.joint_valid[sl])
             if np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0:
                 items.append((n, h))
-    return items
+    return np.array(items, dtype=np.int64).reshape(-1, 2)
 
 
 class RootNetDataset(_Base):
@@ -113,7 +121,7 @@ class RootNetDataset(_Base):
 
     def __getitem__(self, index) -> dict[str, np.ndarray]:
         epoch, index = self._key(index)
-        n, h = self.items[index]
+        n, h = (int(v) for v in self.items[index])
         s = self.samples[n]
         sl = hand_slice(HANDS[h])
         box = enlarged_bbox_xywh(s.joints_uv_px[sl], s.joint_valid[sl])

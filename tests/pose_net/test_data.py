@@ -62,7 +62,7 @@ def test_labels_choose_the_source(studio):
         assert {s.key.rsplit("/", 1)[0] for s in human} == {
             f"{store.instant(i).capture}/{store.instant(i).frame}" for i in (0, 1)}
         assert len(everything) == len(human) < len(gt)
-        assert project_samples(store, labels="machine") == []
+        assert len(project_samples(store, labels="machine")) == 0
         with pytest.raises(ValueError, match="labels must be"):
             project_samples(store, labels="robot")
 
@@ -110,7 +110,7 @@ def test_hands_splits_the_samples_by_the_instants_hands(studio):
     assert all(n_hands[s.key.rsplit("/", 1)[0]] == 1 for s in single)
     assert all(n_hands[s.key.rsplit("/", 1)[0]] == 2 for s in two)
     # a partition, in the source's order
-    assert [s.key for s in every] == sorted([s.key for s in single + two],
+    assert [s.key for s in every] == sorted([s.key for s in [*single, *two]],
                                             key=[s.key for s in every].index)
     assert len(single) + len(two) == len(every)
 
