@@ -35,13 +35,7 @@ sys.path.insert(0, str(REPO))
 
 SPLIT = "train"
 
-
-def _hwm_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from bench._memory import hwm_mb as _hwm_mb  # noqa: E402
 
 
 def _cpu(kids_only: bool = False) -> float:

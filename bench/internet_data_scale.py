@@ -21,9 +21,9 @@ Steps:
   without reading an image. Every 0.5 s the workers' memory is read from
   ``/proc/PID/smaps_rollup``: what they add is their private memory (``Private_Clean +
   Private_Dirty``: pages they do not share with the parent), summed over workers, at its
-  peak (also read every 50 batches); their RSS is printed beside it. ``--list`` runs the same loader over
-  ``list(samples)`` (one Python object per image, the layout before the table), for a
-  side-by-side figure at a size that fits.
+  peak (also read every 50 batches); their RSS is printed beside it. The ``list-loader``
+  step runs the same loader over ``list(samples)`` (one Python object per image, the layout
+  before the table), for a side-by-side figure at a size that fits.
 
 Machine: whatever runs it; README and docs/benchmarks.md name theirs.
 """
@@ -46,13 +46,7 @@ sys.path.insert(0, str(REPO))
 
 SPLIT = "train"
 
-
-def _hwm_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from bench._memory import hwm_mb as _hwm_mb  # noqa: E402
 
 
 def _rollup_mb(pid: int) -> dict[str, float]:
