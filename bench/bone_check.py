@@ -98,6 +98,8 @@ def main() -> None:
     ap.add_argument("--instants", type=int, default=200)
     ap.add_argument("--cameras", type=int, default=20)
     ap.add_argument("--subjects", type=int, default=2)
+    ap.add_argument("--capture-seed", type=int, default=3,
+                    help="seed of the synthetic capture (poses, subjects)")
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--noise-px", type=float, default=1.0)
@@ -119,7 +121,7 @@ def main() -> None:
             shutil.copytree(args.project, proj)
         else:
             cfg = StudioConfig(cameras=args.cameras, instants=args.instants,
-                               subjects=args.subjects, seed=3, width=args.width,
+                               subjects=args.subjects, seed=args.capture_seed, width=args.width,
                                height=max(64, args.width * 334 // 512))
             write_capture(proj, cfg, workers=args.workers)
         t_synth = time.perf_counter() - t0
@@ -133,7 +135,8 @@ def main() -> None:
     print(f"bone-length check: {F} instants, {C} cameras, label noise {args.noise_px} px "
           f"(3D median {sim.median_mm:.2f} mm), {args.rate:.0%} of joints moved; "
           f"K_SIGMA {bone_check.K_SIGMA}, FLOOR_MM {bone_check.FLOOR_MM}, REL_FLOOR "
-          f"{bone_check.REL_FLOOR}; synth {t_synth:.0f} s, labelling {t_sim:.0f} s")
+          f"{bone_check.REL_FLOOR}, TIE_EVIDENCE {bone_check.TIE_EVIDENCE}; capture seed "
+          f"{args.capture_seed}; synth {t_synth:.0f} s, labelling {t_sim:.0f} s")
     print("| moved by | seed | moved | detected | false flags | neighbours flagged | check s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -150,6 +153,7 @@ def main() -> None:
         doc = {"instants": F, "cameras": C, "noise_px": args.noise_px, "rate": args.rate,
                "label_median_mm": sim.median_mm, "k_sigma": bone_check.K_SIGMA,
                "floor_mm": bone_check.FLOOR_MM, "rel_floor": bone_check.REL_FLOOR,
+               "tie_evidence": bone_check.TIE_EVIDENCE, "capture_seed": args.capture_seed,
                "rows": rows}
         args.json.write_text(json.dumps(doc, indent=2))
 

@@ -1,11 +1,12 @@
 """The bone chart under the joint list: the current instant's bones against its subject's.
 
 One column per hand (right, left), one row per bone of that hand, grouped by finger (tip
-bone first, as the joint list). Each row is drawn on a common relative axis: the centre
-line is the subject's median length, the shaded band its threshold (median ± threshold,
-:mod:`annotator.team.bone_check`), the marker the bone's length now; beyond twice the
-threshold the marker sits on the edge as an arrow. Deviant bones are drawn in the flag
-colour and named below the chart. A hand with no labelled bone is left out.
+bone first, as the joint list), then its four palm spans (knuckle to knuckle). Each row
+is drawn on a common relative axis: the centre line is the subject's median length, the
+shaded band its threshold (median ± threshold, :mod:`annotator.team.bone_check`), the
+marker the bone's length now; beyond twice the threshold the marker sits on the edge as an
+arrow. Deviant bones are drawn in the flag colour and named below the chart. A hand with no
+labelled bone is left out.
 
 :func:`chart_rows` (pure) turns ``bone_check.InstantBones`` into what is drawn;
 :class:`BoneChart` paints it with QPainter.
@@ -21,12 +22,16 @@ from PyQt5.QtGui import QFont, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from annotator import skeleton
+from annotator.team.bone_check import NUM_SKELETON_BONES, PALM_SPANS
 from gui import theme
 
 __all__ = ["ChartRow", "chart_rows", "BoneChart", "AXIS_LIMIT"]
 
 #: The axis spans ± this many thresholds around the median.
 AXIS_LIMIT = 2.0
+#: Rows per hand: its 20 bones (by finger, 4 rows each), then its palm spans.
+_BONE_ROWS = 20
+ROWS_PER_HAND = _BONE_ROWS + len(PALM_SPANS)
 _ROW_H = 7
 _TITLE_H = 16
 _LABEL_W = 44
@@ -67,8 +72,13 @@ def chart_rows(bones) -> list[ChartRow]:
             tip.append("⚑ outside the subject's band")
         if math.isfinite(length):
             measured.add(hand)
-        row = child - int(skeleton.hand_joints(skeleton.HANDS[hand])[0])
-        rows.append(ChartRow(hand, row, child, skeleton.FINGER_OF_JOINT[child], rel,
+        if b < NUM_SKELETON_BONES:
+            row = child - int(skeleton.hand_joints(skeleton.HANDS[hand])[0])
+            label = skeleton.FINGER_OF_JOINT[child]
+        else:  # the palm spans, after the hand's 20 bones
+            row = _BONE_ROWS + (b - NUM_SKELETON_BONES) % len(PALM_SPANS)
+            label = "palm"
+        rows.append(ChartRow(hand, row, child, label, rel,
                              "\n".join(tip), deviant,
                              theme.FLAG_RGB if deviant else theme.joint_rgb(child)))
     return [r for r in rows if r.hand in measured]
@@ -86,7 +96,7 @@ class BoneChart(QWidget):
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         self.setMinimumWidth(200)
-        self.setFixedHeight(_TITLE_H + 20 * _ROW_H + 26)
+        self.setFixedHeight(_TITLE_H + ROWS_PER_HAND * _ROW_H + 26)
         self.setToolTip("this instant's bones against the subject's: centre line = median "
                         "length, band = ± threshold, marker = now (red: outside the band)")
 
@@ -120,7 +130,7 @@ class BoneChart(QWidget):
 
     def _geometry(self, col: int, n_cols: int) -> QRectF:
         w = (self.width() - 4) / max(n_cols, 1)
-        return QRectF(2 + col * w, _TITLE_H, w - 6, 20 * _ROW_H)
+        return QRectF(2 + col * w, _TITLE_H, w - 6, ROWS_PER_HAND * _ROW_H)
 
     def paintEvent(self, _ev) -> None:  # noqa: N802 (Qt name)
         p = QPainter(self)
@@ -142,7 +152,7 @@ class BoneChart(QWidget):
             p.drawText(QRectF(area.left(), 0, area.width(), _TITLE_H),
                        Qt.AlignRight | Qt.AlignVCenter, skeleton.HANDS[hand])
             self._paint_hand(p, area, [r for r in self._rows if r.hand == hand])
-        foot = QRectF(4, _TITLE_H + 20 * _ROW_H + 2, self.width() - 8, 22)
+        foot = QRectF(4, _TITLE_H + ROWS_PER_HAND * _ROW_H + 2, self.width() - 8, 22)
         if self._note:
             p.setPen(theme.qcolor(theme.FG_DIM))
             p.drawText(foot, Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, self._note)

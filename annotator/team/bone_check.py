@@ -2,10 +2,11 @@
 
 A subject's bones keep their length from instant to instant, so a joint clicked in the
 wrong place shows as bones that are too long or too short. :func:`subject_bone_stats`
-measures, per subject and per bone (the 40 (child, parent) pairs of
-``hand_geometry.BONE_CHILD`` / ``BONE_PARENT``), the median length over every labelled
-instant, a robust spread (1.4826 * MAD) and the threshold beyond which a length is
-deviant:
+measures, per subject and per length (the 40 (child, parent) bones of
+``hand_geometry.BONE_CHILD`` / ``BONE_PARENT``, then 8 palm spans: the distances between
+neighbouring knuckles and index to pinky knuckle, as rigid as a bone), the median length
+over every labelled instant, a robust spread (1.4826 * MAD) and the threshold beyond which
+a length is deviant:
 
     threshold = max(K_SIGMA * spread, FLOOR_MM, REL_FLOOR * median)
 
@@ -19,11 +20,12 @@ these depend on the project's ground truth.
 
 :func:`check_bones` compares each labelled bone of each instant with its subject's median.
 A moved joint makes all of its bones deviant, its neighbours only the one bone they share
-with it, so every deviant bone is blamed on one endpoint: the one whose bones, all of them,
-speak more for its having been moved (:func:`blame`: a log-likelihood ratio per bone, a
-neighbour's other bones that fit count against it). One finding per blamed joint names
-its worst bone. :func:`apply_bone_flags` writes them as review flags
-(``store.set_flag``) whose reasons start with :data:`BONE_FLAG_PREFIX`, e.g.
+with it, so every deviant bone is blamed on the endpoint whose bones, all of them, speak
+more for its having been moved (:func:`blame`: a log-likelihood ratio per bone, a
+neighbour's other bones that fit count against it), and on both endpoints when they are
+explained about equally well. One finding per blamed joint names its worst bone.
+:func:`apply_bone_flags` writes them as review flags (``store.set_flag``) whose reasons
+start with :data:`BONE_FLAG_PREFIX`, e.g.
 ``bone length r_index3–r_index2 38.2 mm, subject 0: 25.1 mm ± 2.0`` (median ± threshold).
 
 numpy only; reads and writes the project through :mod:`annotator.store`.
@@ -47,6 +49,11 @@ __all__ = [
     "REL_FLOOR",
     "MIN_COUNT",
     "BONE_NAMES",
+    "NUM_SKELETON_BONES",
+    "PALM_SPANS",
+    "SEGMENT_CHILD",
+    "SEGMENT_PARENT",
+    "TIE_EVIDENCE",
     "BoneStats",
     "BoneFindings",
     "InstantBones",
@@ -77,22 +84,40 @@ Z0 = 2.0
 #: A (subject, bone) measured on fewer instants than this is not judged.
 MIN_COUNT = 5
 
+#: An endpoint whose evidence is within this of the other endpoint's is blamed too.
+TIE_EVIDENCE = 2.0
+
 _J = skeleton.NUM_JOINTS
-_B = len(BONE_CHILD)
-#: "child–parent" joint names of each bone, e.g. "r_index3–r_index2".
+#: The skeleton's bones (the first NUM_SKELETON_BONES rows of every (…, B) array).
+NUM_SKELETON_BONES = len(BONE_CHILD)
+#: Palm spans, per hand: knuckle-to-knuckle distances (index–middle, middle–ring,
+#: ring–pinky and index–pinky MCPs), rigid in the palm as a bone is along a finger.
+PALM_SPANS: tuple[tuple[str, str], ...] = (
+    ("index1", "middle1"), ("middle1", "ring1"), ("ring1", "pinky1"), ("index1", "pinky1"))
+_SPAN_A = np.array([skeleton.joint_index(f"{side}_{a}") for side in ("r", "l")
+                    for a, _ in PALM_SPANS], np.int64)
+_SPAN_B = np.array([skeleton.joint_index(f"{side}_{b}") for side in ("r", "l")
+                    for _, b in PALM_SPANS], np.int64)
+#: First / second joint of each measured length: the bones (child, parent), then the spans.
+SEGMENT_CHILD = np.concatenate([BONE_CHILD, _SPAN_A])
+SEGMENT_PARENT = np.concatenate([BONE_PARENT, _SPAN_B])
+_B = SEGMENT_CHILD.size
+#: "child–parent" joint names of each measured length, e.g. "r_index3–r_index2"; the palm
+#: spans follow the 40 bones ("r_index1–r_middle1").
 BONE_NAMES: tuple[str, ...] = tuple(
     f"{skeleton.JOINT_NAMES[c]}–{skeleton.JOINT_NAMES[p]}"
-    for c, p in zip(BONE_CHILD.tolist(), BONE_PARENT.tolist(), strict=True)
+    for c, p in zip(SEGMENT_CHILD.tolist(), SEGMENT_PARENT.tolist(), strict=True)
 )
-#: (B, J) incidence: bone b touches joint j.
+#: (B, J) incidence: length b touches joint j.
 _INCIDENCE = np.zeros((_B, _J), np.int64)
-_INCIDENCE[np.arange(_B), BONE_CHILD] = 1
-_INCIDENCE[np.arange(_B), BONE_PARENT] = 1
+_INCIDENCE[np.arange(_B), SEGMENT_CHILD] = 1
+_INCIDENCE[np.arange(_B), SEGMENT_PARENT] = 1
 
 
 @dataclass(frozen=True)
 class BoneStats:
-    """Per subject (S) and bone (B = 40) length statistics of the labels, in mm.
+    """Per subject (S) and length (B = 48: 40 bones, 8 palm spans) statistics of the
+    labels, in mm.
 
     subjects: (S,) int64 subject ids; median_mm, spread_mm (1.4826 * MAD), threshold_mm
     (NaN: not judged) (S, B) float64; count (S, B) int64 instants measured; sources: the
@@ -140,9 +165,10 @@ class BoneFindings:
 
 @dataclass(frozen=True)
 class InstantBones:
-    """The bones of one instant against its subject's, one row per bone (B = 40), for the
-    app's chart. length_mm: now (NaN: an end unlabelled); median_mm, low_mm, high_mm: the
-    subject's median and band (median ± threshold; NaN: not judged); deviant: bool."""
+    """The bones of one instant against its subject's, one row per length (B = 48: the 40
+    bones, then the 8 palm spans), for the app's chart. length_mm: now (NaN: an end
+    unlabelled); median_mm, low_mm, high_mm: the subject's median and band (median ±
+    threshold; NaN: not judged); deviant: bool."""
 
     bone: np.ndarray
     child: np.ndarray
@@ -194,11 +220,12 @@ def _labelled_lengths(store, sources) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bone_lengths(joints_world_mm: np.ndarray) -> np.ndarray:
-    """(..., B) length of each bone of (..., J, 3) joints; NaN where an end is NaN."""
+    """(..., B) length of each bone and palm span (``BONE_NAMES`` order) of (..., J, 3)
+    joints; NaN where an end is NaN."""
     x = np.asarray(joints_world_mm, np.float64)
     if x.shape[-2:] != (_J, 3):
         raise ValueError(f"joints must have shape (..., {_J}, 3), got {x.shape}")
-    return np.linalg.norm(x[..., BONE_CHILD, :] - x[..., BONE_PARENT, :], axis=-1)
+    return np.linalg.norm(x[..., SEGMENT_CHILD, :] - x[..., SEGMENT_PARENT, :], axis=-1)
 
 
 def subject_bone_stats(store, sources=("human",)) -> BoneStats:
@@ -273,12 +300,12 @@ def check_bones(store, stats: BoneStats | None = None, sources=("human",),
     subject = subject_of_instants(store)[inst]
     lengths = lengths[inst]
     med, thr, deviant = _judge(lengths, _subject_rows(stats, subject), stats)
-    blamed = blame(lengths, med, thr, deviant)  # (N, B) joint blamed per bone, -1 none
+    blamed = blame(lengths, med, thr, deviant)  # (N, B, 2) child / parent blamed
     with np.errstate(invalid="ignore", divide="ignore"):
         excess = np.where(deviant, np.abs(lengths - med) / thr, -1.0)
     # worst bone per (instant, joint): scan bones in order of excess, keep the first
-    n, b = np.nonzero(blamed >= 0)
-    j = blamed[n, b]
+    n, b, end = np.nonzero(blamed)
+    j = np.where(end == 0, SEGMENT_CHILD[b], SEGMENT_PARENT[b])
     order = np.lexsort((-excess[n, b], j, n))
     n, b, j = n[order], b[order], j[order]
     first = np.ones(n.size, bool)
@@ -292,22 +319,25 @@ def check_bones(store, stats: BoneStats | None = None, sources=("human",),
 
 def blame(lengths: np.ndarray, median_mm: np.ndarray, threshold_mm: np.ndarray,
           deviant: np.ndarray) -> np.ndarray:
-    """(N, B) the endpoint joint each deviant bone is blamed on (-1: not deviant).
+    """(N, B, 2) bool: which endpoint ([child, parent]) each deviant length is blamed on.
 
-    Each judged bone gives its two endpoints the evidence ``(z**2 - Z0**2) / 2`` with
+    Each judged length gives its two endpoints the evidence ``(z**2 - Z0**2) / 2`` with
     ``z = |length - median| / (threshold / K_SIGMA)``: the log-likelihood ratio, up to a
     constant, of "this joint was moved" (a flat spread of lengths) against label noise (a
-    normal of that sigma); a bone within Z0 sigmas counts against it. A deviant bone is
-    blamed on the endpoint with more evidence summed over its judged bones (the child on
-    a tie): a moved joint's bones are all off, a neighbour's other bones are not.
+    normal of that sigma); a length within Z0 sigmas counts against it. A deviant length
+    is blamed on the endpoint with more evidence summed over all its judged lengths (a
+    moved joint's lengths are all off, a neighbour's other lengths are not), and on the
+    other endpoint too when its evidence is within :data:`TIE_EVIDENCE` of that (about one
+    fitting length's worth): a joint moved along the sphere of one bone, or a tip with a
+    single bone, is explained as well by either end, and both are shown for review.
     """
     judged = np.isfinite(lengths) & np.isfinite(threshold_mm) & np.isfinite(median_mm)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.abs(lengths - median_mm) * K_SIGMA / threshold_mm
     evidence = np.where(judged, 0.5 * (z * z - Z0 * Z0), 0.0) @ _INCIDENCE  # (N, J)
-    child_wins = evidence[:, BONE_CHILD] >= evidence[:, BONE_PARENT]
-    who = np.where(child_wins, BONE_CHILD, BONE_PARENT)
-    return np.where(deviant, who, -1).astype(np.int64)
+    ends = np.stack([evidence[:, SEGMENT_CHILD], evidence[:, SEGMENT_PARENT]], axis=-1)
+    best = ends.max(axis=-1, keepdims=True)
+    return np.asarray(deviant, bool)[..., None] & (ends >= best - TIE_EVIDENCE)
 
 
 def _bone_flags(store, instants: np.ndarray | None) -> dict[tuple[int, int], str]:
@@ -367,7 +397,7 @@ def instant_bones(stats: BoneStats | None, subject, joints_world_mm) -> InstantB
         med, thr = stats.median_mm[row], stats.threshold_mm[row]
     with np.errstate(invalid="ignore"):
         deviant = np.abs(lengths - med) > thr
-    return InstantBones(np.arange(_B), BONE_CHILD.copy(), BONE_PARENT.copy(), BONE_NAMES,
+    return InstantBones(np.arange(_B), SEGMENT_CHILD.copy(), SEGMENT_PARENT.copy(), BONE_NAMES,
                         lengths, med, med - thr, med + thr, deviant)
 
 
@@ -401,7 +431,8 @@ def flagged_joints(stats: BoneStats | None, subject, joints_world_mm) -> np.ndar
     lengths = lengths[None]
     med, thr, deviant = _judge(lengths, np.array([row], np.int64), stats)
     blamed = blame(lengths, med, thr, deviant)[0]
-    out[blamed[blamed >= 0]] = True
+    out[SEGMENT_CHILD[blamed[:, 0]]] = True
+    out[SEGMENT_PARENT[blamed[:, 1]]] = True
     return out
 
 

@@ -23,8 +23,9 @@ def labelled(project):
 
 
 def test_chart_rows_pure():
-    stats = bc.BoneStats(np.array([0]), np.full((1, 40), 30.0), np.full((1, 40), 1.0),
-                         np.full((1, 40), 3.0), np.full((1, 40), 10))
+    B = len(bc.BONE_NAMES)
+    stats = bc.BoneStats(np.array([0]), np.full((1, B), 30.0), np.full((1, B), 1.0),
+                         np.full((1, B), 3.0), np.full((1, B), 10))
     x = np.full((J, 3), np.nan)
     right = skeleton.hand_joints("right")
     x[right] = 0.0
@@ -32,7 +33,10 @@ def test_chart_rows_pure():
     x[skeleton.ROOT_INDEX["right"]] = [0.0, 0.0, 0.0]
     rows = chart_rows(bc.instant_bones(stats, 0, x))
     assert {r.hand for r in rows} == {0}  # the left hand has no bone labelled: left out
-    assert len(rows) == 20 and [r.row for r in rows] == list(range(20))
+    # the 20 bones by finger, then the 4 palm spans
+    assert len(rows) == 24 and [r.row for r in rows] == list(range(24))
+    assert [r.label for r in rows[20:]] == ["palm"] * 4
+    assert "r_index1–r_middle1" in rows[20].tooltip
     assert rows[0].label == "thumb" and rows[4].label == "index"
     assert abs(rows[0].rel) < 1e-9 and not rows[0].deviant  # thumb4-thumb3: 30 mm
     assert rows[3].deviant  # thumb1-wrist: 90 mm
@@ -52,8 +56,12 @@ def test_chart_follows_instant_and_edits(labelled, open_window, qtbot, tmp_path)
 
     # statistics with a band: give the window enough instants' worth
     count = np.full_like(stats.count, 10)
-    win._bone_stats = bc.BoneStats(stats.subjects, stats.median_mm, stats.spread_mm,
-                                   np.full_like(stats.median_mm, 3.0), count)
+    # 3 mm bands on the bones; the knuckle spans (not edited here) get a wide one, as the
+    # medians of 3 instants put some of them a few mm off this instant's
+    band = np.full_like(stats.median_mm, 3.0)
+    band[:, bc.NUM_SKELETON_BONES:] = 10.0
+    win._bone_stats = bc.BoneStats(stats.subjects, stats.median_mm, stats.spread_mm, band,
+                                   count)
     s = win.session
     j = skeleton.joint_index("r_index3")
     if not np.isfinite(s.joint_point(j)).all():

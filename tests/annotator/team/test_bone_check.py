@@ -57,7 +57,7 @@ def test_stats_per_subject(labelled):
         xyz, _ = store.joints_3d_all()
         subject = store.instant_attr("subject")
     assert stats.subjects.tolist() == [0, 1]
-    assert stats.median_mm.shape == stats.threshold_mm.shape == (2, len(bc.BONE_NAMES)) == (2, 40)
+    assert stats.median_mm.shape == stats.threshold_mm.shape == (2, len(bc.BONE_NAMES)) == (2, 48)
     judged = stats.count >= bc.MIN_COUNT
     assert judged.mean() > 0.9
     assert np.isfinite(stats.threshold_mm[judged]).all()
@@ -72,15 +72,15 @@ def test_stats_per_subject(labelled):
     assert stats.of_subject(1) == 1 and stats.of_subject(7) is None
 
 
-@pytest.mark.parametrize(("mm", "least"), [(15.0, 0.5), (30.0, 0.75)])
+@pytest.mark.parametrize(("mm", "least"), [(15.0, 0.6), (30.0, 0.8)])
 def test_injected_errors_are_found(labelled, mm, least):
     """2 % of the labelled joints moved by ``mm``: detection and false flags, 3 seeds.
 
-    The issue asks for >= 90 % of 15 mm moves found with <= 5 % false flags. Bone lengths
-    alone do not get there: a joint moved across its bones keeps their lengths (a tip has
-    one bone), and on this small capture (256 px images, 12 cameras, 1 px clicks) the label
-    noise puts the thresholds at 4-9 mm. bench/bone_check.py measures the larger capture
-    (docs/bone_lengths.md has the figures); here the floors guard against regressions.
+    The issue asks for >= 90 % of 15 mm moves found with <= 5 % false flags;
+    bench/bone_check.py measures it on a 120-instant, 20-camera, 512 px capture (90.0 and
+    91.8 % on two captures, docs/bone_lengths.md). On this small capture (256 px images, 12
+    cameras, 1 px clicks) the label noise puts the thresholds at 4-9 mm: 68 % / 89 % found
+    with 4.5 / 4.8 % false flags; the floors guard against regressions.
     """
     detected, false = [], []
     with ProjectStore.open(labelled, mode="w") as store:
@@ -159,7 +159,8 @@ def test_chart_rows_and_share(labelled):
         sub = int(store.instant_attr("subject")[i])
     x[4] += [0.0, 0.0, 40.0]  # r_index4
     rows = bc.instant_bones(stats, sub, x)
-    assert rows.length_mm.shape == (40,) and rows.names[4] == "r_index4–r_index3"
+    assert rows.length_mm.shape == (48,) and rows.names[4] == "r_index4–r_index3"
+    assert rows.names[40] == "r_index1–r_middle1"
     assert rows.deviant[4]
     judged = np.isfinite(rows.low_mm)
     assert judged.mean() > 0.9
