@@ -107,6 +107,18 @@ def rotation_exp(w: np.ndarray) -> np.ndarray:
     return np.eye(3) + a[:, None, None] * W + b[:, None, None] * W2
 
 
+def rotation_log(R: np.ndarray) -> np.ndarray:
+    """(C, 3, 3) rotations (angles below π) -> (C, 3) rotation vectors, the inverse of
+    :func:`rotation_exp`."""
+    A = R - R.transpose(0, 2, 1)  # 2 sin(θ) [axis]x
+    v = 0.5 * np.stack([A[:, 2, 1], A[:, 0, 2], A[:, 1, 0]], axis=1)  # sin(θ) axis
+    sin = np.linalg.norm(v, axis=1)
+    cos = (np.trace(R, axis1=1, axis2=2) - 1.0) / 2.0
+    theta = np.arctan2(sin, cos)
+    scale = np.where(sin > 1e-12, theta / np.maximum(sin, 1e-300), 1.0)
+    return v * scale[:, None]
+
+
 def _left_jacobian(w: np.ndarray) -> np.ndarray:
     """(C, 3) -> (C, 3, 3) left Jacobian of SO(3): ``I + b [w]x + c [w]x²``."""
     W, W2, _, b, c = _so3_coefficients(w)
@@ -139,6 +151,7 @@ class Model:
         points: np.ndarray,
         prior: tuple[np.ndarray, np.ndarray] | None = None,
         center_prior: tuple[np.ndarray, np.ndarray] | None = None,
+        rotation_prior: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.intrinsics = intrinsics
         self._mode = _MODE[intrinsics]
@@ -179,6 +192,14 @@ class Model:
             cw = np.where(self.free[:, :6].all(1), cw, 0.0)
             if np.any(cw > 0):
                 self.center_prior = (c0, cw)
+        # rotation prior: (C, 3, 3) input rotations and (C,) weights, ½ Σ w |log(R R_inᵀ)|²
+        self.rotation_prior = None
+        if rotation_prior is not None:
+            R_in, rw = (np.asarray(a, dtype=np.float64) for a in rotation_prior)
+            rw = np.where(self.free[:, :3].all(1), rw, 0.0)
+            if np.any(rw > 0):
+                # this round starts at R0; its offset from the input, as a rotation vector
+                self.rotation_prior = (rotation_log(self.R0 @ R_in.transpose(0, 2, 1)), rw)
 
     def _pattern(self):
         """CSR pattern (cached): per observation row the camera's free columns, then the
@@ -226,6 +247,14 @@ class Model:
             J[:, :, 0:3] = -R.transpose(0, 2, 1) @ _skew(t) @ _left_jacobian(wv)
             grad[:, :6] += cw[:, None] * np.einsum("cij,ci->cj", J, r)
             hess[:, :6, :6] += cw[:, None, None] * np.einsum("cij,cik->cjk", J, J)
+        if self.rotation_prior is not None:
+            # log(exp(w) R0 R_inᵀ) ≈ w + a for the small angles of a refinement (first
+            # order in both): residual w + a, Jacobian the identity (Gauss-Newton)
+            a, rw = self.rotation_prior
+            r = self.camera_params(x)[:, 0:3] + a
+            cost += 0.5 * float(np.sum(rw * np.einsum("ci,ci->c", r, r)))
+            grad[:, 0:3] += rw[:, None] * r
+            hess[:, np.arange(3), np.arange(3)] += rw[:, None]
         return cost, grad, hess
 
     # -- parameters ------------------------------------------------------------------

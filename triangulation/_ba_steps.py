@@ -59,6 +59,7 @@ class Settings:
     solver: str
     refined: np.ndarray  # (C,) bool
     center_prior_mm: float | None = None
+    rotation_prior_deg: float | None = None
 
     def free_mask(self) -> np.ndarray:
         free = default_free_mask(self.input_rig, self.intrinsics)
@@ -179,8 +180,12 @@ def solve_round(
     if s.center_prior_mm:
         weight = np.full(len(rig), 1.0 / s.center_prior_mm**2)
         center = (s.input_rig.centers_world, weight)
+    rotation = None
+    if s.rotation_prior_deg:
+        weight = np.full(len(rig), 1.0 / np.deg2rad(s.rotation_prior_deg) ** 2)
+        rotation = (s.input_rig.R, weight)
     model = Model(rig, s.intrinsics, free, cam_idx, pt_local, uv_kept, points[rows], prior,
-                  center)
+                  center, rotation)
     if s.solver == "scipy":
         sol = solve_scipy(model, s.robust, s.threshold_px, s.max_iter, tol, first)
     else:

@@ -149,6 +149,7 @@ def refine_rig(
     max_observations: int | None = 500_000,
     solver: str = "lm",
     center_prior_mm: float | None = None,
+    rotation_prior_deg: float | None = None,
 ) -> RigRefinement:
     """Bundle-adjust a rig from pixel observations of unknown points.
 
@@ -184,6 +185,12 @@ def refine_rig(
             camera's view of the volume but hardly its distance to it, and without the
             prior the cameras drift along that direction together, a motion the gauge
             (a similarity about the centres' centroid) does not take back at the volume.
+        rotation_prior_deg: hold each camera's axes near the input's: a turn of this many
+            degrees costs as much as one observation 1 px off (``"lm"`` only; None: none).
+            With the centre prior it makes the adjustment a MAP estimate of a bump of known
+            size: a hand-sized volume leaves one motion nearly free (the points shift
+            while every camera turns to follow them), and the input's orientations are what
+            pins it.
     Returns:
         RigRefinement. The refined rig is in the input's world frame and scale: after the
         adjustment, the similarity (Umeyama) mapping the refined camera centres onto the
@@ -234,8 +241,13 @@ def refine_rig(
         raise ValueError(f"refine_rig: center_prior_mm must be > 0, got {center_prior_mm}")
     if center_prior_mm is not None and solver != "lm":
         raise ValueError("refine_rig: center_prior_mm needs solver='lm'")
+    if rotation_prior_deg is not None and not (
+            np.isfinite(rotation_prior_deg) and rotation_prior_deg > 0):
+        raise ValueError(f"refine_rig: rotation_prior_deg must be > 0, got {rotation_prior_deg}")
+    if rotation_prior_deg is not None and solver != "lm":
+        raise ValueError("refine_rig: rotation_prior_deg needs solver='lm'")
     settings = Settings(rig, intrinsics, robust, threshold_px, max_iter, solver, refined.copy(),
-                        center_prior_mm)
+                        center_prior_mm, rotation_prior_deg)
     current = rig
     iterations = 0
     kept = kept_observations(observed, errors, gate(errors[observed], threshold_px))

@@ -1,9 +1,11 @@
 """Observations from the labels, the refinement of each capture's rig, and writing it.
 
-- :func:`refine_calibration` (read-only): per capture, the observations (human clicks of
-  joints clicked in two or more views, views marked occluded left out; with
-  ``human+machine`` also the per-view detections of machine joints that passed every
-  quality check), :func:`triangulation.refine_rig` on them, and one report row per camera.
+- :func:`refine_calibration` (read-only): per calibration (the captures whose rigs are
+  identical are the same cameras and are refined together; ``per_capture`` keeps them
+  apart), the observations (human clicks of joints clicked in two or more views, views
+  marked occluded left out; with ``human+machine`` also the per-view detections of machine
+  joints that passed every quality check), :func:`triangulation.refine_rig` on them, and
+  one report row per (capture, camera).
 - :func:`apply_refinement`: the refined rigs become a new calibration version
   (``ProjectStore.set_calibration``) and every human 3D joint is triangulated again from its
   stored clicks with them (:func:`retriangulate_human`), all in one save.
@@ -27,6 +29,8 @@ __all__ = [
     "LABEL_SOURCES",
     "CalibrationRefinement",
     "refine_calibration",
+    "calibration_groups",
+    "same_cameras",
     "apply_refinement",
     "restore_calibration",
     "retriangulate_human",
@@ -38,6 +42,10 @@ LABEL_SOURCES = ("human", "human+machine")
 #: view of it but hardly its distance, so the centres are held near the input's
 #: (``refine_rig(center_prior_mm=...)``; bench/refine_calibration.py measures the choice).
 CENTER_PRIOR_MM = 3.0
+#: ... and their axes near the input's (``refine_rig(rotation_prior_deg=...)``): with the
+#: centre prior, a MAP estimate of a bump of this size (0.3°, 3 mm); it pins the one motion
+#: a hand-sized volume leaves nearly free (the points shift, every camera turns to follow).
+ROTATION_PRIOR_DEG = 0.3
 
 Progress = Callable[[int, int], None]
 
@@ -48,8 +56,9 @@ class CalibrationRefinement:
 
     ``rigs``: capture -> refined rig; ``cameras``: one row per (capture, camera) with
     ``observations``, ``reprojection_before_px``, ``reprojection_after_px`` (medians),
-    ``center_moved_mm``, ``axes_moved_deg``, ``focal_ratio`` and ``unchanged`` (the reason a
-    camera was left as it was, or ""); ``points``: 3D points used per capture.
+    ``center_moved_mm``, ``axes_moved_deg``, ``focal_ratio``, ``unchanged`` (the reason a
+    camera was left as it was, or "") and ``refined_with`` (the captures refined together);
+    ``points``: 3D points the capture's rig was refined on (its group's).
     """
 
     source: str
@@ -107,6 +116,34 @@ def _machine_points(store, capture: str) -> list[np.ndarray]:
     return out
 
 
+def same_cameras(a: CameraRig, b: CameraRig) -> bool:
+    """Whether two rigs are the same calibration: the same cameras (names, sizes, order) with
+    identical intrinsics, distortion and poses."""
+    if a.names != b.names:
+        return False
+    return all(
+        (ca.width, ca.height) == (cb.width, cb.height)
+        and np.array_equal(ca.K, cb.K) and np.array_equal(ca.dist, cb.dist)
+        and np.array_equal(ca.R, cb.R) and np.array_equal(ca.t, cb.t)
+        for ca, cb in zip(a, b, strict=True)
+    )
+
+
+def calibration_groups(store, per_capture: bool = False) -> list[list[str]]:
+    """The project's captures grouped by calibration: captures whose rigs are identical
+    (:func:`same_cameras`, e.g. all made from one calibration file) observe the same
+    cameras and are refined as one rig; ``per_capture`` keeps every capture apart."""
+    groups: list[list[str]] = []
+    for capture in store.captures:
+        for g in groups:
+            if not per_capture and same_cameras(store.rig(g[0]), store.rig(capture)):
+                g.append(capture)
+                break
+        else:
+            groups.append([capture])
+    return groups
+
+
 def refine_calibration(
     store,
     *,
@@ -115,46 +152,58 @@ def refine_calibration(
     robust: str | None = "huber",
     threshold_px: float = 2.0,
     center_prior_mm: float | None = CENTER_PRIOR_MM,
+    rotation_prior_deg: float | None = ROTATION_PRIOR_DEG,
+    per_capture: bool = False,
 ) -> CalibrationRefinement:
-    """Refine every capture's rig from the labels of ``source`` (module docstring); reads
-    the store only. A capture without enough observations is a ValueError naming it.
-    ``center_prior_mm``: see :func:`triangulation.refine_rig` (None: off)."""
+    """Refine the project's rigs from the labels of ``source`` (module docstring); reads
+    the store only. Captures that share one calibration (:func:`calibration_groups`) are
+    refined together on all their labels and get the same refined rig; ``per_capture``
+    refines each capture on its own labels. A group without enough observations is a
+    ValueError naming its captures. ``center_prior_mm``, ``rotation_prior_deg``: see
+    :func:`triangulation.refine_rig` (None: off)."""
     import time
 
     if source not in LABEL_SOURCES:
         raise ValueError(f"source must be one of {LABEL_SOURCES}, got {source!r}")
     t0 = time.perf_counter()
     rigs, rows, points = {}, [], {}
-    for capture in store.captures:
-        rig = store.rig(capture)
-        obs = _human_points(store, capture)
-        if source == "human+machine":
-            obs += _machine_points(store, capture)
+    for group in calibration_groups(store, per_capture):
+        rig = store.rig(group[0])
+        obs: list[np.ndarray] = []
+        for capture in group:
+            obs += _human_points(store, capture)
+            if source == "human+machine":
+                obs += _machine_points(store, capture)
+        names = ", ".join(repr(c) for c in group)
+        where = f"capture {names}" if len(group) == 1 else f"captures {names} (one calibration)"
         if not obs:
             raise ValueError(
-                f"capture {capture!r}: no joint clicked in two views to refine its cameras on "
+                f"{where}: no joint clicked in two views to refine its cameras on "
                 f"(label some instants in 'annotator gui' first)")
         uv = np.stack(obs, axis=1)  # (C', N, 2)
         try:
             result = refine_rig(rig, uv, intrinsics=intrinsics, robust=robust,
-                                threshold_px=threshold_px, center_prior_mm=center_prior_mm)
+                                threshold_px=threshold_px, center_prior_mm=center_prior_mm,
+                                rotation_prior_deg=rotation_prior_deg)
         except ValueError as exc:
-            raise ValueError(f"capture {capture!r}: {exc}") from None
-        rigs[capture] = result.rig
-        points[capture] = int(uv.shape[1])
+            raise ValueError(f"{where}: {exc}") from None
         reasons = dict(result.unchanged)
-        for c, cam in enumerate(rig):
-            rows.append({
-                "capture": capture,
-                "camera": cam.name,
-                "observations": int(result.observations[c]),
-                "reprojection_before_px": _num(result.reprojection_before_px[c]),
-                "reprojection_after_px": _num(result.reprojection_after_px[c]),
-                "center_moved_mm": _num(result.center_shift_mm[c]),
-                "axes_moved_deg": _num(result.rotation_change_deg[c]),
-                "focal_ratio": _num(result.focal_ratio[c]),
-                "unchanged": reasons.get(cam.name, ""),
-            })
+        for capture in group:
+            rigs[capture] = result.rig
+            points[capture] = int(uv.shape[1])
+            for c, cam in enumerate(rig):
+                rows.append({
+                    "capture": capture,
+                    "camera": cam.name,
+                    "observations": int(result.observations[c]),
+                    "reprojection_before_px": _num(result.reprojection_before_px[c]),
+                    "reprojection_after_px": _num(result.reprojection_after_px[c]),
+                    "center_moved_mm": _num(result.center_shift_mm[c]),
+                    "axes_moved_deg": _num(result.rotation_change_deg[c]),
+                    "focal_ratio": _num(result.focal_ratio[c]),
+                    "unchanged": reasons.get(cam.name, ""),
+                    "refined_with": list(group),
+                })
     return CalibrationRefinement(source, intrinsics, rigs, rows, points,
                                  time.perf_counter() - t0)
 

@@ -42,9 +42,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="robust loss of the pixel error (huber)")
     p.add_argument("--threshold-px", type=_positive, default=2.0,
                    help="scale of the robust loss and the inlier threshold, px (2)")
+    p.add_argument("--per-capture", action="store_true",
+                   help="refine each capture's cameras on its own labels (default: captures "
+                   "with an identical calibration are the same cameras, refined together)")
     p.add_argument("--center-prior-mm", type=float, default=3.0, metavar="MM",
                    help="hold each camera centre near its calibrated place: moving it this "
                    "far costs as much as one click 1 px off (3: a bumped camera; 0: no prior)")
+    p.add_argument("--rotation-prior-deg", type=float, default=0.3, metavar="DEG",
+                   help="hold each camera's axes near their calibrated direction: turning them "
+                   "this far costs as much as one click 1 px off (0.3: a bumped camera; 0: "
+                   "no prior)")
     p.add_argument("--dry-run", action="store_true",
                    help="report what the refinement would do; write nothing")
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON")
@@ -115,16 +122,26 @@ def run(args: argparse.Namespace) -> int:
                 raise CliError(f"--center-prior-mm must be a finite number >= 0, got "
                                f"{args.center_prior_mm}")
             prior = args.center_prior_mm if args.center_prior_mm > 0 else None
+            if not args.rotation_prior_deg >= 0 or args.rotation_prior_deg == float("inf"):
+                raise CliError(f"--rotation-prior-deg must be a finite number >= 0, got "
+                               f"{args.rotation_prior_deg}")
+            turn = args.rotation_prior_deg if args.rotation_prior_deg > 0 else None
             result = refine_calibration(store, source=args.source, intrinsics=args.intrinsics,
                                         robust=robust, threshold_px=args.threshold_px,
-                                        center_prior_mm=prior)
+                                        center_prior_mm=prior, rotation_prior_deg=turn,
+                                        per_capture=args.per_capture)
             report = {"refinement": result.to_dict(), "active_before": before}
             if not args.dry_run:
                 report["written"] = apply_refinement(store, result)
                 report["versions"] = _versions(store)
         _print_table(result.cameras)
-        points = sum(result.points.values())
-        print(f"{points} points from the {args.source} labels, {result.seconds:.2f} s")
+        groups = {tuple(r["refined_with"]) for r in result.cameras}
+        points = sum(result.points[g[0]] for g in groups)
+        shared = [g for g in groups if len(g) > 1]
+        together = "".join(f"; {', '.join(g)} refined together (one calibration)"
+                           for g in sorted(shared))
+        print(f"{points} points from the {args.source} labels, {result.seconds:.2f} s"
+              f"{together}")
         if args.dry_run:
             print(f"dry run: nothing written (calibration version {before} stays active)")
         else:

@@ -160,6 +160,8 @@ def test_a_project_without_clicks_is_a_one_line_error_and_changes_nothing(master
     assert _files(proj) == before
     assert main(["refine-calibration", str(proj), "--center-prior-mm", "-1"]) == 2
     assert "--center-prior-mm must be a finite number >= 0" in capsys.readouterr().err
+    assert main(["refine-calibration", str(proj), "--rotation-prior-deg", "nan"]) == 2
+    assert "--rotation-prior-deg must be a finite number >= 0" in capsys.readouterr().err
     assert main(["refine-calibration", str(proj), "--restore", "5"]) == 2
     assert "no calibration version 5" in capsys.readouterr().err
     assert main(["refine-calibration", str(proj), "--from", "human+machine",
@@ -200,3 +202,50 @@ def test_machine_detections_that_passed_qc_observe_the_cameras_too(master, tmp_p
     assert n_both == n_human + seen  # every QC-passed joint seen twice, none that failed
     obs = {r["camera"]: r["observations"] for r in both["cameras"]}
     assert sum(obs.values()) > sum(r["observations"] for r in human["cameras"])
+
+
+@pytest.fixture(scope="module")
+def two_captures(tmp_path_factory) -> Path:
+    """Two subjects (two captures) filmed with one calibration."""
+    return synth_project(tmp_path_factory.mktemp("refine2"),
+                         **{**STUDIO, "subjects": 2, "instants": 24})
+
+
+def test_captures_with_one_calibration_are_refined_together(two_captures, tmp_path, capsys):
+    from annotator.calibration.refine import calibration_groups, same_cameras
+
+    pooled = _bumped(two_captures, tmp_path / "pooled")
+    alone = copy_project(pooled, tmp_path / "alone")
+    with ProjectStore.open(pooled) as store:
+        caps = list(store.captures)
+        assert len(caps) == 2 and same_cameras(store.rig(caps[0]), store.rig(caps[1]))
+        assert calibration_groups(store) == [caps]
+        assert calibration_groups(store, per_capture=True) == [[c] for c in caps]
+    bumped_mm = _human_error_mm(pooled)
+
+    assert main(["refine-calibration", str(pooled), "--json", str(tmp_path / "p.json")]) == 0
+    assert "refined together (one calibration)" in capsys.readouterr().out
+    assert main(["refine-calibration", str(alone), "--per-capture"]) == 0
+    report = json.loads((tmp_path / "p.json").read_text())["refinement"]
+    assert {tuple(r["refined_with"]) for r in report["cameras"]} == {tuple(caps)}
+    assert len(set(report["points"].values())) == 1  # both rigs from all the clicks
+    with ProjectStore.open(pooled) as store:
+        assert same_cameras(store.rig(caps[0]), store.rig(caps[1]))  # still one calibration
+    with ProjectStore.open(alone) as store:
+        assert not same_cameras(store.rig(caps[0]), store.rig(caps[1]))
+    # both come back from the bump; all the clicks together at least as well as half each
+    pooled_mm, alone_mm = _human_error_mm(pooled), _human_error_mm(alone)
+    assert pooled_mm < 0.6 * bumped_mm and alone_mm < 0.6 * bumped_mm
+    assert pooled_mm <= alone_mm * 1.05, (pooled_mm, alone_mm)
+
+
+def test_captures_with_their_own_calibrations_stay_apart(two_captures, tmp_path):
+    from annotator.calibration.refine import calibration_groups
+
+    proj = copy_project(two_captures, tmp_path / "p")
+    with ProjectStore.open(proj, "w") as store:
+        caps = list(store.captures)
+        store.set_calibration({c: perturb_rig(r, 0.3, 3.0, seed=k)
+                               for k, (c, r) in enumerate(store.rigs.items())}, "two bumps")
+        store.save()
+        assert calibration_groups(store) == [[c] for c in caps]

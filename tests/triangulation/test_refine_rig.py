@@ -28,7 +28,7 @@ from triangulation import (
     triangulate,
     triangulate_ransac,
 )
-from triangulation._ba_model import Model, default_free_mask
+from triangulation._ba_model import Model, default_free_mask, rotation_exp, rotation_log
 from triangulation._gauge import fit_similarity, rotation_angle_deg
 
 NOISE_PX = 0.5
@@ -475,3 +475,52 @@ def test_centre_prior_holds_the_centres_that_sparse_points_leave_free(scene):
         refine_rig(bad, sparse, center_prior_mm=5.0, solver="scipy")
     with pytest.raises(ValueError, match="center_prior_mm must be > 0"):
         refine_rig(bad, sparse, center_prior_mm=-1.0)
+
+
+def test_rotation_log_inverts_rotation_exp():
+    w = np.random.default_rng(3).normal(0, 0.4, (50, 3))
+    w[0] = 0.0
+    w[1] = [1e-9, 0.0, 0.0]
+    np.testing.assert_allclose(rotation_log(rotation_exp(w)), w, atol=1e-9)
+
+
+def test_rotation_prior_gradient_matches_its_cost():
+    rig = dome_rig(4, seed=7)
+    X = cube_points(10, seed=8)
+    uv = project(X, rig)
+    pt, cam = np.nonzero(np.isfinite(uv[..., 0]))
+    # the round starts 0.2° off the input: the prior pulls back towards the input
+    start = perturb_rig(rig, 0.2, 0.0, seed=3)
+    model = Model(start, "fixed", default_free_mask(start, "fixed"), cam, pt, uv[pt, cam], X,
+                  None, None, (rig.R, np.full(4, 1e4)))
+    x = model.x0 + np.random.default_rng(2).normal(0, 1e-4, model.x0.size)
+    cost, grad, hess = model.prior_terms(x)
+    assert cost > 0 and np.allclose(hess[:, :3, :3], 1e4 * np.eye(3))
+    numeric = np.empty(24)
+    for i in range(24):
+        up, down = x.copy(), x.copy()
+        up[i] += 1e-7
+        down[i] -= 1e-7
+        numeric[i] = (model.prior_terms(up)[0] - model.prior_terms(down)[0]) / 2e-7
+    # Gauss-Newton's first-order residual: exact to O(angle²) of 0.2°
+    np.testing.assert_allclose(grad.ravel(), numeric, rtol=2e-2, atol=1e-3)
+
+
+def test_rotation_prior_holds_the_axes(scene):
+    rig, X, uv, bad, _ = scene
+    obs = uv[:100].transpose(1, 0, 2)
+    free = refine_rig(bad, obs)
+    held = refine_rig(bad, obs, rotation_prior_deg=1e-4)
+    # a stiff prior keeps every camera's axes: what is left is the gauge's one common turn
+    # (the similarity that takes the moved centres back), so the cameras' relative axes stay
+
+    def relative(r):
+        return rotation_angle_deg(r.R @ r.R[:1].transpose(0, 2, 1),
+                                  bad.R @ bad.R[:1].transpose(0, 2, 1))
+
+    assert np.max(relative(held.rig)) < 1e-3
+    assert np.median(relative(free.rig)) > 0.01
+    with pytest.raises(ValueError, match="rotation_prior_deg needs solver='lm'"):
+        refine_rig(bad, obs, rotation_prior_deg=0.3, solver="scipy")
+    with pytest.raises(ValueError, match="rotation_prior_deg must be > 0"):
+        refine_rig(bad, obs, rotation_prior_deg=0.0)
