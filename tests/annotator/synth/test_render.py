@@ -110,3 +110,62 @@ def test_rendering_order_does_not_matter():
     part = Studio(StudioConfig(cameras=5, instants=3, subjects=1, seed=2)).render(2, [3, 1])
     np.testing.assert_array_equal(part.images[0], full.images[3])
     np.testing.assert_array_equal(part.images[1], full.images[1])
+
+
+def _flat_hand_scene(hand: str):
+    from annotator.synth import render
+    from annotator.synth.hand_model import NUM_ANGLES, WristPose, pose_hand, reference_shape
+
+    g = pose_hand(hand, np.zeros(NUM_ANGLES), reference_shape(), WristPose((0.0, 0.0, 0.0)))
+    lab = np.full(len(g.caps_part), render.LABELS[f"{hand}_skin"], np.int8)
+    return g, render.Scene(g.caps_a_mm, g.caps_b_mm, g.caps_ra_mm, g.caps_rb_mm, lab,
+                           g.joints_mm, g.joint_radius_mm, g.caps_dorsal, g.caps_nail)
+
+
+def _camera(above: bool):
+    from triangulation import Camera
+
+    K = np.array([[600.0, 0, 160], [0, 600.0, 160], [0, 0, 1]])
+    R = np.diag([1.0, -1.0, -1.0]) if above else np.eye(3)
+    centre = np.array([0.0, 80.0, 600.0 if above else -600.0])
+    return Camera("c", 320, 320, K, np.zeros(5), R, -R @ centre)
+
+
+def _hand_pixels(scene, cam, monkeypatch=None, **constants):
+    from annotator.synth import render
+
+    if monkeypatch is not None:
+        for k, v in constants.items():
+            monkeypatch.setattr(render, k, v)
+    look = render.Appearance(np.full((len(render.LABELS), 3), 180.0))
+    out = render.render_view(scene, cam, look, np.zeros((320, 320, 3), np.uint8),
+                             np.zeros(320 * 320 * 3, np.int8), noise_sigma=0.0)
+    return out.image[..., 1].astype(float), out.label > 0
+
+
+def test_palm_and_back_of_a_hand_look_different(monkeypatch):
+    """A flat hand, palm down: the back (seen from above) is drawn darker and with nails,
+    the palm (from below) lighter, than the same hand with one albedo all round; without
+    that a right hand's palm would be its mirror twin's back."""
+    for hand in ("right", "left"):
+        g, scene = _flat_hand_scene(hand)
+        dorsal = g.caps_dorsal[np.any(g.caps_dorsal, axis=1)]
+        np.testing.assert_allclose(np.linalg.norm(dorsal, axis=1), 1.0)
+        # palm down: every back faces up, either hand (the thumb's half sideways, as a
+        # thumbnail does)
+        assert np.all(dorsal[3:, 2] > 0.9) and np.all(dorsal[:3, 2] > 0.3)
+        assert g.caps_nail.sum() == 5
+        nails = {}
+        for above in (True, False):
+            cam = _camera(above)
+            tinted, mask = _hand_pixels(scene, cam)
+            with monkeypatch.context() as m:
+                plain, mask2 = _hand_pixels(scene, cam, m, PALM_BACK_CONTRAST=0.0,
+                                            NAIL_GAIN=1.0)
+            assert np.array_equal(mask, mask2) and mask.sum() > 2000
+            ratio = np.median(tinted[mask] / np.maximum(plain[mask], 1.0))
+            assert (ratio < 0.95) if above else (ratio > 1.05), ratio  # back darker, palm lighter
+            # a nail pixel: far brighter than the plain hand, where that is not near black
+            nails[above] = np.sum((tinted[mask] > 1.25 * plain[mask]) & (plain[mask] > 30))
+        # nails on the back; from below only the edge of the thumb's, which faces sideways
+        assert nails[True] > 20 and nails[False] < nails[True] / 5, nails
