@@ -211,10 +211,6 @@ class HandGeometry:
         caps_ra_mm, caps_rb_mm: (P,) radii at those ends.
         caps_part: (P,) int8 part code: 0 skin (hand and bare forearm), 1 sleeve.
         elbow_mm: (3,) elbow position (end of the forearm).
-        caps_dorsal: (P, 3) unit vector towards the back of the hand at each capsule (the
-            palm faces the other way; zero for the forearm), for the renderer's palm / back
-            shading.
-        caps_nail: (P,) bool, the fingertip capsules (a nail on their back, at the tip).
     """
 
     joints_mm: np.ndarray
@@ -225,8 +221,6 @@ class HandGeometry:
     caps_rb_mm: np.ndarray
     caps_part: np.ndarray
     elbow_mm: np.ndarray
-    caps_dorsal: np.ndarray | None = None
-    caps_nail: np.ndarray | None = None
 
 
 def clip_angles(angles: np.ndarray) -> np.ndarray:
@@ -289,8 +283,6 @@ def forward_kinematics(
     local = np.zeros((JOINTS_PER_HAND, 3))
     radius = np.zeros(JOINTS_PER_HAND)
     caps: list[tuple[np.ndarray, np.ndarray, float, float, int]] = []
-    dorsal: list[np.ndarray] = []
-    nail: list[bool] = []
     for f in range(len(FINGERS)):
         rads = shape.radii_mm[f]
         for k in range(4):  # *1..*4 -> skeleton slot tip-first
@@ -302,9 +294,6 @@ def forward_kinematics(
                 # The tip joint lies inside the pad: the volume ends half a radius beyond it.
                 b = b + frames[f][3][1][:, 0] * 0.5 * rads[3]
             caps.append((a, b, rads[k], rads[k + 1], 0))
-            # flexion turns a segment's x towards its -z: the pad faces -z, the back +z
-            dorsal.append(frames[f][k][1][:, 2])
-            nail.append(k == 2)
     wr = shape.wrist_radius_mm
     radius[-1] = wr
     # Palm: a slab made of overlapping capsules from the carpus to each knuckle, a knuckle
@@ -327,9 +316,6 @@ def forward_kinematics(
     across = np.array([0.0, 14.0 * s, 0.0])
     caps.append((across, -across, wr * 0.85, wr * 0.85, 0))
 
-    # the palm's capsules: the back of the hand is the hand frame's +z
-    dorsal += [np.array([0.0, 0.0, 1.0])] * (len(caps) - len(dorsal))
-    nail += [False] * (len(caps) - len(nail))
     pts_a = np.array([c[0] for c in caps])
     pts_b = np.array([c[1] for c in caps])
     world = lambda p: p @ r_hand.T + origin  # noqa: E731
@@ -355,12 +341,9 @@ def forward_kinematics(
     ra = np.concatenate([ra, fra])
     rb = np.concatenate([rb, frb])
     part = np.concatenate([part, np.array([0, 1], dtype=np.int8)])
-    caps_dorsal = np.vstack([np.array(dorsal) @ r_hand.T, np.zeros((2, 3))])
-    caps_nail = np.concatenate([np.array(nail, dtype=bool), [False, False]])
     if mirror:
         flip = np.array([-1.0, 1.0, 1.0])
         joints, caps_a, caps_b, elbow = joints * flip, caps_a * flip, caps_b * flip, elbow * flip
-        caps_dorsal = caps_dorsal * flip
     return HandGeometry(
         joints_mm=joints,
         joint_radius_mm=radius,
@@ -370,8 +353,6 @@ def forward_kinematics(
         caps_rb_mm=rb,
         caps_part=part,
         elbow_mm=elbow,
-        caps_dorsal=caps_dorsal,
-        caps_nail=caps_nail,
     )
 
 

@@ -48,17 +48,6 @@ _LIGHTS_WORLD = np.array([[0.3, 0.5, 0.8], [-0.7, 0.2, 0.3], [0.2, -0.9, 0.2], [
 _LIGHTS_WORLD = _LIGHTS_WORLD / np.linalg.norm(_LIGHTS_WORLD, axis=1, keepdims=True)
 _LIGHT_WEIGHTS = np.array([0.62, 0.35, 0.25, 0.12])
 _AMBIENT = 0.22
-#: Palm and back of a hand differ: the albedo is scaled by 1 - PALM_BACK_CONTRAST * cos of
-#: the angle between the surface normal and the back-of-hand direction (palms lighter,
-#: backs darker, as skin is), and a nail on a fingertip's back is NAIL_GAIN brighter. Without
-#: them a hand seen from the palm is its mirror twin seen from the back: nothing in a crop
-#: would tell a right hand from a left.
-PALM_BACK_CONTRAST = 0.12
-NAIL_GAIN = 1.35
-#: The nail covers the tip capsule's back beyond this fraction of its axis ...
-_NAIL_FROM = 0.55
-#: ... where the normal is within this cosine of the back direction.
-_NAIL_COS = 0.5
 
 
 @dataclass(frozen=True)
@@ -71,9 +60,6 @@ class Scene:
         caps_label: (P,) int8, codes of ``LABELS``.
         joints_mm: (J, 3) joints (NaN for an absent hand).
         joint_radius_mm: (J,) radius of the volume around each joint.
-        caps_dorsal: (P, 3) unit vector towards the back of the hand (zero: no palm / back
-            shading), None for none.
-        caps_nail: (P,) bool, fingertip capsules that carry a nail; None for none.
     """
 
     caps_a_mm: np.ndarray
@@ -83,8 +69,6 @@ class Scene:
     caps_label: np.ndarray
     joints_mm: np.ndarray
     joint_radius_mm: np.ndarray
-    caps_dorsal: np.ndarray | None = None
-    caps_nail: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +149,6 @@ def _raster_capsules(cam: Camera, scene: Scene, depth: np.ndarray, shade: np.nda
     ua, ub = uv[:P], uv[P:]
     f = 0.5 * (cam.K[0, 0] + cam.K[1, 1])
     lights = (_LIGHTS_WORLD @ cam.R.T).astype(np.float32)  # towards the lights, camera frame
-    dorsal_cam = None if scene.caps_dorsal is None else scene.caps_dorsal @ cam.R.T
     coeffs = tuple(np.float32(v) for v in cam.dist8[:5])
     for p in range(P):
         A, B = A_all[p], B_all[p]
@@ -223,15 +206,6 @@ def _raster_capsules(cam: Camera, scene: Scene, depth: np.ndarray, shade: np.nda
         lam_shade = np.float32(_AMBIENT)
         for (lx, ly, lz), w in zip(lights, _LIGHT_WEIGHTS, strict=True):
             lam_shade = lam_shade + np.float32(w) * np.maximum(nx * lx + ny * ly + nz * lz, 0.0)
-        if dorsal_cam is not None and np.any(dorsal_cam[p]):
-            dx, dy, dz = (np.float32(v) for v in dorsal_cam[p])
-            cos_back = nx * dx + ny * dy + nz * dz
-            tint = 1.0 - np.float32(PALM_BACK_CONTRAST) * np.clip(cos_back, -1.0, 1.0)
-            if scene.caps_nail is not None and scene.caps_nail[p] and L >= 1e-6:
-                along = np.clip(s / np.float32(L), 0.0, 1.0)
-                nail = (along > _NAIL_FROM) & (cos_back > _NAIL_COS)
-                tint = np.where(nail, np.float32(NAIL_GAIN), tint)
-            lam_shade = lam_shade * tint
         dview[win] = lam[win]
         shade[y0 : y1 + 1, x0 : x1 + 1][win] = lam_shade[win]
         label[y0 : y1 + 1, x0 : x1 + 1][win] = scene.caps_label[p]

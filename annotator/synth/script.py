@@ -213,17 +213,14 @@ def build_scene(subject: Subject, right: HandState | None, left: HandState | Non
         skin, sleeve = LABELS[f"{hand}_skin"], LABELS[f"{hand}_sleeve"]
         lab = np.where(g.caps_part == 0, skin, sleeve).astype(np.int8)
         shoulder = np.array([190.0 * s * (1 if hand == "right" else -1), torso_y, 120.0 * s])
-        parts.append((g.caps_a_mm, g.caps_b_mm, g.caps_ra_mm, g.caps_rb_mm, lab,
-                      g.caps_dorsal, g.caps_nail))
+        parts.append((g.caps_a_mm, g.caps_b_mm, g.caps_ra_mm, g.caps_rb_mm, lab))
         # Upper arm from the elbow to the shoulder, in the sleeve.
         parts.append((g.elbow_mm[None], shoulder[None], np.array([44.0 * s]),
-                      np.array([50.0 * s]), np.array([sleeve], np.int8), np.zeros((1, 3)),
-                      np.zeros(1, bool)))
+                      np.array([50.0 * s]), np.array([sleeve], np.int8)))
     # Torso: a wide capsule in the shirt, behind the hands.
     body = LABELS["body"]
     parts.append((np.array([[0.0, torso_y, -650.0 * s]]), np.array([[0.0, torso_y, 80.0 * s]]),
-                  np.array([170.0 * s]), np.array([175.0 * s]), np.array([body], np.int8),
-                  np.zeros((1, 3)), np.zeros(1, bool)))
+                  np.array([170.0 * s]), np.array([175.0 * s]), np.array([body], np.int8)))
     a = np.vstack([p[0] for p in parts])
     b = np.vstack([p[1] for p in parts])
     return Scene(
@@ -234,7 +231,5 @@ def build_scene(subject: Subject, right: HandState | None, left: HandState | Non
         caps_label=np.concatenate([p[4] for p in parts]).astype(np.int8),
         joints_mm=joints,
         joint_radius_mm=radius,
-        caps_dorsal=np.vstack([p[5] for p in parts]),
-        caps_nail=np.concatenate([p[6] for p in parts]),
     )
 
