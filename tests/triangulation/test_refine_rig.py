@@ -436,6 +436,18 @@ def test_a_camera_seeing_only_outliers_is_left_unchanged(scene):
     assert np.median(_centre_error_mm(res.rig.subset(others), rig.subset(others))) < 1.0
 
 
+def _prior_gradient(model, x, n: int, eps: float) -> np.ndarray:
+    """Central differences of the priors' cost over the first ``n`` entries of ``x`` (the
+    camera parameters come first)."""
+    out = np.empty(n)
+    for i in range(n):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        out[i] = (model.prior_terms(up)[0] - model.prior_terms(down)[0]) / (2 * eps)
+    return out
+
+
 def test_centre_prior_gradient_matches_its_cost():
     rig = dome_rig(4, seed=7)
     X = cube_points(10, seed=8)
@@ -447,12 +459,7 @@ def test_centre_prior_gradient_matches_its_cost():
     x = model.x0 + np.random.default_rng(2).normal(0, 1e-3, model.x0.size)
     cost, grad, hess = model.prior_terms(x)
     assert cost > 0 and hess.shape == (4, 6, 6)
-    numeric = np.empty(24)
-    for i in range(24):  # the camera parameters come first in x
-        up, down = x.copy(), x.copy()
-        up[i] += 1e-6
-        down[i] -= 1e-6
-        numeric[i] = (model.prior_terms(up)[0] - model.prior_terms(down)[0]) / 2e-6
+    numeric = _prior_gradient(model, x, 24, 1e-6)
     np.testing.assert_allclose(grad.ravel(), numeric, rtol=1e-3, atol=1e-6)
 
 
@@ -496,12 +503,7 @@ def test_rotation_prior_gradient_matches_its_cost():
     x = model.x0 + np.random.default_rng(2).normal(0, 1e-4, model.x0.size)
     cost, grad, hess = model.prior_terms(x)
     assert cost > 0 and np.allclose(hess[:, :3, :3], 1e4 * np.eye(3))
-    numeric = np.empty(24)
-    for i in range(24):
-        up, down = x.copy(), x.copy()
-        up[i] += 1e-7
-        down[i] -= 1e-7
-        numeric[i] = (model.prior_terms(up)[0] - model.prior_terms(down)[0]) / 2e-7
+    numeric = _prior_gradient(model, x, 24, 1e-7)
     # Gauss-Newton's first-order residual: exact to O(angle²) of 0.2°
     np.testing.assert_allclose(grad.ravel(), numeric, rtol=2e-2, atol=1e-3)
 
