@@ -4,13 +4,13 @@ also lie in ``OUT/figures/``) from summary.json's dict."""
 from __future__ import annotations
 
 import base64
-import html
-import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from annotator.demo.figures import PAPER_MACHINE_MM, PAPER_MACHINE_VIEWS
+from annotator.demo.html_text import escape as _e
+from annotator.demo.html_text import number as _mm
 from annotator.demo.plan import Stage
 from annotator.demo.report_tables import paper_tables_section
 
@@ -46,16 +46,6 @@ figcaption{font-size:13px;color:#5b6475;margin-top:6px}
 .note{font-size:13.5px;color:#3b4456}
 @media (max-width:800px){.two{grid-template-columns:1fr}}
 """
-
-
-def _e(text) -> str:
-    return html.escape(str(text))
-
-
-def _mm(value, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{float(value):.{digits}f}"
 
 
 def _pct(value) -> str:

@@ -4,9 +4,10 @@ with the orderings the paper shows checked against the spread."""
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Mapping
+
+from annotator.demo.html_text import escape as _e
+from annotator.demo.html_text import number as _num
 
 __all__ = ["paper_tables_section"]
 
@@ -23,10 +24,6 @@ _VERDICTS = {"agrees": "as in the paper", "reversed": "the other way round",
              "one run": "one seed: no ordering claimed", "missing": "not measured"}
 
 
-def _e(text) -> str:
-    return html.escape(str(text))
-
-
 def _agg(agg, digits: int = 1, scale: float = 1.0) -> str:
     if not isinstance(agg, Mapping) or agg.get("mean") is None:
         return "–"
@@ -34,12 +31,6 @@ def _agg(agg, digits: int = 1, scale: float = 1.0) -> str:
     if agg.get("std") is not None:
         text += f" ± {scale * agg['std']:.{digits}f}"
     return text
-
-
-def _num(v, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    return f"{float(v):.{digits}f}"
 
 
 def _table(t: str, pt: Mapping) -> str:
@@ -62,7 +53,7 @@ def _table(t: str, pt: Mapping) -> str:
     base = pt.get("baseline") or {}
     body.append("<tr><td>mean pose</td><td>the test crops' own mean pose (oracle)</td>"
                 "<td></td><td></td>"
-                + "".join(f"<td class='num'>{_num(base.get(k))}</td>" for k in
+                + "".join(f"<td class='num'>{_num(base.get(k), 1)}</td>" for k in
                           ("mpjpe_single", "mpjpe_interacting", "mpjpe_all"))
                 + "<td></td><td></td></tr>")
     paper = pt.get("paper_full") or {}
