@@ -39,6 +39,7 @@ from annotator.store.machine_shards import (
     remove_dead_temps,
     write_manifest,
 )
+from annotator.version import code_version
 from machine_labeler.checkpoint import load_detector, newest_checkpoint
 from machine_labeler.labeling import LabelingSettings, LabelingStats, label_instants
 from torch_common.distributed import (
@@ -141,6 +142,8 @@ def label_project(
                 "model_size": stat.st_size,
                 "instants": instants,
                 "config": loaded.config.name,
+                # shards of two code versions are never mixed in one run's labels
+                "code_version": code_version(),
                 **settings.meta(),
             }
             machine_dir = store.machine_dir

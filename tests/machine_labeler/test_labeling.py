@@ -10,7 +10,13 @@ from annotator import skeleton
 from annotator.cli.main import main
 from annotator.machine_labels.merge import merge_machine_labels, read_detections
 from annotator.store import ProjectStore
-from annotator.store.machine_shards import completed_instants, read_shard, shard_paths
+from annotator.store.machine_shards import (
+    completed_instants,
+    read_manifest,
+    read_shard,
+    shard_paths,
+)
+from annotator.version import code_version
 from machine_labeler.hand_finding import HandFindingSettings, locate_hands
 from machine_labeler.labeling import read_view
 from tests.machine_labeler.labeling_support import (
@@ -101,6 +107,8 @@ def test_bad_images_skipped_reported_and_resume(project, capsys):
     # a rerun with the same model and settings has nothing left to do
     assert main(["machine-label", str(project), "--workers", "0", *LOOSE]) == 0
     assert "labelled 0 instants (4 of 4 were done already)" in capsys.readouterr().out
+    # the run is keyed by the code too: another version of the labeller starts a new run
+    assert read_manifest(project / "machine")[1]["run_key"]["code_version"] == code_version()
     # lose one shard (as a killed run would): only its instants are redone
     shards = shard_paths(project / "machine")
     lost = read_shard(shards[0]).instants.tolist()
