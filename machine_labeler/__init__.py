@@ -9,8 +9,7 @@ beside it. Attributes load their module on first use, so importing the package i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from annotator.lazy_exports import lazy_exports
 
 __all__ = [
     "LabelerConfig",
@@ -39,11 +38,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'machine_labeler' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -6,8 +6,7 @@ Public names are imported lazily (PEP 562) so that ``annotator --help``, which i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from annotator.lazy_exports import lazy_exports
 
 __all__ = [
     "InterNet",
@@ -46,11 +45,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'pose_net' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
