@@ -233,3 +233,14 @@ def test_scale_bench_runs_and_reports_memory(tmp_path):
     assert loader["items"] == 1500 and loader["workers"] == 2
     assert 0 < loader["workers_private_mb"] < loader["workers_rss_mb"]
     assert res["samples"]["columns_mb"] * 2**20 / 3200 < 150
+
+
+def test_a_table_pickles_for_spawned_workers(studio):
+    """DataLoader workers started by ``spawn`` (macOS, Windows) get the dataset pickled."""
+    import pickle
+
+    table = load_samples(studio, labels="ground-truth").samples
+    back = pickle.loads(pickle.dumps(table))
+    assert isinstance(back, SampleTable) and len(back) == len(table)
+    for a, b in zip(table, back, strict=True):
+        _assert_same(a, b)
