@@ -30,7 +30,6 @@ __all__ = [
     "CalibrationRefinement",
     "refine_calibration",
     "calibration_groups",
-    "same_cameras",
     "apply_refinement",
     "restore_calibration",
     "retriangulate_human",
@@ -116,27 +115,15 @@ def _machine_points(store, capture: str) -> list[np.ndarray]:
     return out
 
 
-def same_cameras(a: CameraRig, b: CameraRig) -> bool:
-    """Whether two rigs are the same calibration: the same cameras (names, sizes, order) with
-    identical intrinsics, distortion and poses."""
-    if a.names != b.names:
-        return False
-    return all(
-        (ca.width, ca.height) == (cb.width, cb.height)
-        and np.array_equal(ca.K, cb.K) and np.array_equal(ca.dist, cb.dist)
-        and np.array_equal(ca.R, cb.R) and np.array_equal(ca.t, cb.t)
-        for ca, cb in zip(a, b, strict=True)
-    )
-
-
 def calibration_groups(store, per_capture: bool = False) -> list[list[str]]:
     """The project's captures grouped by calibration: captures whose rigs are identical
-    (:func:`same_cameras`, e.g. all made from one calibration file) observe the same
-    cameras and are refined as one rig; ``per_capture`` keeps every capture apart."""
+    (``CameraRig`` equality: the same cameras with the same parameters, e.g. all made from
+    one calibration file) observe the same cameras and are refined as one rig;
+    ``per_capture`` keeps every capture apart."""
     groups: list[list[str]] = []
     for capture in store.captures:
         for g in groups:
-            if not per_capture and same_cameras(store.rig(g[0]), store.rig(capture)):
+            if not per_capture and store.rig(g[0]) == store.rig(capture):
                 g.append(capture)
                 break
         else:

@@ -212,13 +212,13 @@ def two_captures(tmp_path_factory) -> Path:
 
 
 def test_captures_with_one_calibration_are_refined_together(two_captures, tmp_path, capsys):
-    from annotator.calibration.refine import calibration_groups, same_cameras
+    from annotator.calibration.refine import calibration_groups
 
     pooled = _bumped(two_captures, tmp_path / "pooled")
     alone = copy_project(pooled, tmp_path / "alone")
     with ProjectStore.open(pooled) as store:
         caps = list(store.captures)
-        assert len(caps) == 2 and same_cameras(store.rig(caps[0]), store.rig(caps[1]))
+        assert len(caps) == 2 and store.rig(caps[0]) == store.rig(caps[1])
         assert calibration_groups(store) == [caps]
         assert calibration_groups(store, per_capture=True) == [[c] for c in caps]
     bumped_mm = _human_error_mm(pooled)
@@ -230,9 +230,9 @@ def test_captures_with_one_calibration_are_refined_together(two_captures, tmp_pa
     assert {tuple(r["refined_with"]) for r in report["cameras"]} == {tuple(caps)}
     assert len(set(report["points"].values())) == 1  # both rigs from all the clicks
     with ProjectStore.open(pooled) as store:
-        assert same_cameras(store.rig(caps[0]), store.rig(caps[1]))  # still one calibration
+        assert store.rig(caps[0]) == store.rig(caps[1])  # still one calibration
     with ProjectStore.open(alone) as store:
-        assert not same_cameras(store.rig(caps[0]), store.rig(caps[1]))
+        assert store.rig(caps[0]) != store.rig(caps[1])
     # both come back from the bump; all the clicks together at least as well as half each
     pooled_mm, alone_mm = _human_error_mm(pooled), _human_error_mm(alone)
     assert pooled_mm < 0.6 * bumped_mm and alone_mm < 0.6 * bumped_mm
