@@ -36,7 +36,8 @@ from annotator.interchange import (
 )
 from annotator.interchange.interhand_records import HAND_TYPES
 from annotator.store.paths import EncodedPaths
-from pose_net.data.sample_table import ImagePaths, SampleTable, root_gate
+from pose_net.data.sample import root_gated_valid
+from pose_net.data.sample_table import ImagePaths, SampleTable
 
 __all__ = ["interhand_splits", "interhand_samples", "is_interhand_root"]
 
@@ -136,7 +137,7 @@ def _table(ih: StreamedSplit, layout: InterHandLayout, subjects, exclude_subject
     for cap, rig in zip(captures, rigs, strict=True):
         for k, n in enumerate(rig.names):
             position[code_of[cap], name_code[n]] = k
-    valid = root_gate(im.joint_valid)
+    valid = root_gated_valid(im.joint_valid)
     keep = valid.any(axis=1) & (im.bbox[:, 2] > 0) & (im.bbox[:, 3] > 0)
     if subjects:
         keep &= np.isin(img_subject, [int(s) for s in subjects])

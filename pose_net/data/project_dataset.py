@@ -29,7 +29,8 @@ import numpy as np
 from annotator.interchange.interhand_layout import enlarged_bbox_xywh
 from annotator.skeleton import HANDS, NUM_JOINTS, hand_slice
 from annotator.store.paths import EncodedPaths
-from pose_net.data.sample_table import ImagePaths, SampleTable, root_gate
+from pose_net.data.sample import root_gated_valid
+from pose_net.data.sample_table import ImagePaths, SampleTable
 from triangulation import in_front, in_image, project
 
 __all__ = ["LABEL_CHOICES", "project_samples", "subject_of_instants"]
@@ -145,7 +146,7 @@ def project_samples(
                 valid = ok[:, use].T  # (S, J)
                 cols["row"].append(np.full(use.size, r, dtype=np.int64))
                 cols["camera"].append(use.astype(np.int32))
-                cols["valid"].append(root_gate(valid))
+                cols["valid"].append(root_gated_valid(valid))
                 cols["present"].append(np.broadcast_to(present, (use.size, 2)))
                 cols["bbox"].append(enlarged_bbox_xywh(uv_all[:, use].transpose(1, 0, 2), valid))
                 if video:

@@ -106,15 +106,16 @@ def select_hands(samples: Sequence[HandSample], hands: str) -> Sequence[HandSamp
 
 
 def root_gated_valid(valid: np.ndarray) -> np.ndarray:
-    """(J,) bool with each hand's joints cleared where that hand's root is not valid.
+    """(..., J) bool with each hand's joints cleared where that hand's root is not valid,
+    for one sample (J,) or a column of them (N, J).
 
     Root-relative depth needs the root, so the public InterNet loader does the same.
     """
     from annotator.skeleton import ROOT_INDEX
 
-    out = np.asarray(valid, dtype=bool).copy()
-    if out.shape != (NUM_JOINTS,):
-        raise ValueError(f"joint_valid must have shape ({NUM_JOINTS},), got {out.shape}")
+    out = np.array(valid, dtype=bool, copy=True)
+    if out.ndim < 1 or out.shape[-1] != NUM_JOINTS:
+        raise ValueError(f"joint_valid must have shape (..., {NUM_JOINTS}), got {out.shape}")
     for hand in HANDS:
-        out[hand_slice(hand)] &= out[ROOT_INDEX[hand]]
+        out[..., hand_slice(hand)] &= out[..., ROOT_INDEX[hand], None]
     return out

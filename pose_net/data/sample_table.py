@@ -33,7 +33,7 @@ from annotator.store.paths import EncodedPaths
 from pose_net.data.sample import HandSample
 from triangulation import CameraRig, project
 
-__all__ = ["SampleTable", "ImagePaths", "root_gate"]
+__all__ = ["SampleTable", "ImagePaths"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,15 +62,6 @@ class ImagePaths:
             return ImagePaths(self.root, objects=[self.objects[k] for k in idx.tolist()])
         e = self.encoded
         return ImagePaths(self.root, EncodedPaths(e.templates, e.template[idx], e.number[idx]))
-
-
-def root_gate(valid: np.ndarray) -> np.ndarray:
-    """(..., J) bool with each hand's joints cleared where its root is not valid (the
-    vectorised :func:`~pose_net.data.sample.root_gated_valid`)."""
-    out = np.array(valid, dtype=bool, copy=True)
-    for hand in HANDS:
-        out[..., hand_slice(hand)] &= out[..., ROOT_INDEX[hand], None]
-    return out
 
 
 @dataclass(frozen=True, eq=False)
