@@ -33,7 +33,7 @@ from annotator.store.paths import EncodedPaths
 from pose_net.data.sample import HandSample
 from triangulation import CameraRig, project
 
-__all__ = ["SampleTable", "ImagePaths"]
+__all__ = ["SampleTable", "ImagePaths", "rooted_hands"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +62,30 @@ class ImagePaths:
             return ImagePaths(self.root, objects=[self.objects[k] for k in idx.tolist()])
         e = self.encoded
         return ImagePaths(self.root, EncodedPaths(e.templates, e.template[idx], e.number[idx]))
+
+
+def _pinhole_px(joints_cam_mm: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., J, 2) pixels of camera-frame joints through ``K`` ((3, 3), or (..., 1, 3, 3)
+    for a batch): the InterHand2.6M format's pinhole, no distortion."""
+    f = K[..., [0, 1], [0, 1]]
+    c = K[..., :2, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return joints_cam_mm[..., :2] / joints_cam_mm[..., 2:3] * f + c
+
+
+def rooted_hands(uv_px: np.ndarray, joint_valid: np.ndarray, hand_present) -> np.ndarray:
+    """(N, 2) bool: hand h of sample n is present (``hand_present`` (N, 2), > 0.5), its root
+    is valid and the box of its valid joints' pixels (``uv_px`` (N, J, 2)) is finite and not
+    empty: the hands RootNet trains and is evaluated on."""
+    from annotator.interchange.interhand_layout import enlarged_bbox_xywh
+
+    ok = np.zeros((uv_px.shape[0], len(HANDS)), dtype=bool)
+    for h, hand in enumerate(HANDS):
+        sl = hand_slice(hand)
+        box = enlarged_bbox_xywh(uv_px[:, sl], joint_valid[:, sl])
+        ok[:, h] = ((np.asarray(hand_present)[:, h] > 0.5) & joint_valid[:, ROOT_INDEX[hand]]
+                    & np.all(np.isfinite(box), axis=1) & (box[:, 2] > 0) & (box[:, 3] > 0))
+    return ok
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,10 +209,7 @@ class SampleTable(Sequence):
             k = cams[sel]
             if self.pinhole:
                 cam = np.matmul(xyz, rig.R[k].transpose(0, 2, 1)) + rig.t[k][:, None]
-                f = rig.K[k][:, [0, 1], [0, 1]][:, None]
-                c0 = rig.K[k][:, :2, 2][:, None]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    out[sel] = cam[..., :2] / cam[..., 2:3] * f + c0
+                out[sel] = _pinhole_px(cam, rig.K[k][:, None])
             else:
                 out[sel] = project(xyz, rig)[np.arange(sel.size), :, k]
         return out
@@ -197,19 +218,11 @@ class SampleTable(Sequence):
         """(K, 2) int64 (sample, hand) of every hand with a valid root and a non-empty box
         (see :func:`~pose_net.data.torch_dataset.root_items`), in chunks of ``chunk``
         samples."""
-        from annotator.interchange.interhand_layout import enlarged_bbox_xywh
-
         out = []
         for start in range(0, len(self), chunk):
             idx = np.arange(start, min(start + chunk, len(self)))
-            uv = self.joints_uv_px(idx)
-            ok = np.zeros((idx.size, len(HANDS)), dtype=bool)
-            for h, hand in enumerate(HANDS):
-                sl = hand_slice(hand)
-                box = enlarged_bbox_xywh(uv[:, sl], self.joint_valid[idx, sl])
-                ok[:, h] = (self.hand_present[idx, h] & self.joint_valid[idx, ROOT_INDEX[hand]]
-                            & np.all(np.isfinite(box), axis=1) & (box[:, 2] > 0)
-                            & (box[:, 3] > 0))
+            ok = rooted_hands(self.joints_uv_px(idx), self.joint_valid[idx],
+                              self.hand_present[idx])
             n, h = np.nonzero(ok)
             out.append(np.stack([idx[n], h], axis=1))
         return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
@@ -223,9 +236,7 @@ class SampleTable(Sequence):
         xyz = self.row_world_mm[r]
         joints_cam = xyz @ cam.R.T + cam.t
         if self.pinhole:
-            K = cam.K
-            with np.errstate(divide="ignore", invalid="ignore"):
-                uv = joints_cam[:, :2] / joints_cam[:, 2:3] * K[[0, 1], [0, 1]] + K[:2, 2]
+            uv = _pinhole_px(joints_cam, cam.K)
         else:
             uv = project(xyz, rig)[:, k]
         return HandSample(

@@ -26,7 +26,7 @@ from pose_net.data.crops import (
     sample_augmentation,
 )
 from pose_net.data.sample import HandSample
-from pose_net.data.sample_table import SampleTable
+from pose_net.data.sample_table import SampleTable, rooted_hands
 
 __all__ = ["InterNetDataset", "RootNetDataset", "root_items"]
 
@@ -87,16 +87,12 @@ def root_items(samples: Sequence[HandSample]) -> np.ndarray:
     non-empty box (a :class:`SampleTable` computes it on its columns, in chunks)."""
     if isinstance(samples, SampleTable):
         return samples.root_items()
-    items = []
-    for n, s in enumerate(samples):
-        for h, hand in enumerate(HANDS):
-            sl = hand_slice(hand)
-            if not (s.hand_type[h] > 0.5 and s.joint_valid[ROOT_INDEX[hand]]):
-                continue
-            box = enlarged_bbox_xywh(s.joints_uv_px[sl], s.joint_valid[sl])
-            if np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0:
-                items.append((n, h))
-    return np.array(items, dtype=np.int64).reshape(-1, 2)
+    if not len(samples):
+        return np.zeros((0, 2), np.int64)
+    ok = rooted_hands(np.stack([s.joints_uv_px for s in samples]),
+                      np.stack([s.joint_valid for s in samples]),
+                      np.stack([s.hand_type for s in samples]))
+    return np.stack(np.nonzero(ok), axis=1).astype(np.int64)
 
 
 class RootNetDataset(_Base):
