@@ -29,8 +29,8 @@ __all__ = ["ChartRow", "chart_rows", "BoneChart", "AXIS_LIMIT"]
 
 #: The axis spans ± this many thresholds around the median.
 AXIS_LIMIT = 2.0
-#: Rows per hand: its 20 bones (by finger, 4 rows each), then its palm spans.
-_BONE_ROWS = 20
+#: Rows per hand: its bones (20: by finger, 4 rows each), then its palm spans.
+_BONE_ROWS = NUM_SKELETON_BONES // len(skeleton.HANDS)
 ROWS_PER_HAND = _BONE_ROWS + len(PALM_SPANS)
 _ROW_H = 7
 _TITLE_H = 16
@@ -75,7 +75,7 @@ def chart_rows(bones) -> list[ChartRow]:
         if b < NUM_SKELETON_BONES:
             row = child - int(skeleton.hand_joints(skeleton.HANDS[hand])[0])
             label = skeleton.FINGER_OF_JOINT[child]
-        else:  # the palm spans, after the hand's 20 bones
+        else:  # the palm spans, after the hand's bones
             row = _BONE_ROWS + (b - NUM_SKELETON_BONES) % len(PALM_SPANS)
             label = "palm"
         rows.append(ChartRow(hand, row, child, label, rel,
