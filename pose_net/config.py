@@ -36,6 +36,8 @@ __all__ = [
     "get_rootnet_config",
     "config_from_dict",
     "TRUNK_CHANNELS",
+    "HANDEDNESS_INPUTS",
+    "HANDEDNESS_SPATIAL_CHANNELS",
     "EFFICIENTNET_TRUNKS",
 ]
 
@@ -47,6 +49,12 @@ TRUNK_CHANNELS: dict[str, int] = {
     "resnet101": 2048,
     "resnet152": 2048,
 }
+
+
+#: What InterNet's handedness head may read (``InterNetConfig.handedness_from``).
+HANDEDNESS_INPUTS: tuple[str, ...] = ("pooled", "spatial", "heatmaps")
+#: Channels per position of the "spatial" handedness head's 1×1 reduction.
+HANDEDNESS_SPATIAL_CHANNELS = 32
 
 
 #: EfficientNet trunks (``pose_net.efficientnet_trunk``; InterNet only), scaled by the
@@ -115,6 +123,13 @@ class InterNetConfig:
     #: Initialisation of the heads: "paper" (the public code: N(0, 0.001) convolutions,
     #: N(0, 0.01) FCs, zero biases) or "pytorch" (PyTorch's default Kaiming-uniform layers).
     head_init: str = "paper"
+    #: What the handedness head reads: "pooled" (the paper: the trunk output averaged over
+    #: the image, FC-ReLU-FC), "spatial" (the trunk output through a 1×1 convolution to
+    #: ``HANDEDNESS_SPATIAL_CHANNELS`` channels and flattened, keeping where in the crop each
+    #: feature is, then FC-ReLU-FC) or "heatmaps" (the pooled head's logits plus each hand's
+    #: own detection evidence: the mean over its joints of the log-mean-exp of the joint's
+    #: heatmap, times a learnt scale; an absent hand's volumes are pushed down everywhere).
+    handedness_from: str = "pooled"
     #: Channels of each upsampler (three ConvTranspose2d k4 s2 p1 + BN + ReLU).
     upsampler_channels: int = 256
     #: Hidden width of the handedness and relative-root FC heads.
@@ -156,6 +171,12 @@ class InterNetConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.heatmap_loss_weight == 0 and self.coord_loss_weight == 0:
             raise ValueError("heatmap_loss_weight and coord_loss_weight are both 0: no pose loss")
+        if self.handedness_from not in HANDEDNESS_INPUTS:
+            raise ValueError(f"handedness_from must be one of {', '.join(HANDEDNESS_INPUTS)}, "
+                             f"got {self.handedness_from!r}")
+        if self.handedness_from == "heatmaps" and self.decoding != "soft-argmax":
+            raise ValueError("handedness_from 'heatmaps' reads the heatmaps as logits: it needs "
+                             "decoding 'soft-argmax' (integral regression)")
         if self.head_init not in ("paper", "pytorch"):
             raise ValueError(f"head_init must be 'paper' or 'pytorch', got {self.head_init!r}")
         if self.decoding not in ("argmax", "soft-argmax"):

@@ -10,7 +10,8 @@ Architecture (as the paper and its public code):
   the right hand (joints 0–20) comes from the first upsampler, the left (21–41) from the
   second. Channel ``j·D + z`` of an upsampler's output is joint ``j`` at depth bin ``z``.
 - Global average pool -> FC C->512 -> ReLU -> FC 512->2 -> sigmoid: handedness
-  probabilities [right present, left present].
+  probabilities [right present, left present] (the paper; ``config.handedness_from`` selects
+  a spatial head or one that adds each hand's heatmap evidence, not in the paper).
 - Global average pool -> FC C->512 -> ReLU -> FC 512->bins -> soft-argmax: the left root depth
   minus the right root depth, as a bin coordinate mapped to mm over ±range/2.
 
@@ -19,13 +20,14 @@ Released checkpoints load through ``pose_net.official.load_official_internet``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pose_net.config import InterNetConfig, get_config
+from pose_net.config import HANDEDNESS_SPATIAL_CHANNELS, InterNetConfig, get_config
 from pose_net.heatmaps import rel_root_bins_to_mm, soft_argmax_1d
 from pose_net.resnet import ResNetTrunk
 
@@ -107,7 +109,15 @@ class InterNet(nn.Module):
             if cfg.skip_connections else None
         )
         self.rel_root_head = _mlp(c, cfg.fc_hidden, cfg.rel_root_bins)
-        self.handedness_head = _mlp(c, cfg.fc_hidden, 2)
+        if cfg.handedness_from == "spatial":
+            cells = (-(-cfg.input_px // 32)) ** 2  # the trunk's stride-32 output, flattened
+            self.handedness_reduce = nn.Sequential(
+                nn.Conv2d(c, HANDEDNESS_SPATIAL_CHANNELS, 1), nn.ReLU(inplace=True))
+            self.handedness_head = _mlp(HANDEDNESS_SPATIAL_CHANNELS * cells, cfg.fc_hidden, 2)
+        else:
+            self.handedness_head = _mlp(c, cfg.fc_hidden, 2)
+        if cfg.handedness_from == "heatmaps":
+            self.handedness_evidence_scale = nn.Parameter(torch.ones(2))
         self._init_heads()
 
     def _init_heads(self) -> None:
@@ -141,6 +151,22 @@ class InterNet(nn.Module):
         b, _, h, w = out.shape
         return out.reshape(b, self.joints_per_hand, self.config.depth_bins, h, w)
 
+    def _handedness_logits(self, feat: torch.Tensor, pooled: torch.Tensor,
+                           heatmaps: torch.Tensor) -> torch.Tensor:
+        kind = self.config.handedness_from
+        if kind == "spatial":
+            return self.handedness_head(self.handedness_reduce(feat).flatten(1))
+        logits = self.handedness_head(pooled)
+        if kind == "heatmaps":
+            # Per joint, log-mean-exp over its volume (0 for a flat volume); per hand, the
+            # mean over its joints: how strongly that hand's joints are found anywhere.
+            b, j = heatmaps.shape[:2]
+            vol = heatmaps.reshape(b, j, -1).float()
+            lme = torch.logsumexp(vol, dim=-1) - math.log(vol.shape[-1])
+            evidence = lme.reshape(b, 2, self.joints_per_hand).mean(dim=-1)
+            logits = logits + self.handedness_evidence_scale * evidence.to(logits.dtype)
+        return logits
+
     def forward(self, images: torch.Tensor) -> InterNetOutput:
         """images: (B, 3, S, S) RGB float in [0, 1], S = config.input_px."""
         s = self.config.input_px
@@ -158,7 +184,7 @@ class InterNet(nn.Module):
         pooled = F.adaptive_avg_pool2d(feat, 1).flatten(1)
         rel_root_logits = self.rel_root_head(pooled)
         rel_root_bin = soft_argmax_1d(rel_root_logits)
-        handedness_logits = self.handedness_head(pooled)
+        handedness_logits = self._handedness_logits(feat, pooled, heatmaps)
         return InterNetOutput(
             heatmaps=heatmaps,
             rel_root_depth=rel_root_bins_to_mm(rel_root_bin, self.config),

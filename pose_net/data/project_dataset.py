@@ -9,7 +9,13 @@ Labels (``labels=``):
 - ``"ground-truth"``: the synthetic studio's exact joints (``store.ground_truth``).
 
 Hand presence: the ground truth's flags, or the stored hand-present flags (unknown = the hand
-has labelled joints), as ``export-interhand`` decides. Per camera, the joints go to the camera
+has labelled joints), as ``export-interhand`` decides. The hand type is a training target
+(``hand_type_valid``) only where people decided it: for the ground truth, and for an instant
+with at least one joint that is not the machine stage's (human or imported; a person worked
+on that instant and its hands). An instant labelled by the machine alone has the presence the
+labeller's verdicts gave it, which is as good as its detector: on the quick demo's project
+(a 2.5-minute labeller) 15 of 47 machine instants had the true hands. Such an instant keeps its
+joints for the pose, and does not teach handedness. Per camera, the joints go to the camera
 frame with its R, t, and to pixels with :func:`triangulation.project` (lens distortion
 included); the box is the tight box of the projected valid joints ×1.2 (the export's box).
 An instant with no hand, and a camera where no valid joint lands inside the picture or that
@@ -66,8 +72,9 @@ def _select(
     return np.nonzero(keep)[0]
 
 
-def _joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray]:
-    """(J, 3) world mm with NaN where not used, and (2,) bool hand presence."""
+def _joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(J, 3) world mm with NaN where not used, (2,) bool hand presence, and whether that
+    presence was decided by people (module docstring)."""
     if labels == "ground-truth":
         gt = store.ground_truth(i)
         xyz = np.asarray(gt.joints_world_mm, dtype=np.float64)
@@ -75,10 +82,11 @@ def _joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray]:
         has = np.all(np.isfinite(xyz), axis=1)
         for h, hand in enumerate(HANDS):
             has[hand_slice(hand)] &= present[h]
-        return np.where(has[:, None], xyz, np.nan), present
+        return np.where(has[:, None], xyz, np.nan), present, True
     lab = store.labels(i)
     xyz = np.asarray(lab.joints_world_mm, dtype=np.float64)
     keep = np.all(np.isfinite(xyz), axis=1)
+    decided = bool((keep & (np.asarray(lab.joint_source) != "machine")).any())
     if labels != "all":
         keep &= np.asarray(lab.joint_source) == labels
     present = np.zeros(2, dtype=bool)
@@ -87,7 +95,7 @@ def _joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray]:
         present[h] = flag == 1 or (flag == -1 and bool(keep[hand_slice(hand)].any()))
         if flag == 0:
             keep[hand_slice(hand)] = False
-    return np.where(keep[:, None], xyz, np.nan), present
+    return np.where(keep[:, None], xyz, np.nan), present, decided
 
 
 def project_samples(
@@ -117,9 +125,9 @@ def project_samples(
     rigs: list = []
     rows: dict[str, list] = {k: [] for k in ("capture", "frame", "subject", "world")}
     cols: dict[str, list] = {k: [] for k in ("row", "camera", "valid", "present", "bbox",
-                                             "template", "number", "objects")}
+                                             "type_valid", "template", "number", "objects")}
     for n, i in enumerate(instants.tolist()):
-        xyz, present = _joints(store, i, labels)
+        xyz, present, decided = _joints(store, i, labels)
         has3d = np.all(np.isfinite(xyz), axis=1)
         if present.any() and has3d.any():
             cap = str(table.capture[i])
@@ -148,6 +156,7 @@ def project_samples(
                 cols["camera"].append(use.astype(np.int32))
                 cols["valid"].append(root_gated_valid(valid))
                 cols["present"].append(np.broadcast_to(present, (use.size, 2)))
+                cols["type_valid"].append(np.full(use.size, decided))
                 cols["bbox"].append(enlarged_bbox_xywh(uv_all[:, use].transpose(1, 0, 2), valid))
                 if video:
                     cols["objects"].extend(paths[c] for c in positions[use].tolist())
@@ -179,7 +188,7 @@ def project_samples(
         camera=cat("camera", np.zeros(0, np.int32)),
         joint_valid=cat("valid", np.zeros((0, J), bool)),
         hand_present=cat("present", np.zeros((0, 2), bool)),
-        hand_type_valid=np.ones(sum(c.size for c in cols["row"]), dtype=bool),
+        hand_type_valid=cat("type_valid", np.zeros(0, bool)),
         bbox_xywh=cat("bbox", np.zeros((0, 4))),
         paths=paths_col,
     )

@@ -153,3 +153,37 @@ def test_torch_datasets_give_fixed_shapes_and_epoch_keyed_augmentation(studio):
     n, h = rd.items[0]
     assert item["depth_mm"] == pytest.approx(samples[n].joints_cam_mm[ROOT_INDEX[HANDS[h]], 2])
     assert item["window_area_px"] > 0
+
+
+def test_hand_type_is_a_target_only_where_people_decided_it(studio, tmp_path):
+    """Ground truth and instants with a human joint teach handedness; an instant that only
+    the machine stage labelled keeps its joints for the pose and not its hand type."""
+    import shutil
+
+    path = tmp_path / "p"
+    shutil.copytree(studio, path)
+    machine, mixed = 2, 3
+    with ProjectStore.open(path, mode="w") as store:
+        for i in (machine, mixed):
+            store.set_joints_3d(i, store.ground_truth(i).joints_world_mm, source="machine",
+                                annotator="machine-labeler")
+        xyz = store.ground_truth(mixed).joints_world_mm
+        one = np.full_like(xyz, np.nan)
+        j = int(np.nonzero(np.isfinite(xyz[:, 0]))[0][0])
+        one[j] = xyz[j]
+        store.set_joints_3d(mixed, one, source="human", annotator="person")
+    with ProjectStore.open(path) as store:
+        instant_of = {f"{store.instant(i).capture}/{store.instant(i).frame}": i
+                      for i in range(store.num_instants)}
+
+        def decided(table):
+            out: dict[int, set] = {}
+            for s in table:
+                out.setdefault(instant_of[s.key.rsplit("/", 1)[0]], set()).add(s.hand_type_valid)
+            return out
+
+        assert decided(project_samples(store, labels="all")) == {
+            0: {True}, 1: {True}, machine: {False}, mixed: {True}}
+        assert decided(project_samples(store, labels="machine")) == {
+            machine: {False}, mixed: {True}}
+        assert project_samples(store, labels="ground-truth").hand_type_valid.all()
