@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
@@ -119,6 +120,13 @@ class Hook:
     def after_train(self, trainer: Trainer) -> None: ...
 
 
+def _any_hand_type(samples: Sequence[HandSample]) -> bool:
+    htv = getattr(samples, "hand_type_valid", None)  # a SampleTable's column
+    if htv is not None:
+        return bool(np.any(htv))
+    return any(bool(s.hand_type_valid) for s in samples)
+
+
 class _EpochSampler(DistributedSampler):
     """Yields (epoch, index) so persistent workers see the epoch for augmentation."""
 
@@ -159,6 +167,11 @@ class Trainer:
                                   else self.config.lr_decay_epochs)
         self.out_dir = Path(self.out_dir)
         self.budget = TimeBudget(None)  # replaced by the options' budget when the run starts
+        if o.net == "internet" and self.rank == 0 and not _any_hand_type(self.samples):
+            logger.warning(
+                "no training sample has a known hand type (a project's hand types are "
+                "targets only where people labelled the instant): the handedness head is "
+                "not trained and its outputs mean nothing")
         torch.manual_seed(o.seed)
         self.model = self._build_model()
         if o.init_trunk is not None and not o.resume:

@@ -58,6 +58,42 @@ def test_configs_are_consistent():
             InterNetConfig(**bad)
 
 
+def test_handedness_inputs():
+    """The paper's pooled head is the default; the spatial head sees where features are; the
+    heatmaps head moves a hand's logit with that hand's detection evidence, exactly."""
+    assert get_config("paper").handedness_from == SMALL.handedness_from == "pooled"
+    with pytest.raises(ValueError, match="handedness_from must be one of"):
+        dataclasses.replace(SMALL, handedness_from="crop")
+    with pytest.raises(ValueError, match="soft-argmax"):
+        dataclasses.replace(get_config("paper"), handedness_from="heatmaps")
+    x = torch.rand(2, 3, 96, 96)
+    torch.manual_seed(0)
+    spatial = InterNet(dataclasses.replace(SMALL, handedness_from="spatial")).eval()
+    pooled = InterNet(SMALL).eval()
+    feat = torch.zeros(1, pooled.trunk.out_channels, 3, 3)
+    feat[:, :, 0, 0] = 1.0
+    moved = feat.roll(1, dims=-1)  # the same features in the next cell of the 3x3 grid
+    with torch.no_grad():
+        assert spatial(x).handedness_logits.shape == (2, 2)
+        a, b = (spatial._handedness_logits(f, None, None) for f in (feat, moved))
+        assert (a - b).abs().max() > 1e-3
+        a, b = (pooled._handedness_logits(f, f.mean((2, 3)), None) for f in (feat, moved))
+        torch.testing.assert_close(a, b)
+    torch.manual_seed(0)
+    net = InterNet(dataclasses.replace(SMALL, handedness_from="heatmaps")).eval()
+    with torch.no_grad():
+        net.handedness_evidence_scale.copy_(torch.tensor([0.5, 2.0]))
+        before = net(x).handedness_logits
+        net.heatmap_right.bias -= 3.0  # every voxel of every right-hand joint 3 lower
+        after = net(x).handedness_logits
+    torch.testing.assert_close(after[:, 0], before[:, 0] - 0.5 * 3.0, atol=1e-4, rtol=0)
+    torch.testing.assert_close(after[:, 1], before[:, 1])
+    # the handedness loss alone reaches that hand's upsampler
+    net.train()
+    net(x).handedness_logits[:, 0].sum().backward()
+    assert net.upsampler_right[0].weight.grad.abs().sum() > 0
+
+
 def test_head_initialisation_follows_the_config():
     torch.manual_seed(0)
     paper_init = InterNet(dataclasses.replace(SMALL, head_init="paper"))

@@ -57,6 +57,24 @@ def test_loss_falls_on_a_tiny_project(samples, tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["config"]["name"] == "cpu-small"
 
 
+def test_a_training_set_without_hand_types_is_named(samples, tmp_path, caplog):
+    """Samples whose hand type nobody decided train no handedness: the trainer says so."""
+    import dataclasses
+    import logging
+
+    from pose_net.train import Trainer
+
+    unknown = [dataclasses.replace(s, hand_type_valid=False) for s in samples[:2]]
+    opts = TrainOptions(config="cpu-small", steps=1, batch_size=2, augment=False)
+    with caplog.at_level(logging.WARNING, logger="pose_net.train"):
+        Trainer(unknown, tmp_path / "a", opts)
+    assert "handedness head is not trained" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pose_net.train"):
+        Trainer(samples[:2], tmp_path / "b", opts)
+    assert "handedness head" not in caplog.text
+
+
 class _StopAt(Hook):
     def __init__(self, step: int):
         self.at = step
