@@ -197,8 +197,10 @@ def run_tables(project: Path, *, tables: list[str], minutes: float, repeats: int
     train_sets, missing = {}, {}
     for labels, hands in sorted(trainings):
         try:
-            train_sets[(labels, hands)] = load_samples(project, labels=labels,
-                                                       subjects=held_in, hands=hands).samples
+            # M has no instant whose hands people decided (see load_samples' hand_types)
+            train_sets[(labels, hands)] = load_samples(
+                project, labels=labels, subjects=held_in, hands=hands,
+                hand_types="stored" if labels == "machine" else "people").samples
         except ValueError as exc:  # e.g. no machine label yet: the row stays empty
             train_sets[(labels, hands)], missing[(labels, hands)] = [], str(exc)
     log(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

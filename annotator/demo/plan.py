@@ -241,6 +241,9 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             f"on the {row} labels of held-in subjects {held_in}, "
             f"{_length(size.internet_steps, size.internet_minutes)}",
             ("train-internet", project, "--labels", labels, "--subjects", held_in,
+             # the M row has no instant whose hands people decided: the machine's verdicts
+             # are the only hand types it has
+             *(("--hand-types", "stored") if labels == "machine" else ()),
              "--config", "cpu-small", "--init-trunk", "labeler", "--no-augment",
              "--steps", str(size.internet_steps),
              *_budget(size.internet_minutes), "--device", "auto",

@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--hands", choices=HANDS_CHOICES, default="all",
                    help="train on the images of one hand only (single), of two hands only "
                    "(interacting), or all (default); the paper's Table 3")
+    p.add_argument("--hand-types", choices=("people", "stored"), default="people",
+                   help="whose hand presence teaches InterNet's handedness in a project: "
+                   "people (default: the ground truth and instants with a human joint) or "
+                   "stored (every instant's, the machine stage's verdicts included; "
+                   "--labels machine has no other)")
     p.add_argument("--config", choices=("paper", "cpu-small"), default="paper",
                    help="declared model configuration (default paper; cpu-small for a CPU)")
     p.add_argument("--epochs", type=int, help="epochs (default: the config's, 20)")
@@ -138,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     _check_paths(args)
     src = load_samples(args.source, split=args.split, labels=args.labels,
                        subjects=args.subjects, exclude_subjects=args.exclude_subjects,
-                       hands=args.hands)
+                       hands=args.hands, hand_types=args.hand_types)
     opts = TrainOptions(
         net=args.net, config=args.config, epochs=args.epochs, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, device=args.device, workers=args.workers,
@@ -153,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {"source": os.path.abspath(args.source), "source_kind": src.kind,
             "labels": args.labels, "split": args.split, "subjects": args.subjects,
             "exclude_subjects": args.exclude_subjects, "hands": args.hands,
+            "hand_types": args.hand_types,
             "n_samples": len(src.samples)}
     rank0 = int(os.environ.get("RANK", "0")) == 0
     with tqdm_progress(f"train {args.net}", "step") as progress:

@@ -33,11 +33,14 @@ def load_samples(
     subjects: Sequence[str] | None = None,
     exclude_subjects: Sequence[str] | None = None,
     hands: str = "all",
+    hand_types: str = "people",
 ) -> SourceSamples:
     """Samples of a project (``labels`` chooses which 3D labels; ``split`` must be None) or of
     one split of an InterHand2.6M root (its own annotations; ``labels`` must be "all" or
     "human"); ``hands`` keeps the single-hand or the interacting-hand images only
-    (:func:`~pose_net.data.sample.select_hands`). Raises ``FileNotFoundError`` /
+    (:func:`~pose_net.data.sample.select_hands`); ``hand_types`` says whose hand presence
+    teaches handedness in a project (:func:`~pose_net.data.project_dataset.project_samples`).
+    Raises ``FileNotFoundError`` /
     ``ValueError`` with a one-line message."""
     if hands not in HANDS_CHOICES:
         raise ValueError(f"--hands must be one of {', '.join(HANDS_CHOICES)}, got {hands!r}")
@@ -54,7 +57,8 @@ def load_samples(
 
         with ProjectStore.open(path, mode="r") as store:
             samples = project_samples(
-                store, labels=labels, subjects=subjects, exclude_subjects=exclude_subjects
+                store, labels=labels, subjects=subjects, exclude_subjects=exclude_subjects,
+                hand_types=hand_types,
             )
         kind, project_dir = "project", path
     elif is_interhand_root(path):

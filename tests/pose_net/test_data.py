@@ -187,3 +187,10 @@ def test_hand_type_is_a_target_only_where_people_decided_it(studio, tmp_path):
         assert decided(project_samples(store, labels="machine")) == {
             machine: {False}, mixed: {True}}
         assert project_samples(store, labels="ground-truth").hand_type_valid.all()
+        # --hand-types stored: every instant's stored presence teaches, the machine's too
+        assert decided(project_samples(store, labels="all", hand_types="stored")) == {
+            0: {True}, 1: {True}, machine: {True}, mixed: {True}}
+        with pytest.raises(ValueError, match="hand types must be one of people, stored"):
+            project_samples(store, labels="all", hand_types="machine")
+    stored = load_samples(path, labels="machine", hand_types="stored").samples
+    assert len(stored) and stored.hand_type_valid.all()

@@ -60,3 +60,15 @@ def test_stage_names_unique_and_outputs_inside_out(tmp_path: Path) -> None:
     for stage in stages:
         paths = [a for a in stage.argv if a.startswith(str(tmp_path))]
         assert all(p.startswith(str(out)) for p in paths)
+
+
+def test_only_the_machine_row_takes_the_stored_hand_types(tmp_path: Path) -> None:
+    """H and H+M learn handedness from the hands people decided; M has none of those and
+    takes the machine's verdicts (``--hand-types stored``)."""
+    parser = build_parser()
+    seen = {}
+    for stage in build_plan(tmp_path / "out", SIZES["full"]):
+        if stage.argv[0] == "train-internet":
+            args = parser.parse_args(list(stage.argv))
+            seen[args.labels] = args.hand_types
+    assert seen == {"human": "people", "machine": "stored", "all": "people"}
