@@ -3,10 +3,9 @@ flip variant's crops flipped, the patched augmentation and config gone afterward
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+from tests._bench_loader import load_bench
 from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
     ground_truth_as_human,
     one_torch_thread,  # noqa: F401
@@ -15,10 +14,7 @@ from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
 
 
 def test_handedness_bench_rows(tmp_path, capsys):
-    path = Path(__file__).resolve().parents[2] / "bench" / "handedness.py"
-    spec = importlib.util.spec_from_file_location("bench_handedness", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("handedness")
     project = synth_project(tmp_path / "p", cameras=4, instants=6, subjects=2)
     ground_truth_as_human(project)
     import pose_net.data.torch_dataset as td
@@ -49,10 +45,7 @@ def test_handedness_probe_runs_its_three_parts(tmp_path, capsys):
     from pose_net.checkpoint import save_checkpoint
     from pose_net.config import get_config
 
-    path = Path(__file__).resolve().parents[2] / "bench" / "handedness_probe.py"
-    spec = importlib.util.spec_from_file_location("bench_handedness_probe", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("handedness_probe")
     project = synth_project(tmp_path / "p", cameras=4, instants=6, subjects=2)
     ground_truth_as_human(project, instants=[0, 1, 2])
     ckpt = tmp_path / "m.pth"
