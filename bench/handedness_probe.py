@@ -42,8 +42,10 @@ from annotator.store.layout import models_dir  # noqa: E402
 from annotator.store.model_runs import newest_labeler_checkpoint  # noqa: E402
 from pose_net.config import get_config  # noqa: E402
 from pose_net.data import InterNetDataset, load_samples  # noqa: E402
+from pose_net.data.project_dataset import instant_joints  # noqa: E402
 from pose_net.efficientnet_trunk import load_trunk_weights  # noqa: E402
 from pose_net.internet import InterNet  # noqa: E402
+from pose_net.metrics import hand_type_codes, handedness_correct  # noqa: E402
 
 TYPES = ("right", "left", "both")
 
@@ -53,18 +55,12 @@ def targets(project: Path) -> None:
     counts: dict[str, list[int]] = {"people": [0, 0], "machine alone": [0, 0]}
     with ProjectStore.open(project) as store:
         for i in range(store.num_instants):
-            lab = store.labels(i)
-            xyz = np.asarray(lab.joints_world_mm)
-            has = np.isfinite(xyz).all(axis=1)
-            if not has.any():
-                continue
-            people = bool((has & (np.asarray(lab.joint_source) != "machine")).any())
-            stored = [int(lab.hand_present[h]) == 1 or (int(lab.hand_present[h]) == -1
-                                                        and has[hand_slice(hand)].any())
-                      for h, hand in enumerate(HANDS)]
-            truth = np.asarray(store.ground_truth(i).hand_present, bool).tolist()
+            if not np.isfinite(store.labels(i).joints_world_mm).all(axis=1).any():
+                continue  # nobody labelled it
+            _, stored, people = instant_joints(store, i, "all")
+            truth = np.asarray(store.ground_truth(i).hand_present, bool)
             c = counts["people" if people else "machine alone"]
-            c[0] += int(stored == truth)
+            c[0] += int(np.array_equal(stored, truth))
             c[1] += 1
     for who, (ok, n) in counts.items():
         print(f"targets: instants labelled by {who}: stored hands = true hands in {ok} of {n}",
@@ -84,10 +80,9 @@ def _accuracy(model, x, y) -> tuple[float, list[float]]:
     with torch.no_grad():
         p = torch.cat([model(x[a:a + 64]).handedness for a in range(0, len(x), 64)])
     model.train()
-    ok = ((p > 0.5) == (y > 0.5)).all(dim=1)
-    both = (y > 0.5).all(dim=1)
-    code = torch.where(both, 2, (y[:, 1] > 0.5).long())  # 0 right only, 1 left only, 2 both
-    return float(ok.float().mean()), [float(ok[code == k].float().mean()) for k in range(3)]
+    code = hand_type_codes(y.numpy())
+    ok = handedness_correct(p.numpy(), code)
+    return float(ok.mean()), [float(ok[code == k].mean()) for k in range(3)]
 
 
 def cue(project: Path, train_subjects, test_subjects, *, steps: int, every: int,

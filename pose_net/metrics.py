@@ -112,6 +112,16 @@ def hand_type_codes(hand_type: Sequence[str] | np.ndarray) -> np.ndarray:
     return codes
 
 
+def handedness_correct(probabilities: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(N,) bool: the (N, 2) [right, left] probabilities name the hand type of ``codes``
+    (:func:`hand_type_codes`): right only above 0.5 and left below for 0, the other way
+    round for 1, both above for 2 (exactly 0.5 is never right)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    r_hi, r_lo = p[:, 0] > 0.5, p[:, 0] < 0.5
+    l_hi, l_lo = p[:, 1] > 0.5, p[:, 1] < 0.5
+    return np.where(codes == 0, r_hi & l_lo, np.where(codes == 1, r_lo & l_hi, r_hi & l_hi))
+
+
 def _group_means(err: np.ndarray, counted: np.ndarray) -> np.ndarray:
     """(N, J) errors and mask -> (J,) mean over counted samples (NaN where none)."""
     n = counted.sum(axis=0)
@@ -189,9 +199,7 @@ def interhand_metrics(pred_cam_mm: np.ndarray, gt_cam_mm: np.ndarray, joint_vali
                else np.asarray(hand_type_valid).astype(bool).reshape(-1))
         if htv.shape != (n,):
             raise ValueError(f"hand_type_valid must be ({n},), got {htv.shape}")
-        r_hi, r_lo = p[:, 0] > 0.5, p[:, 0] < 0.5
-        l_hi, l_lo = p[:, 1] > 0.5, p[:, 1] < 0.5
-        correct = np.where(codes == 0, r_hi & l_lo, np.where(codes == 1, r_lo & l_hi, r_hi & l_hi))
+        correct = handedness_correct(p, codes)
         n_hand = int(htv.sum())
         if n_hand:
             acc = float((correct & htv).sum() / n_hand)

@@ -42,7 +42,8 @@ from pose_net.data.sample import root_gated_valid
 from pose_net.data.sample_table import ImagePaths, SampleTable
 from triangulation import in_front, in_image, project
 
-__all__ = ["HAND_TYPE_CHOICES", "LABEL_CHOICES", "project_samples", "subject_of_instants"]
+__all__ = ["HAND_TYPE_CHOICES", "LABEL_CHOICES", "instant_joints", "project_samples",
+           "subject_of_instants"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _select(
     return np.nonzero(keep)[0]
 
 
-def _joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray, bool]:
+def instant_joints(store, i: int, labels: str) -> tuple[np.ndarray, np.ndarray, bool]:
     """(J, 3) world mm with NaN where not used, (2,) bool hand presence, and whether that
     presence was decided by people (module docstring)."""
     if labels == "ground-truth":
@@ -136,7 +137,7 @@ def project_samples(
     cols: dict[str, list] = {k: [] for k in ("row", "camera", "valid", "present", "bbox",
                                              "type_valid", "template", "number", "objects")}
     for n, i in enumerate(instants.tolist()):
-        xyz, present, decided = _joints(store, i, labels)
+        xyz, present, decided = instant_joints(store, i, labels)
         decided = decided or hand_types == "stored"
         has3d = np.all(np.isfinite(xyz), axis=1)
         if present.any() and has3d.any():
