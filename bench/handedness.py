@@ -42,6 +42,7 @@ from annotator.store.model_runs import newest_labeler_checkpoint  # noqa: E402
 from pose_net import config as pn_config  # noqa: E402
 from pose_net.data import load_samples  # noqa: E402
 from pose_net.data.crops import Augmentation  # noqa: E402
+from pose_net.data.project_dataset import LABEL_CHOICES  # noqa: E402
 from pose_net.evaluate import evaluate  # noqa: E402
 from pose_net.train import Trainer, TrainOptions  # noqa: E402
 
@@ -121,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--train-every", type=int, default=0)
-    ap.add_argument("--labels", default="all", choices=("all", "human", "machine",
-                                                        "ground-truth"))
+    ap.add_argument("--labels", default="all", choices=LABEL_CHOICES)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)

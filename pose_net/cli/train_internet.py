@@ -10,6 +10,8 @@ from annotator.cli.support import CliError, check_output_folder, tqdm_progress
 #: ``--hands`` (``pose_net.data.sample.HANDS_CHOICES``, spelt out so that building the parser
 #: imports no torch).
 HANDS_CHOICES = ("single", "interacting", "all")
+#: ``--hand-types`` (``pose_net.data.project_dataset.HAND_TYPE_CHOICES``, spelt out likewise).
+HAND_TYPE_CHOICES = ("people", "stored")
 
 
 def _names(text: str) -> list[str]:
@@ -41,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--hands", choices=HANDS_CHOICES, default="all",
                    help="train on the images of one hand only (single), of two hands only "
                    "(interacting), or all (default); the paper's Table 3")
-    p.add_argument("--hand-types", choices=("people", "stored"), default="people",
+    p.add_argument("--hand-types", choices=HAND_TYPE_CHOICES, default="people",
                    help="whose hand presence teaches InterNet's handedness in a project: "
                    "people (default: the ground truth and instants with a human joint) or "
                    "stored (every instant's, the machine stage's verdicts included; "

@@ -95,10 +95,12 @@ def test_out_of_frame_and_absent_hands_give_no_sample(studio):
 
 
 def test_hands_splits_the_samples_by_the_instants_hands(studio):
+    from pose_net.cli.train_internet import HAND_TYPE_CHOICES as CLI_TYPES
     from pose_net.cli.train_internet import HANDS_CHOICES as CLI_CHOICES
+    from pose_net.data.project_dataset import HAND_TYPE_CHOICES
     from pose_net.data.sample import HANDS_CHOICES
 
-    assert CLI_CHOICES == HANDS_CHOICES
+    assert CLI_CHOICES == HANDS_CHOICES and CLI_TYPES == HAND_TYPE_CHOICES
     every = load_samples(studio, labels="ground-truth").samples
     single = load_samples(studio, labels="ground-truth", hands="single").samples
     two = load_samples(studio, labels="ground-truth", hands="interacting").samples
