@@ -127,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
-    bad = [v for v in variants if not v.startswith("w")]
+    suffixes = ("flip", *pn_config.HANDEDNESS_INPUTS)
+    bad = [v for v in variants if not v.startswith("w")
+           or any(p not in suffixes for p in v.split("-")[1:])]
     if bad:
-        ap.error(f"variants are w<weight>[-flip], got {bad}")
+        ap.error(f"variants are w<weight>[-flip][-{'|-'.join(pn_config.HANDEDNESS_INPUTS)}], "
+                 f"got {bad}")
     rows = run(args.project, args.train_subjects.split(","), args.test_subjects.split(","),
                variants=variants, seeds=[int(s) for s in args.seeds.split(",")],
                steps=args.steps, every=args.every, batch=args.batch,

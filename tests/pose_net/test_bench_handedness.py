@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests._bench_loader import load_bench
 from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
     ground_truth_as_human,
@@ -36,6 +38,11 @@ def test_handedness_bench_rows(tmp_path, capsys):
     assert td.sample_augmentation is before and "bench-handedness" not in CONFIGS
     assert bench._flip_only(__import__("numpy").random.default_rng(0)).scale == 1.0
     assert "two-hand share" in capsys.readouterr().out
+    # a misspelt suffix is an error, not the paper's head under another name
+    with pytest.raises(SystemExit):
+        bench.main([str(project), "--train-subjects", "0", "--test-subjects", "1",
+                    "--variants", "w1-spatail"])
+    assert "got ['w1-spatail']" in capsys.readouterr().err
 
 
 def test_handedness_probe_runs_its_three_parts(tmp_path, capsys):
