@@ -18,6 +18,7 @@ from pose_net.config import get_config
 from pose_net.efficientnet_trunk import EfficientNetTrunk, load_trunk_weights
 from pose_net.internet import InterNet
 from pose_net.train import Trainer, TrainOptions
+from tests._bench_loader import load_bench
 from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
     one_torch_thread,  # noqa: F401
     synth_project,
@@ -165,13 +166,7 @@ def test_cli_init_trunk_labeler_takes_the_projects_newest_labeller(studio, tmp_p
 
 
 def test_trunk_bench_runs_its_variants(studio, tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "internet_trunk.py"
-    spec = importlib.util.spec_from_file_location("bench_internet_trunk", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("internet_trunk")
     if not list((studio / "models").glob("labeler/*-cpu-small/model.pt")):
         _labeller_checkpoint(_trained_looking_detector(seed=5), studio / "models")
     out = tmp_path / "rows.json"

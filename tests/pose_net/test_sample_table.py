@@ -4,7 +4,6 @@ evaluation, and the bench that measures memory at scale."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pose_net.data.sample_table import SampleTable
 from pose_net.data.torch_dataset import root_items
 from pose_net.evaluate import evaluate
 from pose_net.internet import InterNet
+from tests._bench_loader import load_bench
 from tests.pose_net._data_support import (  # one_torch_thread: autouse fixture
     interhand_sample_root,
     one_torch_thread,  # noqa: F401
@@ -81,9 +81,7 @@ def _generated_split(root: Path, n: int = 2400) -> Path:
     """bench/_interhand_gen.py's official-schema split, with edge cases written in: a hand
     whose root is not valid, an empty box, an image with no valid joint, a left-only image
     and an invalid hand type."""
-    spec = importlib.util.spec_from_file_location("_ih_gen", REPO / "bench/_interhand_gen.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_bench("_interhand_gen")
     gen.write_split(root, "train", n, images=False)
     data = root / "annotations/train/InterHand2.6M_train_data.json"
     obj = json.loads(data.read_text())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +11,7 @@ from torch import nn
 from pose_net.config import get_config
 from pose_net.internet import InterNet
 from pose_net.rootnet import RootNet
+from tests._bench_loader import load_bench
 from torch_common.batchnorm_fold import fold_batchnorm
 
 
@@ -61,10 +60,7 @@ def test_folded_rootnet_gives_the_same_depth():
 
 
 def test_bench_paths_run_on_cpu():
-    path = Path(__file__).resolve().parents[2] / "bench" / "internet.py"
-    spec = importlib.util.spec_from_file_location("bench_internet", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_bench("internet")
     rows = mod.bench("cpu-small", [1], rounds=1, min_seconds=0.0, device=torch.device("cpu"),
                      bf16=True, compile_=False)
     assert {r["variant"] for r in rows} == {"eager-fp32", "fast-fp32", "fast-bf16"}

@@ -20,6 +20,7 @@ import pytest
 
 from annotator.demo.plan import SIZES, build_plan
 from annotator.demo.runner import annotator_argv, read_records
+from tests._bench_loader import load_bench
 
 pytestmark = pytest.mark.slow
 
@@ -133,13 +134,9 @@ def test_report_is_self_contained_and_lists_every_command(demo) -> None:
 def test_paper_tables_bench_writes_into_the_demos_report(demo) -> None:
     # bench/paper_tables.py given the demo's project: results/paper_tables.json, summary.json
     # and the report gain Table 3 (the rows trained from the demo's labeller checkpoint).
-    import importlib.util
 
     out = demo["out"]
-    path = Path(__file__).resolve().parents[3] / "bench" / "paper_tables.py"
-    spec = importlib.util.spec_from_file_location("bench_paper_tables_demo", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("paper_tables")
     assert "Table 3: training images" not in (out / "report.html").read_text()
     assert bench.main([str(out / "project"), "--tables", "3", "--minutes", "0.05", "--steps",
                        "1", "--repeats", "2", "--batch", "2"]) == 0

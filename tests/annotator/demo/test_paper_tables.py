@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from annotator.skeleton import HANDS
 from annotator.store import ProjectStore
+from tests._bench_loader import load_bench
 from tests.pose_net._data_support import one_torch_thread, synth_project  # noqa: F401
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "paper_tables.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_paper_tables", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("paper_tables")
 
 
 def test_an_ordering_needs_a_gap_beyond_the_spread(bench):

@@ -4,7 +4,6 @@ images, recomputed boxes, failed imports that change nothing, byte-exact round t
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -23,19 +22,15 @@ from annotator.interchange import (
     interhand_stream,
 )
 from annotator.store import ProjectStore
+from tests._bench_loader import load_bench
 from tests.annotator.interchange._interhand_reader import load_split
 from tests.annotator.interchange.conftest import write_variant
 from triangulation.projection import in_front
 from triangulation.projection import project as project_points
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 def _gen():
-    spec = importlib.util.spec_from_file_location("_ih_gen", REPO / "bench/_interhand_gen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("_interhand_gen")
 
 
 def _import(paths, project, **kw):
