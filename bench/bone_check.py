@@ -135,7 +135,8 @@ def main() -> None:
     print(f"bone-length check: {F} instants, {C} cameras, label noise {args.noise_px} px "
           f"(3D median {sim.median_mm:.2f} mm), {args.rate:.0%} of joints moved; "
           f"K_SIGMA {bone_check.K_SIGMA}, FLOOR_MM {bone_check.FLOOR_MM}, REL_FLOOR "
-          f"{bone_check.REL_FLOOR}, TIE_EVIDENCE {bone_check.TIE_EVIDENCE}; capture seed "
+          f"{bone_check.REL_FLOOR}, TIE_EVIDENCE {bone_check.TIE_EVIDENCE}, PLANE_MIN_DEG "
+          f"{bone_check.PLANE_MIN_DEG}; capture seed "
           f"{args.capture_seed}; synth {t_synth:.0f} s, labelling {t_sim:.0f} s")
     print("| moved by | seed | moved | detected | false flags | neighbours flagged | check s |")
     print("|---|---|---|---|---|---|---|")
@@ -153,7 +154,8 @@ def main() -> None:
         doc = {"instants": F, "cameras": C, "noise_px": args.noise_px, "rate": args.rate,
                "label_median_mm": sim.median_mm, "k_sigma": bone_check.K_SIGMA,
                "floor_mm": bone_check.FLOOR_MM, "rel_floor": bone_check.REL_FLOOR,
-               "tie_evidence": bone_check.TIE_EVIDENCE, "capture_seed": args.capture_seed,
+               "tie_evidence": bone_check.TIE_EVIDENCE,
+               "plane_min_deg": bone_check.PLANE_MIN_DEG, "capture_seed": args.capture_seed,
                "rows": rows}
         args.json.write_text(json.dumps(doc, indent=2))
 

