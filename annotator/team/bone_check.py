@@ -292,9 +292,9 @@ def finger_plane_offsets(joints_world_mm: np.ndarray) -> np.ndarray:
     across, sin_palm = _unit(np.cross(u1, palm_n))
     lim = np.sin(np.radians(PLANE_MIN_DEG))
     with np.errstate(invalid="ignore"):
-        # one sign for both normals (the hinge axis across the palm), where both exist
-        flip = np.where(np.sum(own * across, axis=-1) < 0, -1.0, 1.0)
-        own = own * np.where(np.isfinite(flip), flip, 1.0)[..., None]
+        # one sign for both normals of a finger (the hinge axis across the palm)
+        flip = ~_THUMB_PLANE & (np.sum(own * across, axis=-1) < 0)
+        own = np.where(flip[..., None], -own, own)
         use_own = sin_own >= lim
         use_palm = ~use_own & ~_THUMB_PLANE & (sin_palm >= lim)
         normal = np.where(use_own[..., None], own,
