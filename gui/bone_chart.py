@@ -173,8 +173,10 @@ class BoneChart(QWidget):
             p.drawText(foot, Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, self._note)
         elif self._deviant_names:
             p.setPen(theme.qcolor(theme.FLAG_RGB))
-            p.drawText(foot, Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap,
-                       "⚑ " + ", ".join(self._deviant_names))
+            # one line, cut with an ellipsis: each row's tooltip names its length in full
+            text = f"⚑ {len(self._deviant_names)} off: " + ", ".join(self._deviant_names)
+            p.drawText(foot, Qt.AlignLeft | Qt.AlignTop,
+                       p.fontMetrics().elidedText(text, Qt.ElideRight, int(foot.width())))
         else:
             p.setPen(theme.qcolor(theme.FG_DIM))
             p.drawText(foot, Qt.AlignLeft | Qt.AlignTop, "every bone within its band")
