@@ -23,7 +23,12 @@ from PyQt5.QtGui import QFont, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from annotator import skeleton
-from annotator.team.bone_check import NUM_FINGER_PLANES, NUM_SKELETON_BONES, PALM_SPANS
+from annotator.team.bone_check import (
+    BONE_NAMES,
+    NUM_FINGER_PLANES,
+    NUM_SKELETON_BONES,
+    PALM_SPANS,
+)
 from gui import theme
 
 __all__ = ["ChartRow", "chart_rows", "BoneChart", "AXIS_LIMIT"]
@@ -33,7 +38,7 @@ AXIS_LIMIT = 2.0
 #: Rows per hand: its bones (20: by finger, 4 rows each), its palm spans, its finger planes.
 _BONE_ROWS = NUM_SKELETON_BONES // len(skeleton.HANDS)
 _PLANE_ROWS = NUM_FINGER_PLANES // len(skeleton.HANDS)
-_FIRST_SPAN, _FIRST_PLANE = NUM_SKELETON_BONES, NUM_SKELETON_BONES + 2 * len(PALM_SPANS)
+_FIRST_SPAN, _FIRST_PLANE = NUM_SKELETON_BONES, len(BONE_NAMES) - NUM_FINGER_PLANES
 ROWS_PER_HAND = _BONE_ROWS + len(PALM_SPANS) + _PLANE_ROWS
 _ROW_H = 7
 _TITLE_H = 16

@@ -149,9 +149,7 @@ MEMBERS[:, 0], MEMBERS[:, 1] = SEGMENT_CHILD, SEGMENT_PARENT
 MEMBERS[_FIRST_PLANE:] = FINGER_PLANES[:, ::-1]
 #: (B, J) incidence: length b depends on joint j.
 _INCIDENCE = np.zeros((_B, _J), np.int64)
-for _k in range(4):
-    _rows = np.flatnonzero(MEMBERS[:, _k] >= 0)
-    _INCIDENCE[_rows, MEMBERS[_rows, _k]] = 1
+_INCIDENCE[np.nonzero(MEMBERS >= 0)[0], MEMBERS[MEMBERS >= 0]] = 1
 
 
 @dataclass(frozen=True)
