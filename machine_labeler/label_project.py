@@ -71,6 +71,20 @@ class LabelRun:
     expected: int  # instants the run covers (all ranks)
     done_before: int  # of those, instants the shards already held when this rank started
     stats: LabelingStats  # this rank's instants, images, skipped images, speed
+    checkpoints: tuple[Path, ...] = ()  # every checkpoint of an ensemble (the first above)
+
+
+def _common_config(paths: list[Path], configs: list):
+    """The config an ensemble's checkpoints share: their crops and heatmaps must agree (the
+    outputs are averaged map by map), else a one-line ValueError naming the files."""
+    first = configs[0]
+    fields = ("crop_px", "heatmap_px", "sigma_px", "loss")
+    for path, cfg in zip(paths[1:], configs[1:], strict=True):
+        differ = [f for f in fields if getattr(cfg, f) != getattr(first, f)]
+        if differ:
+            raise ValueError(f"{path}: its {', '.join(differ)} differ from {paths[0]}'s; an "
+                             "ensemble's detectors must share crops and heatmaps")
+    return first
 
 
 def shard_instants(
@@ -95,7 +109,7 @@ def shard_instants(
 def label_project(
     project: str | Path,
     *,
-    model: str | Path | None = None,
+    model: str | Path | Sequence[str | Path] | None = None,
     instants: str = "unlabelled",
     device: str = "auto",
     settings: LabelingSettings | None = None,
@@ -104,6 +118,8 @@ def label_project(
 ) -> LabelRun:
     """Label ``project``'s ``instants`` (:data:`INSTANT_SETS`) with the detector checkpoint
     ``model`` (default: the project's newest) on this rank; see the module docstring.
+    Several checkpoints are an ensemble: every crop goes through each and their outputs are
+    averaged (:func:`machine_labeler.predict.predict_crops`; their heatmap codecs must agree).
 
     ``workers``: image-decoding processes per rank (None: 0 on the CPU, 4 on a GPU; it
     overrides ``settings.workers``). ``progress(done, total)`` is called on rank 0 only.
@@ -119,8 +135,11 @@ def label_project(
             ProjectStore.open(project, mode="r") as store,
             labelling_marker(store.machine_dir, info.rank, info.world_size),
         ):
-            ckpt = Path(model) if model else newest_checkpoint(store)
-            if ckpt is None:
+            if model is None or isinstance(model, (str, Path)):
+                ckpts = [Path(model) if model else newest_checkpoint(store)]
+            else:
+                ckpts = [Path(m) for m in model]
+            if not ckpts or ckpts[0] is None:
                 raise FileNotFoundError(
                     f"{store.models_dir / 'labeler'}: no detector checkpoint "
                     "(run 'annotator train-labeler' first, or give --model)"
@@ -131,17 +150,20 @@ def label_project(
             if workers is None:
                 workers = 4 if dev.type == "cuda" else settings.workers
             settings = dataclasses.replace(settings, workers=workers)
-            loaded = load_detector(ckpt, dev)
+            loaded = [load_detector(c, dev) for c in ckpts]
+            config = _common_config(ckpts, [d.config for d in loaded])
             everything = np.arange(store.num_instants, dtype=np.int64)
             expected = everything if instants == "all" else np.setdiff1d(
                 everything, store.labelled_instants("human"))
-            stat = ckpt.stat()
+            stats = [c.stat() for c in ckpts]
+            one = len(ckpts) == 1
             key = {
-                "model": str(ckpt.resolve()),
-                "model_mtime": stat.st_mtime,
-                "model_size": stat.st_size,
+                # one checkpoint: its path, time and size (as before ensembles); several: lists
+                "model": str(ckpts[0].resolve()) if one else [str(c.resolve()) for c in ckpts],
+                "model_mtime": stats[0].st_mtime if one else [st.st_mtime for st in stats],
+                "model_size": stats[0].st_size if one else [st.st_size for st in stats],
                 "instants": instants,
-                "config": loaded.config.name,
+                "config": config.name,
                 # shards of two code versions are never mixed in one run's labels
                 "code_version": code_version(),
                 **settings.meta(),
@@ -164,13 +186,14 @@ def label_project(
                 skeleton.NUM_JOINTS,
                 meta={**key, "threshold_px": settings.threshold_px},
             )
-            stats = label_instants(
-                store, loaded.model, loaded.config, mine, writer, settings, dev,
+            models = loaded[0].model if one else [d.model for d in loaded]
+            run_stats = label_instants(
+                store, models, config, mine, writer, settings, dev,
                 progress if info.rank == 0 else None,
             )  # fmt: skip
         barrier()  # every shard is written
-        return LabelRun(info.rank, info.world_size, str(dev), ckpt, len(expected), len(done),
-                        stats)  # fmt: skip
+        return LabelRun(info.rank, info.world_size, str(dev), ckpts[0], len(expected),
+                        len(done), run_stats, tuple(ckpts))  # fmt: skip
     finally:
         shutdown()
 

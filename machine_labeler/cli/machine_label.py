@@ -29,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         metavar="CKPT",
+        action="append",
         default=None,
-        help="detector checkpoint (default: the project's newest)",
+        help="detector checkpoint (default: the project's newest); give it more than once "
+        "for an ensemble, whose outputs are averaged crop by crop",
     )
     p.add_argument(
         "--instants",
@@ -95,6 +97,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="refinement stops for an instant whose joints moved less than this (0.5 mm)",
     )
     p.add_argument(
+        "--flip-test",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also detect every crop mirrored and average the two (on by default; twice the "
+        "forward work, about 1.5x the labelling time on a CPU)",
+    )
+    p.add_argument(
         "--flush-every",
         type=int,
         default=16,
@@ -117,6 +126,7 @@ def _settings(args: argparse.Namespace):
         flush_every=args.flush_every,
         refine=args.refine,
         refine_tol_mm=args.refine_tol_mm,
+        flip_test=args.flip_test,
     )
     if args.threshold_px is not None:
         changes["threshold_px"] = args.threshold_px

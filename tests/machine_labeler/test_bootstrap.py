@@ -223,10 +223,18 @@ def test_bootstrap_killed_then_resumed_runs_every_round(bootstrapped):
     assert r1["extra"]["init_weights"] == str(b.r0)
     sel = r1["extra"]["selection"]
     assert set(sel) >= {"kept", "candidates", "precision_5mm"} and sel["kept"] <= sel["candidates"]
+    # round 1 labelled with rounds 0 and 1 together (--ensemble, the default); the shards say so
+    r1_ckpt = state["rounds"]["1"]["checkpoint"]
+    assert state["rounds"]["0"]["labelled_with"] == [str(b.r0)]
+    assert state["rounds"]["1"]["labelled_with"] == [str(b.r0), r1_ckpt]
+    run_key = json.loads((b.proj / "machine" / "run.json").read_text())["meta"]["run_key"]
+    assert run_key["model"] == [str(Path(c).resolve()) for c in (b.r0, r1_ckpt)]
+    assert run_key["flip_test"] is True
     # one line per round on stdout, per-round evaluate.json, the --json summary
     lines = [x for x in b.out.splitlines() if x.startswith("round ")]
     assert [x.split(" (")[0] for x in lines] == ["round 0", "round 1"]
     assert "machine median" in lines[0] and "trained on the human labels" in lines[0]
+    assert "labelled by 2 detectors together" in lines[1] and "detectors" not in lines[0]
     assert f"trained on {sel['kept']} of {sel['candidates']} machine joints" in lines[1]
     for r in (0, 1):
         report = json.loads((b.proj / "models" / "bootstrap" / f"round-{r}" /

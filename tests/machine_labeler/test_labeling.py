@@ -264,3 +264,46 @@ def test_an_error_in_the_model_stops_the_pipeline(synth):
         finally:
             handle.remove()
     assert not [t for t in threading.enumerate() if t.name.startswith("label-cpu")]
+
+
+def test_ensemble_and_mirroring_from_the_command_line(project, capsys):
+    """``--model`` twice is an ensemble: the same checkpoint twice gives exactly the labels of
+    that checkpoint alone (the average of equal outputs), another checkpoint changes them;
+    mirroring (the default) changes them and ``--no-flip-test`` is recorded in the shards;
+    an ensemble whose crops differ is a one-line error that leaves the earlier run's shards
+    where they were."""
+    import json
+
+    from machine_labeler.checkpoint import newest_checkpoint
+
+    with ProjectStore.open(project) as store:
+        a = newest_checkpoint(store)
+    b = make_detector_checkpoint(project, seed=1)
+    base = ["machine-label", str(project), "--workers", "0", *LOOSE]
+
+    def labelled(*extra) -> tuple[np.ndarray, dict]:
+        assert main([*base, *extra]) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        with ProjectStore.open(project, "w") as store:
+            merge_machine_labels(store)
+        det = read_detections(project / "machine").records
+        meta = json.loads((project / "machine" / "run.json").read_text())["meta"]["run_key"]
+        return det.joints_world_mm.copy(), meta
+
+    alone, meta = labelled("--model", str(a))
+    assert meta["model"] == str(a.resolve()) and meta["flip_test"] is True
+    plain, meta = labelled("--model", str(a), "--no-flip-test")
+    assert meta["flip_test"] is False and not np.allclose(plain, alone, equal_nan=True)
+    # without mirroring, the mean of two equal outputs is exactly that output in float
+    twice, meta = labelled("--model", str(a), "--model", str(a), "--no-flip-test")
+    assert meta["model"] == [str(a.resolve())] * 2
+    np.testing.assert_array_equal(twice, plain)
+    mixed, meta = labelled("--model", str(a), "--model", str(b), "--no-flip-test")
+    assert np.isfinite(mixed).any() and not np.allclose(mixed, plain, equal_nan=True)
+    shards = sorted(p.name for p in (project / "machine").glob("shard-*.h5"))
+    other = make_detector_checkpoint(project, seed=2, config_name="paper")
+    assert main([*base, "--model", str(a), "--model", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "crop_px" in err[0] and str(other) in err[0]
+    assert sorted(p.name for p in (project / "machine").glob("shard-*.h5")) == shards
+    assert json.loads((project / "machine" / "run.json").read_text())["meta"]["run_key"] == meta
