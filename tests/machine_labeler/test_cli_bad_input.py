@@ -99,7 +99,9 @@ def test_merge_and_status_while_machine_label_runs(project, capsys):
 
 
 def test_instants_all_does_not_flag_human_labelled_instants(project, capsys):
-    assert main(["machine-label", str(project), "--instants", "all", "--workers", "0"]) == 0
+    # unmirrored: this untrained detector's mirrored average happens to agree on a hand
+    assert main(["machine-label", str(project), "--instants", "all", "--workers", "0",
+                 "--no-flip-test"]) == 0
     assert not list((project / "machine").glob("running-*.json"))  # removed at the end
     assert main(["merge", str(project)]) == 0
     with ProjectStore.open(project) as store:
