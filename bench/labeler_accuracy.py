@@ -21,9 +21,14 @@ missed, and the all-view error re-triangulated at several RANSAC thresholds. Wri
 ``--ablation`` instead compares, on one capture and with the same training time per row
 (``--minutes`` in all, split evenly over the row's trainings):
 
-- ``plain``: ``train-labeler --labels human`` for the whole time, ``machine-label --refine 0``;
-- ``+refinement``: the same detector, ``machine-label --refine 1`` (per-hand crops);
-- ``+1 round``: ``annotator bootstrap --rounds 1`` (two trainings of half the time each);
+- ``plain``: ``train-labeler --labels human`` for the whole time, ``machine-label --refine 0
+  --no-flip-test``;
+- ``+refinement``: the same detector, ``machine-label --refine 1 --no-flip-test`` (per-hand
+  crops);
+- ``+mirroring``: the same detector, ``machine-label --refine 1`` (each crop also detected
+  mirrored, the two averaged: machine-label's default);
+- ``+1 round``: ``annotator bootstrap --rounds 1`` (two trainings of half the time each;
+  round 1 labels with both rounds' detectors, mirrored: bootstrap's defaults);
 - ``+2 rounds``: ``annotator bootstrap --rounds 2`` (three trainings of a third each);
 
 each row in its own project (the images shared), each with median / mean / two-hand
@@ -318,10 +323,12 @@ def ablation(args, base: Path, results: Path) -> int:
     path = results / "ablation.json"
     if path.exists():
         rows = json.loads(path.read_text())["rows"]
+    # (row, bootstrap rounds (None: one training), machine-label --refine, mirrored)
     plan = [
-        ("plain", None, 0), ("+refinement", None, 1), ("+1 round", 1, 1), ("+2 rounds", 2, 1)
+        ("plain", None, 0, False), ("+refinement", None, 1, False),
+        ("+mirroring", None, 1, True), ("+1 round", 1, 1, True), ("+2 rounds", 2, 1, True),
     ]
-    for name, rounds, refine in plan:
+    for name, rounds, refine, mirrored in plan:
         if name in rows:
             continue
         t0 = time.perf_counter()
@@ -339,14 +346,15 @@ def ablation(args, base: Path, results: Path) -> int:
                 _run(["train-labeler", p, "--config", args.config, "--steps", "1000000",
                       "--max-minutes", f"{minutes:g}", "--device", args.device], timings,
                      "train")
-            _run(["machine-label", p, "--refine", str(refine), "--device", args.device],
+            flip = "--flip-test" if mirrored else "--no-flip-test"
+            _run(["machine-label", p, "--refine", str(refine), flip, "--device", args.device],
                  timings, "machine-label")
             _run(["merge", p], timings, "merge")
         else:
             _run(["bootstrap", p, "--rounds", str(rounds), "--config", args.config,
                   "--steps", "1000000", "--max-minutes", f"{minutes / (rounds + 1):g}",
                   "--device", args.device], timings, "bootstrap")
-        out = results / f"ablation-{folder}-refine{refine}.json"
+        out = results / f"ablation-{folder}-refine{refine}{'-flip' if mirrored else ''}.json"
         _run(["evaluate", p, "--json", str(out), *vflag, *repeats], timings, "evaluate")
         rows[name] = _row_figures(project, _nan(json.loads(out.read_text())),
                                   time.perf_counter() - t0)
@@ -390,7 +398,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--label-args", default="", help="extra machine-label arguments")
     ap.add_argument("--ablation", action="store_true",
-                    help="plain / +refinement / +1 round / +2 rounds at equal training time")
+                    help="plain / +refinement / +mirroring / +1 round / +2 rounds at equal "
+                    "training time")
     ap.add_argument("--minutes", type=float, default=8.0,
                     help="--ablation: training minutes per row (split over its trainings)")
     args = ap.parse_args()

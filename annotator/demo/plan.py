@@ -210,11 +210,11 @@ def build_plan(out: Path | str, size: DemoSize) -> list[Stage]:
             "bootstrap",
             f"machine labels by multiview bootstrapping: train the EfficientNet labeller "
             f"(cpu-small) on the human labels ({_length(size.labeler_steps, size.labeler_minutes)}"
-            f"), label every unlabelled instant (RANSAC-lifted, per-hand refinement) and merge; "
-            f"then {size.bootstrap_rounds} round(s) of training on the human plus the selected "
-            f"machine labels from the previous weights "
+            f"), label every unlabelled instant (each crop also mirrored, RANSAC-lifted, "
+            f"per-hand refinement) and merge; then {size.bootstrap_rounds} round(s) of training "
+            f"on the human plus the selected machine labels from the previous weights "
             f"({_length(size.round_steps or size.labeler_steps, size.round_minutes)}), "
-            "labelling and merging again",
+            "labelling again with every round's detector together and merging",
             ("bootstrap", project, "--rounds", str(size.bootstrap_rounds), "--config",
              "cpu-small", "--steps", str(size.labeler_steps), *_budget(size.labeler_minutes),
              *(("--round-steps", str(size.round_steps)) if size.round_steps else ()),
