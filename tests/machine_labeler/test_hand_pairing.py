@@ -50,6 +50,31 @@ def test_chirality_tells_right_from_left_and_flips_with_a_mirror(truth):
     assert np.isnan(chirality(np.full((21, 3), np.nan)))
 
 
+def test_an_open_hand_with_fingers_bent_back_keeps_its_side_by_the_thumb(truth):
+    """An open hand whose fingers are bent slightly back (their tips a little behind the palm
+    plane) and whose thumb tip lies in that plane: the tips alone point the wrong way, the
+    thumb's IP and MCP, on the palm side, keep the hand a right hand (and its mirror a left
+    one)."""
+    gts, _ = truth
+    g = next(g for g in gts if g.hand_present[0])
+    hand = g.joints_world_mm[RIGHT].copy()
+    wrist, index_mcp, pinky_mcp = hand[20], hand[7], hand[19]
+    n = np.cross(index_mcp - wrist, pinky_mcp - wrist)
+    n /= np.linalg.norm(n)
+    thumb_palm_side = [(hand[j] - wrist) @ n for j in (1, 2)]
+    for chain in ((4, 5, 6, 7), (8, 9, 10, 11), (12, 13, 14, 15), (16, 17, 18, 19)):
+        mcp = hand[chain[-1]]
+        for k, j in enumerate(chain[:-1]):  # straighten onto the palm plane, then bend back
+            along = hand[j] - mcp - ((hand[j] - mcp) @ n) * n
+            hand[j] = mcp + along - (0.15 * (3 - k) / 3 + 0.05) * np.linalg.norm(along) * n
+    hand[0] -= ((hand[0] - wrist) @ n) * n  # the thumb tip in the palm plane
+    tips_only = np.mean([(hand[t] - hand[m]) @ n / np.linalg.norm(hand[t] - hand[m])
+                         for t, m in ((4, 7), (8, 11), (12, 15), (16, 19))])
+    assert tips_only < 0 and min(thumb_palm_side) > 0  # the case the thumb chain decides
+    assert chirality(hand) > 0
+    assert chirality(hand * np.array([-1.0, 1.0, 1.0])) < 0
+
+
 def test_hands_in_order_spots_hands_in_each_others_slots(truth):
     gts, _ = truth
     g = next(g for g in gts if g.hand_present.all())
