@@ -186,9 +186,8 @@ def label_project(
                 skeleton.NUM_JOINTS,
                 meta={**key, "threshold_px": settings.threshold_px},
             )
-            models = loaded[0].model if one else [d.model for d in loaded]
             run_stats = label_instants(
-                store, models, config, mine, writer, settings, dev,
+                store, [d.model for d in loaded], config, mine, writer, settings, dev,
                 progress if info.rank == 0 else None,
             )  # fmt: skip
         barrier()  # every shard is written

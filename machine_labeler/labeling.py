@@ -720,7 +720,7 @@ def label_instants(
     models = [fold_batchnorm(m) if isinstance(m, KeypointDetector) else m for m in models]
     if device.type == "cuda":
         models = [m.to(memory_format=torch.channels_last) for m in models]
-    lab = _Labeller(store, models[0] if len(models) == 1 else models, config, device, settings)
+    lab = _Labeller(store, models, config, device, settings)
     instants = [int(i) for i in instants]
     if not instants:
         return LabelingStats(0, 0, 0, (), 0.0, 0.0)

@@ -67,7 +67,7 @@ def predict_crops(
     if flip:
         x = torch.cat([x, x.flip(-1)])
     b = x.shape[0] // 2 if flip else x.shape[0]
-    index = torch.as_tensor(skeleton.FLIP_INDEX.copy(), device=x.device)
+    index = _flip_index(x.device)
     passes: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     for m in models:
         with torch.autocast("cuda", dtype=torch.float16, enabled=amp and dev.type == "cuda"):
@@ -80,6 +80,11 @@ def predict_crops(
                            None if logits is None else logits[b:].flip(-1)[:, index]))
     heat, logits = merge_passes(codec, passes) if len(passes) > 1 else passes[0]
     return codec.decode(heat, logits)
+
+
+def _flip_index(device: torch.device) -> torch.Tensor:
+    """``skeleton.FLIP_INDEX`` as a tensor: each joint's counterpart in the other hand."""
+    return torch.as_tensor(skeleton.FLIP_INDEX.copy(), device=device)
 
 
 def merge_passes(
@@ -95,8 +100,7 @@ def merge_passes(
     ref_heat, ref_logits = passes[0]
     ref = codec.decode(ref_heat, ref_logits).uv_crop_px
     n = skeleton.JOINTS_PER_HAND
-    cross_index = torch.as_tensor(np.r_[np.arange(n, 2 * n), np.arange(n)],
-                                  device=ref_heat.device)
+    cross_index = _flip_index(ref_heat.device)  # right joint j <-> left joint j
 
     def hand_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
         return np.median(np.linalg.norm(p - q, axis=-1), axis=-1)
