@@ -254,8 +254,9 @@ def _rounds_table(s: Mapping) -> str:
             "<th>one hand</th><th>two hands</th></tr>" + body + "</table>"
             "<p class='note'>Each round: <code>train-labeler</code> (round 0 on the human "
             "labels, later rounds on the human plus the machine joints the selection rule "
-            "keeps, from the previous round's weights), <code>machine-label</code> (with "
-            "per-hand refinement), <code>merge</code>; errors over all views.</p>")
+            "keeps, from the previous round's weights), <code>machine-label</code> (each "
+            "crop also mirrored, per-hand refinement; later rounds with every round's "
+            "detector so far together), <code>merge</code>; errors over all views.</p>")
 
 
 def _qc_note(s: Mapping) -> str:
